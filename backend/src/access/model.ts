@@ -1,0 +1,63 @@
+/**
+ * The vocabulary of access, mirroring HubSpot's permission sets: per object type and action, a level saying
+ * which records a user may touch. Adding an object type is one entry in OBJECT_TYPES.
+ */
+
+export const OBJECT_TYPES = {
+  contacts: {
+    // HubSpot's object type ids: contacts 0-1, tickets 0-5 (CRM object type ids, "Understanding the CRM").
+    objectTypeId: '0-1',
+    singular: 'contact',
+    plural: 'contacts',
+    actions: ['view', 'edit', 'delete', 'communicate'],
+  },
+  tickets: {
+    objectTypeId: '0-5',
+    singular: 'ticket',
+    plural: 'tickets',
+    actions: ['view', 'edit', 'delete'],
+  },
+} as const satisfies Record<string, { objectTypeId: string; singular: string; plural: string; actions: readonly Action[] }>;
+
+export type ObjectType = keyof typeof OBJECT_TYPES;
+export const OBJECT_TYPE_NAMES = Object.keys(OBJECT_TYPES) as ObjectType[];
+
+export const ACTIONS = ['view', 'edit', 'delete', 'communicate'] as const;
+export type Action = (typeof ACTIONS)[number];
+
+/** From widest to narrowest. `+unassigned` adds records with no owner. */
+export const LEVELS = ['everything', 'team+unassigned', 'team', 'owned+unassigned', 'owned', 'none'] as const;
+export type Level = (typeof LEVELS)[number];
+
+export function actionsOf(objectType: ObjectType): readonly Action[] {
+  return OBJECT_TYPES[objectType].actions;
+}
+
+/** What the rules need to know about the person asking. */
+export interface ViewerFacts {
+  userId: number;
+  name: string;
+  superAdmin: boolean;
+  /** The CRM owner id (what hubspot_owner_id holds); null when the user is not an owner. */
+  ownerId: number | null;
+  /** Primary and secondary teams. */
+  teams: ReadonlyArray<{ id: string; name: string }>;
+}
+
+/** What the rules need to know about the record. Team access goes by the owner's teams, not a team field. */
+export interface RecordFacts {
+  objectType: ObjectType;
+  id: string;
+  owner: { ownerId: number; name: string; teamIds: readonly string[] } | null;
+}
+
+export type AccessSourceName = 'hubspot' | 'policy';
+
+/** Where a level came from, so an explanation can name the rule that matched. */
+export interface Grant {
+  level: Level;
+  source: AccessSourceName;
+  /** e.g. "super admin", "user 7", "team Support EU", "role Agent", "account default", "not configured". */
+  rule: string;
+  configured: boolean;
+}

@@ -1,0 +1,164 @@
+import { z } from 'zod';
+
+/**
+ * The whole runtime configuration, read once from the environment at start. Every value is validated
+ * here so a bad deployment stops with one clear line per problem instead of failing on first use.
+ */
+
+/** Scopes every install must grant (DESIGN.md, "Install"). */
+export const REQUIRED_SCOPES = [
+  'oauth',
+  'tickets',
+  'crm.objects.contacts.read',
+  'crm.objects.contacts.write',
+  'crm.objects.owners.read',
+  'settings.users.read',
+  'settings.users.teams.read',
+] as const;
+
+const DEFAULT_DATABASE_URL = 'sqlite:./data/viewer-guard.db';
+
+const csv = z
+  .string()
+  .transform((value) => value.split(/[\s,]+/).filter((item) => item.length > 0));
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+
+const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    HUBSPOT_CLIENT_ID: z.string({ error: 'is required (the app\'s client id from HubSpot)' }).min(1, 'must not be empty'),
+    HUBSPOT_CLIENT_SECRET: z
+      .string({ error: 'is required (the app\'s client secret from HubSpot)' })
+      .min(1, 'must not be empty'),
+    HUBSPOT_APP_ID: z
+      .string()
+      .regex(/^\d+$/, 'must be the numeric app id')
+      .transform(Number)
+      .optional(),
+    PUBLIC_BASE_URL: httpUrl.optional().transform((value) => value?.replace(/\/+$/, '')),
+    TOKEN_ENCRYPTION_KEY: z
+      .string()
+      .optional()
+      .transform((value, ctx) => {
+        if (value === undefined || value === '') return undefined;
+        const key = decodeKey(value);
+        if (key === undefined) {
+          ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, as 64 hex characters or base64' });
+          return z.NEVER;
+        }
+        return key;
+      }),
+    DATABASE_URL: z
+      .string()
+      .default(DEFAULT_DATABASE_URL)
+      .refine((value) => /^(sqlite:|postgres(ql)?:\/\/)/.test(value), {
+        message: 'must start with sqlite: or postgres://',
+      }),
+    ACCESS_SOURCE: z.enum(['auto', 'hubspot', 'policy']).default('auto'),
+    HUBSPOT_API_BASE_URL: httpUrl.default('https://api.hubapi.com').transform((value) => value.replace(/\/+$/, '')),
+    HUBSPOT_AUTHORIZE_URL: httpUrl.default('https://app.hubspot.com/oauth/authorize'),
+    OPTIONAL_SCOPES: csv.optional(),
+    CORS_ORIGINS: csv.default([]),
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    TOKEN_REFRESH_MARGIN_SECONDS: z.coerce.number().int().min(0).max(1500).default(300),
+  });
+
+/** Checked on the raw environment so they are reported together with every other problem, not after them. */
+function productionProblems(env: Record<string, string>): string[] {
+  if (env.NODE_ENV !== 'production') return [];
+  const problems: string[] = [];
+  if (env.TOKEN_ENCRYPTION_KEY === undefined) {
+    problems.push('TOKEN_ENCRYPTION_KEY: is required when NODE_ENV=production (32 random bytes: `openssl rand -hex 32`)');
+  }
+  if (env.PUBLIC_BASE_URL === undefined) {
+    problems.push(
+      'PUBLIC_BASE_URL: is required when NODE_ENV=production (the https URL HubSpot calls, e.g. https://viewer-guard.example.com)',
+    );
+  }
+  return problems;
+}
+
+export interface Config {
+  nodeEnv: 'development' | 'production' | 'test';
+  hubspot: {
+    clientId: string;
+    clientSecret: string;
+    appId: number | undefined;
+    apiBaseUrl: string;
+    authorizeUrl: string;
+    requiredScopes: readonly string[];
+    optionalScopes: readonly string[];
+  };
+  /**
+   * The URL HubSpot and browsers use to reach us. Signatures are checked against it, never against the
+   * request's Host header, which a client controls. Outside production it defaults to http://localhost:PORT.
+   */
+  publicBaseUrl: string;
+  /** undefined means "not configured": main.ts decides whether a local development key may be generated. */
+  tokenEncryptionKey: Buffer | undefined;
+  databaseUrl: string;
+  accessSource: 'auto' | 'hubspot' | 'policy';
+  corsOrigins: string[];
+  port: number;
+  host: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  tokenRefreshMarginMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((line) => `  - ${line}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Scopes that improve Viewer Guard but must not block an install. The permissions API scope is not in
+ * any published OpenAPI spec, so its name is configurable; the default is empty until it is confirmed.
+ */
+const DEFAULT_OPTIONAL_SCOPES: readonly string[] = [];
+
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  // Empty strings behave as unset, so `FOO=` in a .env file does not turn into a confusing validation error.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  const problems = [
+    ...(parsed.success
+      ? []
+      : parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`)),
+    ...productionProblems(cleaned as Record<string, string>),
+  ];
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  const e = parsed.data;
+  return {
+    nodeEnv: e.NODE_ENV,
+    hubspot: {
+      clientId: e.HUBSPOT_CLIENT_ID,
+      clientSecret: e.HUBSPOT_CLIENT_SECRET,
+      appId: e.HUBSPOT_APP_ID,
+      apiBaseUrl: e.HUBSPOT_API_BASE_URL,
+      authorizeUrl: e.HUBSPOT_AUTHORIZE_URL,
+      requiredScopes: REQUIRED_SCOPES,
+      optionalScopes: e.OPTIONAL_SCOPES ?? DEFAULT_OPTIONAL_SCOPES,
+    },
+    publicBaseUrl: e.PUBLIC_BASE_URL ?? `http://localhost:${e.PORT}`,
+    tokenEncryptionKey: e.TOKEN_ENCRYPTION_KEY,
+    databaseUrl: e.DATABASE_URL,
+    accessSource: e.ACCESS_SOURCE,
+    corsOrigins: e.CORS_ORIGINS,
+    port: e.PORT,
+    host: e.HOST,
+    logLevel: e.LOG_LEVEL,
+    tokenRefreshMarginMs: e.TOKEN_REFRESH_MARGIN_SECONDS * 1000,
+  };
+}
+
+/** Accepts the two encodings operators actually produce (`openssl rand -hex 32` / `-base64 32`). */
+export function decodeKey(value: string): Buffer | undefined {
+  const trimmed = value.trim();
+  const key = /^[0-9a-fA-F]{64}$/.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64');
+  return key.length === 32 ? key : undefined;
+}

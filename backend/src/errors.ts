@@ -1,0 +1,128 @@
+/**
+ * Every failure the API reports has a stable code, an HTTP status, a plain message and, where the
+ * person reading it can do something, a fix. Routes and plugins throw AppError; the single error
+ * handler turns it into `{ error: { code, message, fix?, correlationId } }`.
+ */
+export const errorCatalogue = {
+  SIGNATURE_MISSING: {
+    status: 401,
+    message: 'This request was not signed by HubSpot.',
+    fix: 'Call this API from the Viewer Guard card inside HubSpot (hubspot.fetch signs every request).',
+  },
+  SIGNATURE_INVALID: {
+    status: 401,
+    message: 'The HubSpot signature on this request does not match.',
+    fix: 'Call this API from the Viewer Guard card inside HubSpot. If you run the backend yourself, check HUBSPOT_CLIENT_SECRET and PUBLIC_BASE_URL.',
+  },
+  SIGNATURE_EXPIRED: {
+    status: 401,
+    message: 'The HubSpot signature on this request is too old or dated in the future.',
+    fix: 'Retry from the card. If this keeps happening, check the server clock.',
+  },
+  IDENTITY_MISSING: {
+    status: 401,
+    message: 'The request does not say which HubSpot account and user it comes from.',
+    fix: 'Call this API from the Viewer Guard card inside HubSpot.',
+  },
+  IDENTITY_CONFLICT: {
+    status: 401,
+    message: 'The request names more than one HubSpot account, user or app.',
+    fix: 'Call this API from the Viewer Guard card inside HubSpot.',
+  },
+  APP_MISMATCH: {
+    status: 401,
+    message: 'The request was signed for a different HubSpot app.',
+    fix: 'Check HUBSPOT_APP_ID: it must be the id of the app whose card calls this backend.',
+  },
+  USER_NOT_IN_PORTAL: {
+    status: 403,
+    message: 'Your HubSpot user is not a user of this HubSpot account, or it was deactivated.',
+    fix: 'Ask a Super Admin of this HubSpot account to add you as a user.',
+  },
+  NOT_INSTALLED: {
+    status: 409,
+    message: 'Viewer Guard is not installed in this HubSpot account yet.',
+    fix: 'A Super Admin installs it once for the whole account from the install page.',
+  },
+  INSTALL_NEEDS_REPAIR: {
+    status: 409,
+    message: 'Viewer Guard lost its connection to this HubSpot account (the app was uninstalled or its access was revoked).',
+    fix: 'A Super Admin reinstalls it once from the install page; nobody else needs to do anything.',
+  },
+  HUBSPOT_RATE_LIMITED: {
+    status: 503,
+    message: 'HubSpot asked us to slow down for this account.',
+    fix: 'Wait a few seconds and try again.',
+  },
+  HUBSPOT_UNAVAILABLE: {
+    status: 503,
+    message: 'HubSpot did not answer in time or answered with an error.',
+    fix: 'Try again in a minute. If it persists, check status.hubspot.com.',
+  },
+  HUBSPOT_SCOPE_MISSING: {
+    status: 403,
+    message: 'This HubSpot account did not grant Viewer Guard a permission it needs for this.',
+    fix: 'A Super Admin reinstalls Viewer Guard and approves all requested permissions.',
+  },
+  HUBSPOT_RESPONSE_INVALID: {
+    status: 502,
+    message: 'HubSpot answered in a shape Viewer Guard does not understand, so it refused to guess.',
+    fix: 'Try again later; if it persists, report it to Viewer Guard support with the correlation id.',
+  },
+  VALIDATION_FAILED: {
+    status: 400,
+    message: 'Some of the request is not valid.',
+    fix: 'Correct the fields listed in details and try again.',
+  },
+  NOT_FOUND: {
+    status: 404,
+    message: 'There is nothing at this address.',
+    fix: undefined,
+  },
+  DATABASE_UNAVAILABLE: {
+    status: 503,
+    message: 'Viewer Guard cannot reach its database.',
+    fix: 'Try again shortly; the operator should check DATABASE_URL and the database server.',
+  },
+  INTERNAL: {
+    status: 500,
+    message: 'Something went wrong on our side.',
+    fix: 'Try again; if it persists, report it with the correlation id.',
+  },
+} as const satisfies Record<string, { status: number; message: string; fix: string | undefined }>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+export interface AppErrorOptions {
+  /** Replaces the catalogue message when the situation allows a more specific one (never secrets). */
+  message?: string;
+  fix?: string;
+  /** Extra machine-readable detail that is safe to show the caller (e.g. field errors). */
+  details?: unknown;
+  /** Where to act on the fix (e.g. the install URL). */
+  link?: string;
+  cause?: unknown;
+}
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly fix: string | undefined;
+  readonly details: unknown;
+  readonly link: string | undefined;
+
+  constructor(code: ErrorCode, options: AppErrorOptions = {}) {
+    const entry = errorCatalogue[code];
+    super(options.message ?? entry.message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.status = entry.status;
+    this.fix = options.fix ?? entry.fix;
+    this.details = options.details;
+    this.link = options.link;
+  }
+}
+
+export function isAppError(value: unknown): value is AppError {
+  return value instanceof AppError;
+}

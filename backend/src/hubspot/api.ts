@@ -1,0 +1,137 @@
+import type http from 'node:http';
+import { Client } from '@hubspot/api-client';
+import type { z } from 'zod';
+import { AppError } from '../errors.js';
+import type { TokenManager } from '../tokens/token-manager.js';
+import { createTimeoutAgent } from './http-agent.js';
+import { readHttpFailure } from './http-error.js';
+import type { HubSpotScheduler } from './scheduler.js';
+import {
+  publicOwnerSchema,
+  publicUserSchema,
+  readErrorBody,
+  teamsResponseSchema,
+  type PublicOwner,
+  type PublicUser,
+} from './schemas.js';
+
+export interface HubSpotApiOptions {
+  apiBaseUrl: string;
+  scheduler: HubSpotScheduler;
+  tokens: TokenManager;
+  requestTimeoutMs: number;
+  installUrl: string;
+}
+
+export interface Team {
+  id: string;
+  name: string;
+}
+
+/** What the backend asks HubSpot about one account, always with that account's own install token. */
+export interface PortalApi {
+  /** undefined when the user is not (or no longer) a user of this account. */
+  getUser(userId: number): Promise<PublicUser | undefined>;
+  /** The CRM owner record of a user (owner ids differ from user ids); undefined when the user owns nothing. */
+  getOwnerByUserId(userId: number): Promise<PublicOwner | undefined>;
+  listTeams(): Promise<Team[]>;
+}
+
+export interface HubSpotApi {
+  forPortal(portalId: number): PortalApi;
+}
+
+/** HubSpot's 403 body names the scopes it wanted (Error.errors[].context.requiredGranularScopes). */
+function missingScopes(body: unknown): string[] {
+  const error = readErrorBody(body);
+  const contexts = [error.context, ...(error.errors ?? []).map((detail) => detail.context)];
+  return [...new Set(contexts.flatMap((context) => context?.requiredGranularScopes ?? context?.missingScopes ?? []))];
+}
+
+export function createHubSpotApi(options: HubSpotApiOptions): HubSpotApi {
+  const agent: http.Agent = createTimeoutAgent(options.apiBaseUrl, options.requestTimeoutMs);
+  // One SDK client per account token: creating one is cheap, but reusing it keeps the agent's sockets warm.
+  const clients = new Map<number, { token: string; client: Client }>();
+
+  function clientFor(portalId: number, token: string): Client {
+    const cached = clients.get(portalId);
+    if (cached?.token === token) return cached.client;
+    // Retries and Bottleneck stay off: they are process-wide in the SDK and ignore Retry-After (DESIGN.md).
+    const client = new Client({
+      accessToken: token,
+      basePath: options.apiBaseUrl,
+      numberOfApiCallRetries: 0,
+      httpAgent: agent,
+    });
+    clients.set(portalId, { token, client });
+    return client;
+  }
+
+  async function call<S extends z.ZodType>(
+    portalId: number,
+    what: string,
+    schema: S,
+    request: (client: Client) => Promise<unknown>,
+    { notFoundIsEmpty }: { notFoundIsEmpty: boolean },
+  ): Promise<z.infer<S> | undefined> {
+    const token = await options.tokens.accessTokenFor(portalId);
+    let result: unknown;
+    try {
+      result = await options.scheduler.run(portalId, () => request(clientFor(portalId, token)));
+    } catch (error) {
+      const failure = readHttpFailure(error);
+      if (failure?.status === 404 && notFoundIsEmpty) return undefined;
+      if (failure?.status === 403) {
+        const scopes = missingScopes(failure.body);
+        throw new AppError('HUBSPOT_SCOPE_MISSING', {
+          message:
+            scopes.length > 0
+              ? `HubSpot refused to ${what}: this account did not grant Viewer Guard ${scopes.join(' or ')}.`
+              : `HubSpot refused to ${what} for this account.`,
+          link: options.installUrl,
+          cause: error,
+        });
+      }
+      if (failure?.status === 401) {
+        throw new AppError('INSTALL_NEEDS_REPAIR', {
+          message: 'HubSpot no longer accepts Viewer Guard\'s access token for this account.',
+          link: options.installUrl,
+          cause: error,
+        });
+      }
+      throw error;
+    }
+    const parsed = schema.safeParse(result);
+    if (!parsed.success) {
+      throw new AppError('HUBSPOT_RESPONSE_INVALID', {
+        message: `HubSpot's answer when asked to ${what} lacks ${parsed.error.issues.map((i) => i.path.join('.') || 'a body').join(', ')}.`,
+      });
+    }
+    return parsed.data;
+  }
+
+  return {
+    forPortal(portalId) {
+      return {
+        getUser: (userId) =>
+          call(portalId, 'read a user', publicUserSchema, (c) => c.settings.users.usersApi.getById(String(userId)), {
+            notFoundIsEmpty: true,
+          }),
+        getOwnerByUserId: (userId) =>
+          call(
+            portalId,
+            'read an owner',
+            publicOwnerSchema,
+            (c) => c.crm.owners.ownersApi.getById(userId, 'userId', false),
+            { notFoundIsEmpty: true },
+          ),
+        async listTeams() {
+          const teams = await call(portalId, 'list teams', teamsResponseSchema, (c) => c.settings.users.teamsApi.getAll(), {
+            notFoundIsEmpty: false,
+          });
+          return (teams?.results ?? []).map((team) => ({ id: team.id, name: team.name }));
+        },
+      };
+    },
+  };
+}

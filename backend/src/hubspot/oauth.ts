@@ -1,0 +1,103 @@
+import { AppError } from '../errors.js';
+import { HubSpotHttpError, readHttpFailure } from './http-error.js';
+import type { HubSpotScheduler } from './scheduler.js';
+import { accessTokenResponseSchema, readErrorBody, type AccessTokenResponse } from './schemas.js';
+
+/**
+ * HubSpot's OAuth token endpoint. @hubspot/api-client 13.x still calls /oauth/v1/token, which HubSpot retires on
+ * 2027-02-16, so this call is ours: POST /oauth/2026-03/token, form-encoded, with the client secret in the body
+ * (shared/hubspot-openapi/oauth-2026-03.json; "OAuth v3 endpoints" guide).
+ */
+
+const TOKEN_PATH = '/oauth/2026-03/token';
+const TOKEN_TIMEOUT_MS = 10_000;
+
+/** The refresh token no longer works: the app was uninstalled or access was revoked. Only a reinstall helps. */
+export class InvalidGrantError extends Error {
+  constructor(readonly hubspotCorrelationId: string | undefined) {
+    super('HubSpot refused the refresh token (invalid_grant)');
+    this.name = 'InvalidGrantError';
+  }
+}
+
+export interface OAuthClientOptions {
+  apiBaseUrl: string;
+  clientId: string;
+  clientSecret: string;
+  scheduler: HubSpotScheduler;
+}
+
+export interface OAuthClient {
+  exchangeCode(code: string, redirectUri: string): Promise<AccessTokenResponse>;
+  refresh(portalId: number, refreshToken: string): Promise<AccessTokenResponse>;
+}
+
+/**
+ * HubSpot has answered a dead refresh token as `status: BAD_REFRESH_TOKEN` (v1) and with the OAuth 2.0
+ * `invalid_grant` error; we accept either marker wherever it appears in a 400 body.
+ */
+function isInvalidGrant(status: number, body: unknown): boolean {
+  if (status !== 400 && status !== 401) return false;
+  const error = readErrorBody(body);
+  const markers = [error.status, error.error, error.category, error.subCategory].map((value) => value?.toUpperCase());
+  return markers.includes('BAD_REFRESH_TOKEN') || markers.includes('INVALID_GRANT') || markers.includes('BAD_AUTH_CODE');
+}
+
+export function createOAuthClient(options: OAuthClientOptions): OAuthClient {
+  const url = `${options.apiBaseUrl}${TOKEN_PATH}`;
+
+  async function postToken(accountKey: string, form: Record<string, string>): Promise<AccessTokenResponse> {
+    const body = new URLSearchParams({ ...form, client_id: options.clientId, client_secret: options.clientSecret });
+    const json = await options.scheduler.run(accountKey, async () => {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body,
+        signal: AbortSignal.timeout(TOKEN_TIMEOUT_MS),
+      });
+      const text = await response.text();
+      if (!response.ok) {
+        throw new HubSpotHttpError(response.status, Object.fromEntries(response.headers), text);
+      }
+      return JSON.parse(text) as unknown;
+    });
+    const parsed = accessTokenResponseSchema.safeParse(json);
+    if (!parsed.success) {
+      // Never include the body: it would hold tokens.
+      throw new AppError('HUBSPOT_RESPONSE_INVALID', {
+        message: `HubSpot's token response is missing ${parsed.error.issues.map((issue) => issue.path.join('.')).join(', ')}.`,
+      });
+    }
+    return parsed.data;
+  }
+
+  async function withGrantErrors<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      const failure = readHttpFailure(error);
+      if (failure !== undefined && isInvalidGrant(failure.status, failure.body)) {
+        throw new InvalidGrantError(readErrorBody(failure.body).correlationId);
+      }
+      if (failure !== undefined) {
+        const body = readErrorBody(failure.body);
+        throw new AppError('HUBSPOT_UNAVAILABLE', {
+          message: `HubSpot's token endpoint answered ${failure.status}${body.message ? `: ${body.message}` : ''}.`,
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+
+  return {
+    exchangeCode: (code, redirectUri) =>
+      withGrantErrors(() =>
+        postToken('oauth:install', { grant_type: 'authorization_code', code, redirect_uri: redirectUri }),
+      ),
+    refresh: (portalId, refreshToken) =>
+      withGrantErrors(() =>
+        postToken(`oauth:${portalId}`, { grant_type: 'refresh_token', refresh_token: refreshToken }),
+      ),
+  };
+}

@@ -1,0 +1,150 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { isAppError } from '../errors.js';
+import { InvalidGrantError } from '../hubspot/oauth.js';
+import { createStateCodec, STATE_TTL_MS } from '../oauth/state.js';
+import {
+  alreadyInstalledPage,
+  exchangeFailedPage,
+  hubspotErrorPage,
+  installedPage,
+  landingPage,
+  stateProblemPage,
+} from '../views/install-pages.js';
+
+const STATE_COOKIE = 'vg_oauth_state';
+
+/** What an optional scope adds, shown on the installed page when an account did not grant it. */
+const OPTIONAL_SCOPE_PURPOSE: Record<string, string> = {};
+
+const callbackQuery = z.object({
+  code: z.string().min(1).optional(),
+  state: z.string().optional(),
+  error: z.string().max(200).optional(),
+  error_description: z.string().max(1000).optional(),
+});
+
+export async function oauthRoutes(app: FastifyInstance): Promise<void> {
+  const { config } = app;
+  const base = config.publicBaseUrl;
+  const redirectUri = `${base}/oauth/callback`;
+  const landingUrl = `${base}/`;
+  const states = createStateCodec(config.hubspot.clientSecret, app.now);
+  const secureCookie = base.startsWith('https://');
+
+  const sendPage = (reply: FastifyReply, status: number, body: string) =>
+    reply.status(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
+
+  app.get('/', async (_request, reply) =>
+    sendPage(reply, 200, landingPage({ installUrl: `${base}/oauth/install`, requiredScopes: config.hubspot.requiredScopes })),
+  );
+
+  app.get('/oauth/install', async (_request, reply) => {
+    const { state, nonce } = states.issue();
+    const authorize = new URL(config.hubspot.authorizeUrl);
+    authorize.searchParams.set('client_id', config.hubspot.clientId);
+    authorize.searchParams.set('redirect_uri', redirectUri);
+    authorize.searchParams.set('scope', config.hubspot.requiredScopes.join(' '));
+    if (config.hubspot.optionalScopes.length > 0) {
+      authorize.searchParams.set('optional_scope', config.hubspot.optionalScopes.join(' '));
+    }
+    authorize.searchParams.set('state', state);
+    return reply
+      .setCookie(STATE_COOKIE, nonce, {
+        path: '/oauth',
+        httpOnly: true,
+        secure: secureCookie,
+        // Lax: the cookie must ride along on HubSpot's top-level redirect back to us.
+        sameSite: 'lax',
+        maxAge: STATE_TTL_MS / 1000,
+      })
+      .header('cache-control', 'no-store')
+      .redirect(authorize.toString(), 302);
+  });
+
+  app.get('/oauth/callback', async (request, reply) => {
+    const query = callbackQuery.safeParse(request.query);
+    const params = query.success ? query.data : {};
+    const stateCheck = states.verify(params.state, request.cookies[STATE_COOKIE]);
+    reply.clearCookie(STATE_COOKIE, { path: '/oauth' });
+
+    // A HubSpot error is shown even without a valid state: it carries no credential, and hiding it helps no one.
+    if (params.error !== undefined) {
+      request.log.info({ hubspotError: params.error }, 'install returned an error from HubSpot');
+      return sendPage(reply, 400, hubspotErrorPage({ error: params.error, description: params.error_description, landingUrl }));
+    }
+    if (stateCheck !== 'ok') {
+      request.log.warn({ stateCheck }, 'install callback refused: state');
+      return sendPage(reply, 400, stateProblemPage({ problem: stateCheck, landingUrl }));
+    }
+    if (params.code === undefined) {
+      return sendPage(reply, 400, exchangeFailedPage({ reason: 'HubSpot came back without an authorization code.', landingUrl }));
+    }
+
+    let tokens;
+    try {
+      tokens = await app.oauth.exchangeCode(params.code, redirectUri);
+    } catch (error) {
+      request.log.warn({ err: error }, 'install code exchange failed');
+      const reason =
+        error instanceof InvalidGrantError
+          ? 'HubSpot did not accept the authorization code (it was already used or has expired).'
+          : isAppError(error)
+            ? error.message
+            : 'Viewer Guard could not reach HubSpot to finish the install.';
+      return sendPage(reply, 502, exchangeFailedPage({ reason, landingUrl }));
+    }
+
+    const now = new Date(app.now());
+    const previous = await app.installations.get(tokens.hub_id);
+    const installation = await app.installations.saveInstall(
+      {
+        portalId: tokens.hub_id,
+        accessToken: tokens.access_token,
+        refreshToken: tokens.refresh_token,
+        accessTokenExpiresAt: new Date(now.getTime() + tokens.expires_in * 1000),
+        scopes: tokens.scopes,
+        installedByUserId: tokens.user_id ?? 0,
+      },
+      now,
+    );
+    request.log.info({ portalId: installation.portalId, scopes: tokens.scopes.length }, 'installed');
+
+    if (previous !== undefined && previous.status === 'active') {
+      return sendPage(
+        reply,
+        200,
+        alreadyInstalledPage({
+          portalId: installation.portalId,
+          installedBy: await displayName(app, installation.portalId, previous.installedByUserId),
+          installedAt: previous.installedAt,
+        }),
+      );
+    }
+    const granted = new Set(tokens.scopes);
+    return sendPage(
+      reply,
+      200,
+      installedPage({
+        portalId: installation.portalId,
+        installerName: await displayName(app, installation.portalId, installation.installedByUserId),
+        grantedScopes: tokens.scopes,
+        missingOptional: config.hubspot.optionalScopes
+          .filter((scope) => !granted.has(scope))
+          .map((scope) => ({ scope, disables: OPTIONAL_SCOPE_PURPOSE[scope] ?? 'an optional feature' })),
+      }),
+    );
+  });
+}
+
+/** A person's name for a page; the page must still render when HubSpot cannot be asked. */
+async function displayName(app: FastifyInstance, portalId: number, userId: number): Promise<string> {
+  try {
+    const user = await app.hubspot.forPortal(portalId).getUser(userId);
+    const name = [user?.firstName, user?.lastName].filter(Boolean).join(' ');
+    if (user !== undefined) return name === '' ? user.email : `${name} (${user.email})`;
+  } catch (error) {
+    app.log.warn({ err: error, portalId }, 'could not look up installer name');
+  }
+  return `HubSpot user ${userId}`;
+}

@@ -1,0 +1,40 @@
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { buildApp, loggerOptions } from './app.js';
+import type { Config } from './config.js';
+import { loadOrCreateDevKey } from './dev-key.js';
+import { createServices } from './services.js';
+import { createInstallationStore, openDatabase, pingDatabase, TokenCipher } from './store/index.js';
+
+export interface RunningBackend {
+  app: FastifyInstance;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Opens the database (running migrations), wires the services and listens: shared by `npm start` and the demo. */
+export async function startBackend(config: Config, options: { dataDir?: string } = {}): Promise<RunningBackend> {
+  const database = await openDatabase(config.databaseUrl);
+  try {
+    let key = config.tokenEncryptionKey;
+    const notes: string[] = [];
+    if (key === undefined) {
+      const dev = await loadOrCreateDevKey(options.dataDir ?? './data');
+      key = dev.key;
+      notes.push(`TOKEN_ENCRYPTION_KEY is not set: using the local development key in ${dev.file}${dev.created ? ' (just generated)' : ''}`);
+    }
+    const installations = createInstallationStore(database.db, new TokenCipher(key), database.dialect);
+    const logger = pino(loggerOptions(config.logLevel));
+    for (const note of notes) logger.warn(note);
+    const deps = createServices({ config, installations, pingDatabase: () => pingDatabase(database.db), log: logger });
+    const app = await buildApp(deps, { logger, trustProxy: true });
+    app.addHook('onClose', async () => database.close());
+    await app.listen({ port: config.port, host: config.host });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : config.port;
+    return { app, url: `http://127.0.0.1:${port}`, close: () => app.close() };
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+}

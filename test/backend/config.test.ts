@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../backend/src/config.js';
+
+const minimal = { HUBSPOT_CLIENT_ID: 'client', HUBSPOT_CLIENT_SECRET: 'secret' };
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('configuration', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig(minimal);
+    expect(config.databaseUrl).toBe('sqlite:./data/viewer-guard.db');
+    expect(config.accessSource).toBe('auto');
+    expect(config.hubspot.apiBaseUrl).toBe('https://api.hubapi.com');
+    expect(config.hubspot.authorizeUrl).toBe('https://app.hubspot.com/oauth/authorize');
+    expect(config.corsOrigins).toEqual([]);
+    expect(config.publicBaseUrl).toBe('http://localhost:3000');
+    expect(config.tokenRefreshMarginMs).toBe(300_000);
+  });
+
+  it('reports every problem at once, one line each, naming the variable', () => {
+    const lines = problems({
+      PUBLIC_BASE_URL: 'ftp://example.com',
+      TOKEN_ENCRYPTION_KEY: 'short',
+      PORT: '70000',
+      DATABASE_URL: 'mysql://x',
+      ACCESS_SOURCE: 'maybe',
+    });
+    expect(lines).toHaveLength(7);
+    for (const name of ['HUBSPOT_CLIENT_ID', 'HUBSPOT_CLIENT_SECRET', 'PUBLIC_BASE_URL', 'TOKEN_ENCRYPTION_KEY', 'PORT', 'DATABASE_URL', 'ACCESS_SOURCE']) {
+      expect(lines.filter((line) => line.startsWith(`${name}:`))).toHaveLength(1);
+    }
+  });
+
+  it('requires an encryption key and a public URL in production', () => {
+    const lines = problems({ ...minimal, NODE_ENV: 'production' });
+    expect(lines).toEqual([
+      expect.stringMatching(/^TOKEN_ENCRYPTION_KEY: is required when NODE_ENV=production/),
+      expect.stringMatching(/^PUBLIC_BASE_URL: is required when NODE_ENV=production/),
+    ]);
+  });
+
+  it('accepts the key as hex or base64 and trims the public URL', () => {
+    const hex = 'ab'.repeat(32);
+    const config = loadConfig({ ...minimal, TOKEN_ENCRYPTION_KEY: hex, PUBLIC_BASE_URL: 'https://vg.example.com/' });
+    expect(config.tokenEncryptionKey?.toString('hex')).toBe(hex);
+    expect(config.publicBaseUrl).toBe('https://vg.example.com');
+    const base64 = Buffer.alloc(32, 7).toString('base64');
+    expect(loadConfig({ ...minimal, TOKEN_ENCRYPTION_KEY: base64 }).tokenEncryptionKey).toEqual(Buffer.alloc(32, 7));
+  });
+
+  it('treats empty values as unset and parses lists', () => {
+    const config = loadConfig({ ...minimal, DATABASE_URL: '', CORS_ORIGINS: 'https://a.example, https://b.example', HUBSPOT_APP_ID: '123' });
+    expect(config.databaseUrl).toBe('sqlite:./data/viewer-guard.db');
+    expect(config.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
+    expect(config.hubspot.appId).toBe(123);
+  });
+
+  it('never echoes a secret value in its messages', () => {
+    const lines = problems({ HUBSPOT_CLIENT_ID: 'client', HUBSPOT_CLIENT_SECRET: 'secret', TOKEN_ENCRYPTION_KEY: 'super-secret-but-wrong' });
+    expect(lines.join('\n')).not.toContain('super-secret-but-wrong');
+  });
+});

@@ -1,0 +1,144 @@
+import { Signature } from '@hubspot/api-client';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { computeSignatureV3, signedUri } from '../../backend/src/hubspot/signature.js';
+import { errorHandlerPlugin } from '../../backend/src/plugins/error-handler.js';
+import { requireIdentity, signedRequestsPlugin } from '../../backend/src/plugins/signed-requests.js';
+import { hubspotSignature, signedRequest } from '../support/signing.js';
+
+const SECRET = 'test-client-secret-0b7c';
+const BASE = 'https://viewer-guard.example.com';
+const NOW = 1_790_000_000_000;
+
+describe('HubSpot v3 signature', () => {
+  it('matches the test vector from HubSpot\'s own tests', () => {
+    const vector = {
+      clientSecret: 'f6e94c08-85d0-4608-bcc6-e1850176e7b8',
+      method: 'POST',
+      uri: 'https://www.hubspot.com/webhook',
+      body: 'REQUEST_BODY',
+      timestamp: '1632188626483',
+    };
+    expect(computeSignatureV3(vector)).toBe('jf872r5vscVcxCiDRHA4rGrqe/8BPLNVkdJSHdMnGTU=');
+    expect(
+      Signature.getSignature('POST', 'v3', {
+        clientSecret: vector.clientSecret,
+        requestBody: vector.body,
+        url: vector.uri,
+        timestamp: Number(vector.timestamp),
+      }),
+    ).toBe('jf872r5vscVcxCiDRHA4rGrqe/8BPLNVkdJSHdMnGTU=');
+  });
+
+  it('decodes exactly the characters HubSpot decodes before signing', () => {
+    expect(signedUri(BASE, '/a%3Ab%2Fc%3Fd%40e%21f%24g%27h%28i%29j%2Ak%2Cl%3Bm?q=%3a%20x%26y')).toBe(
+      `${BASE}/a:b/c?d@e!f$g'h(i)j*k,l;m?q=:%20x%26y`,
+    );
+  });
+});
+
+describe('signed-requests plugin', () => {
+  let app: FastifyInstance;
+  let now = NOW;
+
+  beforeEach(async () => {
+    now = NOW;
+    app = Fastify();
+    await app.register(errorHandlerPlugin);
+    await app.register(async (api) => {
+      await api.register(signedRequestsPlugin, { clientSecret: SECRET, publicBaseUrl: BASE, appId: 777, now: () => now });
+      const echo = async (request: Parameters<typeof requireIdentity>[0]) => ({ identity: requireIdentity(request), body: request.body ?? null });
+      api.get('/api/v1/echo', echo);
+      api.get('/api/v1/other', echo);
+      api.post('/api/v1/echo', echo);
+      api.put('/api/v1/echo', echo);
+      api.get('/api/v1/a:b', echo);
+    });
+  });
+  afterEach(async () => app.close());
+
+  const sign = (method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, timestamp = NOW) =>
+    signedRequest({ clientSecret: SECRET, publicBaseUrl: BASE, method, path, body, timestamp });
+
+  it('accepts a GET signed with HubSpot\'s code and reads the identity from the signed query', async () => {
+    // HubSpot signs the URL with %40 decoded, and sends it encoded.
+    const headers = hubspotSignature({
+      clientSecret: SECRET,
+      method: 'GET',
+      url: `${BASE}/api/v1/echo?portalId=42&userId=7&appId=777&userEmail=ana@example.com`,
+      timestamp: NOW,
+    });
+    const response = await app.inject({ method: 'GET', url: '/api/v1/echo?portalId=42&userId=7&appId=777&userEmail=ana%40example.com', headers });
+    expect(response.statusCode).toBe(200);
+    expect(response.json().identity).toEqual({ portalId: 42, userId: 7, appId: 777, userEmail: 'ana@example.com' });
+  });
+
+  it('accepts a signed POST and never takes identity from the body', async () => {
+    const response = await app.inject(sign('POST', '/api/v1/echo?portalId=42&userId=7', { userId: 1, portalId: 1 }));
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({
+      identity: { portalId: 42, userId: 7, appId: undefined, userEmail: undefined },
+      body: { userId: 1, portalId: 1 },
+    });
+  });
+
+  it('accepts an identity parameter repeated with the same value (card and HubSpot both append it)', async () => {
+    const response = await app.inject(sign('GET', '/api/v1/echo?portalId=42&userId=7&portalId=42&userId=7'));
+    expect(response.statusCode).toBe(200);
+  });
+
+  it('accepts a path HubSpot signed in decoded form', async () => {
+    const path = '/api/v1/a%3Ab?portalId=42&userId=7';
+    const headers = hubspotSignature({ clientSecret: SECRET, method: 'GET', url: `${BASE}/api/v1/a:b?portalId=42&userId=7`, timestamp: NOW });
+    const response = await app.inject({ method: 'GET', url: path, headers });
+    expect(response.statusCode).toBe(200);
+  });
+
+  const refusals: Array<[string, string, () => Parameters<FastifyInstance['inject']>[0]]> = [
+    ['tampered method', 'SIGNATURE_INVALID', () => ({ ...sign('POST', '/api/v1/echo?portalId=42&userId=7', { a: 1 }), method: 'PUT' })],
+    ['tampered path', 'SIGNATURE_INVALID', () => ({ ...sign('GET', '/api/v1/echo?portalId=42&userId=7'), url: '/api/v1/other?portalId=42&userId=7' })],
+    ['tampered query', 'SIGNATURE_INVALID', () => ({ ...sign('GET', '/api/v1/echo?portalId=42&userId=7'), url: '/api/v1/echo?portalId=42&userId=8' })],
+    ['tampered body', 'SIGNATURE_INVALID', () => ({ ...sign('POST', '/api/v1/echo?portalId=42&userId=7', { stage: 'open' }), payload: JSON.stringify({ stage: 'closed' }) })],
+    ['tampered timestamp', 'SIGNATURE_INVALID', () => {
+      const request = sign('GET', '/api/v1/echo?portalId=42&userId=7');
+      return { ...request, headers: { ...request.headers, 'x-hubspot-request-timestamp': String(NOW - 1) } };
+    }],
+    ['wrong secret', 'SIGNATURE_INVALID', () => signedRequest({ clientSecret: 'another-secret', publicBaseUrl: BASE, method: 'GET', path: '/api/v1/echo?portalId=42&userId=7', timestamp: NOW })],
+    ['signed for another host', 'SIGNATURE_INVALID', () => signedRequest({ clientSecret: SECRET, publicBaseUrl: 'https://evil.example.com', method: 'GET', path: '/api/v1/echo?portalId=42&userId=7', timestamp: NOW })],
+    ['no signature', 'SIGNATURE_MISSING', () => ({ method: 'GET', url: '/api/v1/echo?portalId=42&userId=7' })],
+    ['no timestamp', 'SIGNATURE_MISSING', () => {
+      const request = sign('GET', '/api/v1/echo?portalId=42&userId=7');
+      return { ...request, headers: { 'x-hubspot-signature-v3': request.headers['x-hubspot-signature-v3'] ?? '' } };
+    }],
+    ['garbage signature', 'SIGNATURE_INVALID', () => {
+      const request = sign('GET', '/api/v1/echo?portalId=42&userId=7');
+      return { ...request, headers: { ...request.headers, 'x-hubspot-signature-v3': 'not base64 at all' } };
+    }],
+    ['timestamp more than 5 minutes old', 'SIGNATURE_EXPIRED', () => sign('GET', '/api/v1/echo?portalId=42&userId=7', undefined, NOW - 5 * 60_000 - 1)],
+    ['timestamp more than a minute ahead', 'SIGNATURE_EXPIRED', () => sign('GET', '/api/v1/echo?portalId=42&userId=7', undefined, NOW + 61_000)],
+    ['conflicting duplicate userId', 'IDENTITY_CONFLICT', () => sign('GET', '/api/v1/echo?portalId=42&userId=7&userId=1')],
+    ['conflicting duplicate portalId', 'IDENTITY_CONFLICT', () => sign('GET', '/api/v1/echo?portalId=42&userId=7&portalId=43')],
+    ['conflicting duplicate appId', 'IDENTITY_CONFLICT', () => sign('GET', '/api/v1/echo?portalId=42&userId=7&appId=777&appId=778')],
+    ['another app', 'APP_MISMATCH', () => sign('GET', '/api/v1/echo?portalId=42&userId=7&appId=778')],
+    ['no userId', 'IDENTITY_MISSING', () => sign('GET', '/api/v1/echo?portalId=42')],
+    ['non-numeric portalId', 'IDENTITY_MISSING', () => sign('GET', '/api/v1/echo?portalId=abc&userId=7')],
+  ];
+
+  it.each(refusals)('refuses %s with 401 %s', async (_name, code, build) => {
+    const response = await app.inject(build());
+    expect(response.statusCode).toBe(401);
+    const body = response.json();
+    expect(body.error.code).toBe(code);
+    expect(typeof body.error.correlationId).toBe('string');
+    // Nothing that helps a forger: no expected signature, no computed URI, no secret.
+    expect(response.body).not.toContain(SECRET);
+    expect(response.body).not.toContain(BASE);
+    expect(Object.keys(body.error).sort()).toEqual(['code', 'correlationId', 'fix', 'message']);
+  });
+
+  it('accepts a 4-minute-old signature, so the window is not shorter than HubSpot\'s', async () => {
+    now = NOW + 4 * 60_000;
+    const response = await app.inject(sign('GET', '/api/v1/echo?portalId=42&userId=7'));
+    expect(response.statusCode).toBe(200);
+  });
+});
