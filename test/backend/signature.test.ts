@@ -1,5 +1,5 @@
 import { Signature } from '@hubspot/api-client';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { computeSignatureV3, signedUri } from '../../backend/src/hubspot/signature.js';
 import { errorHandlerPlugin } from '../../backend/src/plugins/error-handler.js';
@@ -22,6 +22,7 @@ describe('HubSpot v3 signature', () => {
     expect(computeSignatureV3(vector)).toBe('jf872r5vscVcxCiDRHA4rGrqe/8BPLNVkdJSHdMnGTU=');
     expect(
       Signature.getSignature('POST', 'v3', {
+        signature: '',
         clientSecret: vector.clientSecret,
         requestBody: vector.body,
         url: vector.uri,
@@ -94,7 +95,7 @@ describe('signed-requests plugin', () => {
     expect(response.statusCode).toBe(200);
   });
 
-  const refusals: Array<[string, string, () => Parameters<FastifyInstance['inject']>[0]]> = [
+  const refusals: Array<[string, string, () => InjectOptions]> = [
     ['tampered method', 'SIGNATURE_INVALID', () => ({ ...sign('POST', '/api/v1/echo?portalId=42&userId=7', { a: 1 }), method: 'PUT' })],
     ['tampered path', 'SIGNATURE_INVALID', () => ({ ...sign('GET', '/api/v1/echo?portalId=42&userId=7'), url: '/api/v1/other?portalId=42&userId=7' })],
     ['tampered query', 'SIGNATURE_INVALID', () => ({ ...sign('GET', '/api/v1/echo?portalId=42&userId=7'), url: '/api/v1/echo?portalId=42&userId=8' })],

@@ -12,6 +12,8 @@ export function hubspotSignature(input: {
   timestamp: number;
 }): Record<string, string> {
   const signature = Signature.getSignature(input.method, 'v3', {
+    // The options type is shared with isValid(); getSignature ignores this field.
+    signature: '',
     clientSecret: input.clientSecret,
     requestBody: input.body ?? '',
     url: input.url,
