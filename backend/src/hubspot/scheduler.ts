@@ -55,6 +55,7 @@ export class HubSpotScheduler {
   readonly #random: () => number;
   readonly #onEvent: (event: SchedulerEvent) => void;
   readonly #accounts = new Map<string, AccountState>();
+  #lastSweep = 0;
 
   constructor(options: SchedulerOptions = {}) {
     this.#max = options.maxRequestsPerWindow ?? 110;
@@ -76,6 +77,7 @@ export class HubSpotScheduler {
 
   async run<T>(accountKey: string | number, call: () => Promise<T>): Promise<T> {
     const account = String(accountKey);
+    this.#sweep();
     const deadline = this.#now() + this.#maxTotalWaitMs;
     for (let attempt = 1; ; attempt += 1) {
       await this.#acquire(account, deadline);
@@ -119,6 +121,18 @@ export class HubSpotScheduler {
     if (Number.isFinite(retryAfter) && retryAfter >= 0 && headers['retry-after'] !== '') return retryAfter * 1000;
     const interval = Number(headers['x-hubspot-ratelimit-interval-milliseconds']);
     return Number.isFinite(interval) && interval > 0 ? interval : this.#windowMs;
+  }
+
+  /** Once per window, forget accounts with nothing queued, running, paused or inside the window. */
+  #sweep(): void {
+    const now = this.#now();
+    if (now - this.#lastSweep < this.#windowMs) return;
+    this.#lastSweep = now;
+    for (const [account, state] of this.#accounts) {
+      if (state.active === 0 && state.waiting.length === 0 && this.#waitTime(state) === 0 && state.starts.length === 0) {
+        this.#accounts.delete(account);
+      }
+    }
   }
 
   #state(account: string): AccountState {
