@@ -1,0 +1,175 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkResponse } from './contract.js';
+import { createFakeHubSpot, loadSeed, type FakeHubSpot } from './index.js';
+
+const APP = { clientId: 'contract-client', clientSecret: 'contract-secret', appId: 1 };
+const seed = loadSeed();
+const [northwind, contoso] = seed.accounts as [(typeof seed.accounts)[0], (typeof seed.accounts)[0]];
+const admin = northwind.users.find((user) => user.superAdmin)!;
+
+describe('the contract check itself', () => {
+  it('flags a body that breaks the spec, so it cannot pass silently', async () => {
+    const violation = await checkResponse({ method: 'GET', url: '/settings/v3/users/1', status: 200, body: { id: '1', firstName: 'No email' } });
+    expect(violation?.errors.join(' ')).toMatch(/email/);
+    const badError = await checkResponse({ method: 'GET', url: '/crm/v3/owners/1', status: 404, body: { message: 'no category, no correlationId' } });
+    expect(badError?.errors.join(' ')).toMatch(/category|correlationId/);
+    const unknown = await checkResponse({ method: 'GET', url: '/crm/v3/not-a-thing', status: 200, body: {} });
+    expect(unknown?.errors).toEqual(['no operation in any published spec matches this path']);
+  });
+
+  it('accepts a body that follows the spec', async () => {
+    expect(await checkResponse({ method: 'GET', url: '/settings/v3/users/1', status: 200, body: { id: '1', email: 'a@b.example', roleIds: [], superAdmin: false } })).toBeUndefined();
+  });
+});
+
+describe('local HubSpot endpoints', () => {
+  let fake: FakeHubSpot;
+  let base: string;
+  let now = Date.parse('2026-11-01T10:00:00Z');
+  beforeAll(async () => {
+    fake = createFakeHubSpot({ app: APP, now: () => now });
+    base = await fake.listen();
+  });
+  afterAll(async () => {
+    expect(fake.contract.violations()).toEqual([]);
+    await fake.close();
+  });
+
+  const get = async (path: string, token?: string) => {
+    const response = await fetch(base + path, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+    return { status: response.status, headers: response.headers, body: (await response.json()) as Record<string, unknown> };
+  };
+  const token = (portalId = northwind.portalId, scopes?: string[]) => fake.tokens.issue(portalId, admin.id, scopes).accessToken;
+
+  it('serves users, teams, roles and the user list with HubSpot\'s shapes', async () => {
+    const bearer = token();
+    const user = await get(`/settings/v3/users/${admin.id}`, bearer);
+    expect(user.status).toBe(200);
+    expect(user.body).toMatchObject({ id: String(admin.id), email: admin.email, superAdmin: true });
+    expect((await get(`/settings/v3/users/${admin.email}?idProperty=EMAIL`, bearer)).body.id).toBe(String(admin.id));
+    const teams = await get('/settings/v3/users/teams', bearer);
+    expect((teams.body.results as unknown[]).length).toBe(northwind.teams.length);
+    expect((await get('/settings/v3/users/roles', bearer)).status).toBe(200);
+    const list = await get('/settings/users/v3?limit=2', bearer);
+    expect((list.body.results as unknown[]).length).toBe(2);
+    expect(list.body.paging).toBeDefined();
+  });
+
+  it('serves owners by id and by user id, with teams, and hides archived owners unless asked', async () => {
+    const bearer = token();
+    const owner = northwind.owners[1]!;
+    expect((await get(`/crm/v3/owners/${owner.id}`, bearer)).body).toMatchObject({ id: String(owner.id), userId: owner.userId, type: 'PERSON' });
+    const byUser = await get(`/crm/v3/owners/${owner.userId}?idProperty=userId`, bearer);
+    expect(byUser.body.id).toBe(String(owner.id));
+    expect((byUser.body.teams as unknown[]).length).toBeGreaterThan(0);
+    const archived = northwind.owners.find((candidate) => candidate.archived)!;
+    expect((await get(`/crm/v3/owners/${archived.id}`, bearer)).status).toBe(404);
+    expect((await get(`/crm/v3/owners/${archived.id}?archived=true`, bearer)).status).toBe(200);
+    expect(((await get(`/crm/v3/owners?email=${encodeURIComponent(owner.email)}`, bearer)).body.results as unknown[]).length).toBe(1);
+  });
+
+  it('serves tickets and contacts with only the requested properties, and 404 for unknown ids', async () => {
+    const bearer = token();
+    const ticket = await get(`/crm/v3/objects/tickets/${northwind.tickets[0]!.id}?properties=subject,hubspot_owner_id`, bearer);
+    expect(ticket.status).toBe(200);
+    expect(ticket.body.properties).toMatchObject({ subject: northwind.tickets[0]!.properties.subject, hubspot_owner_id: northwind.tickets[0]!.properties.hubspot_owner_id });
+    expect(ticket.body.properties).not.toHaveProperty('content');
+    expect((await get(`/crm/v3/objects/contacts/${northwind.contacts[0]!.id}`, bearer)).status).toBe(200);
+    expect((await get('/crm/v3/objects/tickets/999999', bearer)).status).toBe(404);
+  });
+
+  it('keeps accounts apart: a token of one account cannot read another\'s users or records', async () => {
+    const bearer = token(northwind.portalId);
+    expect((await get(`/settings/v3/users/${contoso.users[0]!.id}`, bearer)).status).toBe(404);
+    expect((await get(`/crm/v3/objects/tickets/${contoso.tickets[0]!.id}`, bearer)).status).toBe(404);
+  });
+
+  it('answers 401 without or with an expired token, and 403 naming the missing scope', async () => {
+    expect((await get(`/settings/v3/users/${admin.id}`)).status).toBe(401);
+    const bearer = token();
+    now += 1801 * 1000;
+    const expired = await get(`/settings/v3/users/${admin.id}`, bearer);
+    expect(expired.status).toBe(401);
+    expect(expired.body.category).toBe('EXPIRED_AUTHENTICATION');
+    const narrow = token(northwind.portalId, ['oauth', 'tickets']);
+    const refused = await get(`/settings/v3/users/${admin.id}`, narrow);
+    expect(refused.status).toBe(403);
+    expect(JSON.stringify(refused.body)).toContain('settings.users.read');
+  });
+
+  it('enforces 110 requests per rolling 10 s per account, with HubSpot\'s headers', async () => {
+    const bearer = token();
+    const other = token(contoso.portalId);
+    const first = await get('/settings/v3/users/roles', bearer);
+    expect(first.headers.get('x-hubspot-ratelimit-max')).toBe('110');
+    for (let i = 1; i < 110; i += 1) await get('/settings/v3/users/roles', bearer);
+    const limited = await get('/settings/v3/users/roles', bearer);
+    expect(limited.status).toBe(429);
+    expect(limited.body.policyName).toBe('TEN_SECONDLY_ROLLING');
+    expect((await get('/settings/v3/users/roles', other)).status).toBe(200);
+    now += 10_001;
+    expect((await get('/settings/v3/users/roles', bearer)).status).toBe(200);
+  });
+
+  it('has switches for 5xx, 429 with Retry-After, latency and timeouts, and counts calls per route', async () => {
+    const bearer = token();
+    fake.calls.reset();
+    fake.switches.failNext(1, 503);
+    expect((await get('/settings/v3/users/teams', bearer)).status).toBe(503);
+    fake.switches.rateLimitNext(1, { retryAfterSeconds: 2 });
+    const limited = await get('/settings/v3/users/teams', bearer);
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toBe('2');
+    expect((await get('/settings/v3/users/teams', bearer)).status).toBe(200);
+    expect(fake.calls.count('GET', '/settings/v3/users/teams')).toBe(3);
+
+    fake.switches.latencyMs = 150;
+    const started = performance.now();
+    await get('/settings/v3/users/teams', bearer);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(140);
+    fake.switches.latencyMs = 0;
+
+    fake.switches.timeoutNext(1);
+    const hung = fetch(`${base}/settings/v3/users/teams`, { headers: { authorization: `Bearer ${bearer}` }, signal: AbortSignal.timeout(300) });
+    await expect(hung).rejects.toThrow();
+  });
+
+  it('runs the OAuth code flow: single-use codes, refresh until the install is revoked', async () => {
+    const redirect = 'https://viewer-guard.example.com/oauth/callback';
+    const form = new URLSearchParams({ client_id: APP.clientId, redirect_uri: redirect, scope: 'oauth tickets', state: 's1', userId: String(admin.id), decision: 'allow' });
+    const consent = await fetch(`${base}/oauth/authorize`, { method: 'POST', body: form, redirect: 'manual' });
+    const back = new URL(consent.headers.get('location')!);
+    expect(back.searchParams.get('state')).toBe('s1');
+    const code = back.searchParams.get('code')!;
+    const exchange = (body: Record<string, string>) =>
+      fetch(`${base}/oauth/2026-03/token`, { method: 'POST', body: new URLSearchParams({ client_id: APP.clientId, client_secret: APP.clientSecret, ...body }) });
+
+    const first = await exchange({ grant_type: 'authorization_code', code, redirect_uri: redirect });
+    const tokens = (await first.json()) as { access_token: string; refresh_token: string; hub_id: number; user_id: number; scopes: string[] };
+    expect(tokens).toMatchObject({ hub_id: northwind.portalId, user_id: admin.id, scopes: ['oauth', 'tickets'] });
+    const reused = await exchange({ grant_type: 'authorization_code', code, redirect_uri: redirect });
+    expect(reused.status).toBe(400);
+    expect(await reused.json()).toMatchObject({ error: 'invalid_grant' });
+
+    const refreshed = await exchange({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token });
+    expect(refreshed.status).toBe(200);
+    expect(((await refreshed.json()) as { access_token: string }).access_token).not.toBe(tokens.access_token);
+    expect((await exchange({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_secret: 'wrong' })).status).toBe(400);
+
+    fake.tokens.revokeInstall(northwind.portalId);
+    const dead = await exchange({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token });
+    expect(dead.status).toBe(400);
+    expect(await dead.json()).toMatchObject({ status: 'BAD_REFRESH_TOKEN', error: 'invalid_grant' });
+    expect((await get('/settings/v3/users/roles', tokens.access_token)).status).toBe(401);
+  });
+
+  it('shows the role error to a user who may not install, and never redirects', async () => {
+    const bystander = northwind.users.find((user) => !user.superAdmin && !user.canInstallApps && !user.deactivated)!;
+    const form = new URLSearchParams({ client_id: APP.clientId, redirect_uri: 'https://vg.example.com/cb', scope: 'oauth', userId: String(bystander.id), decision: 'allow' });
+    const response = await fetch(`${base}/oauth/authorize`, { method: 'POST', body: form, redirect: 'manual' });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toContain('You do not have the correct role to grant these permissions');
+    const unknownApp = await fetch(`${base}/oauth/authorize?client_id=nope&redirect_uri=https://x.example/cb&scope=oauth`);
+    expect(unknownApp.status).toBe(400);
+  });
+});

@@ -1,0 +1,85 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { OpenAPIBackend, type Document } from 'openapi-backend';
+
+/**
+ * Checks the local HubSpot's responses against HubSpot's published OpenAPI specs (shared/hubspot-openapi/), with
+ * openapi-backend (operation routing plus Ajv response validation), so the fake cannot drift into fiction.
+ */
+
+export interface ContractViolation {
+  method: string;
+  url: string;
+  status: number;
+  errors: string[];
+}
+
+export const SPEC_DIR = new URL('../../../shared/hubspot-openapi/', import.meta.url);
+
+/**
+ * Paths no published spec covers, each with the reason it is still served. Anything else the fake answers
+ * without a matching operation is a violation.
+ */
+const UNSPECIFIED_PATHS: Array<{ pattern: RegExp; reason: string }> = [
+  { pattern: /^\/oauth\/authorize$/, reason: "HubSpot's consent page is HTML on app.hubspot.com, not an API" },
+  { pattern: /^\/__fake\//, reason: "the fake's own test controls" },
+];
+
+/**
+ * HubSpot's specs describe error responses with content type `*\/*`, which openapi-backend does not compile; the
+ * APIs answer JSON, so those bodies are checked as application/json.
+ */
+function jsonForWildcards(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(jsonForWildcards);
+  if (typeof node !== 'object' || node === null) return node;
+  const entries = Object.entries(node).map(([key, value]) => {
+    if (key === 'content' && typeof value === 'object' && value !== null && '*/*' in value && !('application/json' in value)) {
+      const { '*/*': wildcard, ...rest } = value as Record<string, unknown>;
+      return [key, jsonForWildcards({ ...rest, 'application/json': wildcard })];
+    }
+    return [key, jsonForWildcards(value)];
+  });
+  return Object.fromEntries(entries);
+}
+
+let validators: Promise<OpenAPIBackend[]> | undefined;
+
+function loadValidators(): Promise<OpenAPIBackend[]> {
+  validators ??= Promise.all(
+    readdirSync(SPEC_DIR)
+      .filter((file) => file.endsWith('.json'))
+      .map(async (file) => {
+        const definition = jsonForWildcards(JSON.parse(readFileSync(new URL(file, SPEC_DIR), 'utf8'))) as Document;
+        // quick: HubSpot's published files fail the OpenAPI meta-schema on nits (e.g. `example: null` beside `$ref`),
+        // which would make openapi-backend drop the document; quick mode skips that check and dereferences in place.
+        const api = new OpenAPIBackend({ definition, strict: false, quick: true, ajvOpts: { strict: false } });
+        await api.init();
+        return api;
+      }),
+  );
+  return validators;
+}
+
+/** Violations from every fake in this process (test file); test/support/contract-setup.ts fails the file on any. */
+export const violationRegistry: ContractViolation[] = [];
+
+export async function checkResponse(input: { method: string; url: string; status: number; body: unknown }): Promise<ContractViolation | undefined> {
+  const path = input.url.split('?')[0] ?? input.url;
+  if (UNSPECIFIED_PATHS.some((entry) => entry.pattern.test(path))) return undefined;
+  for (const api of await loadValidators()) {
+    const operation = api.matchOperation({ method: input.method.toLowerCase(), path, headers: {} });
+    if (operation === undefined) continue;
+    const hasValidator = operation.responses !== undefined && (String(input.status) in operation.responses || 'default' in operation.responses);
+    if (!hasValidator) {
+      return { method: input.method, url: input.url, status: input.status, errors: [`status ${input.status} is not described for ${operation.operationId}`] };
+    }
+    const result = api.validateResponse(input.body, operation, input.status);
+    if (result.valid) return undefined;
+    return {
+      method: input.method,
+      url: input.url,
+      status: input.status,
+      errors: (result.errors ?? []).map((error) => `${error.instancePath || '(body)'} ${error.message ?? 'is invalid'}`),
+    };
+  }
+  return { method: input.method, url: input.url, status: input.status, errors: ['no operation in any published spec matches this path'] };
+}

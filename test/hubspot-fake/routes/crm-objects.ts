@@ -1,0 +1,38 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { notFound, sendError } from '../errors.js';
+import type { SeedAccount } from '../seed.js';
+import type { FakeContext } from '../server.js';
+import { accountOf, SEEDED_AT } from './shared.js';
+
+type CrmRecord = SeedAccount['tickets'][number];
+
+/** SimplePublicObjectWithAssociations (crm-tickets-v3.json / crm-contacts-v3.json): only requested properties. */
+export function publicObject(record: CrmRecord, requested: string[] | undefined) {
+  const always = { hs_object_id: record.id, createdate: SEEDED_AT, hs_lastmodifieddate: SEEDED_AT };
+  const names = requested ?? Object.keys(record.properties);
+  const properties = Object.fromEntries(names.map((name) => [name, record.properties[name] ?? null]));
+  return { id: record.id, properties: { ...properties, ...always }, createdAt: SEEDED_AT, updatedAt: SEEDED_AT, archived: false };
+}
+
+const propertiesParam = z
+  .string()
+  .optional()
+  .transform((value) => value?.split(',').filter(Boolean));
+
+const OBJECTS = [
+  { path: 'tickets', param: 'ticketId', label: 'Ticket', records: (account: SeedAccount) => account.tickets, readScopes: ['tickets'] },
+  { path: 'contacts', param: 'contactId', label: 'Contact', records: (account: SeedAccount) => account.contacts, readScopes: ['crm.objects.contacts.read'] },
+] as const;
+
+export async function crmObjectRoutes(app: FastifyInstance, { context }: { context: FakeContext }): Promise<void> {
+  for (const object of OBJECTS) {
+    app.get(`/crm/v3/objects/${object.path}/:${object.param}`, { config: { scopes: [...object.readScopes] } }, async (request, reply) => {
+      const id = z.record(z.string(), z.string()).parse(request.params)[object.param] ?? '';
+      const { properties } = z.object({ properties: propertiesParam }).parse(request.query);
+      const record = object.records(accountOf(request, context.state)).find((candidate) => candidate.id === id);
+      if (record === undefined) return sendError(reply, 404, notFound(`${object.label} ${id}`));
+      return publicObject(record, properties);
+    });
+  }
+}

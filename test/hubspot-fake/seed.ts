@@ -1,0 +1,77 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/**
+ * The local HubSpot's world: accounts with users, teams, roles (permission sets), owners and CRM records.
+ * Owner ids are deliberately different numbers from user ids, as in HubSpot, where `hubspot_owner_id`
+ * holds an owner id.
+ */
+
+const level = z.enum(['everything', 'team+unassigned', 'team', 'owned+unassigned', 'owned', 'none']);
+const ticketPermissions = z.object({ view: level, edit: level, delete: level });
+const contactPermissions = z.object({ view: level, edit: level, delete: level, communicate: level });
+
+const userSchema = z.object({
+  id: z.number().int().positive(),
+  email: z.string().email(),
+  firstName: z.string(),
+  lastName: z.string(),
+  superAdmin: z.boolean().default(false),
+  /** May approve every scope on the consent screen without being a Super Admin. */
+  canInstallApps: z.boolean().default(false),
+  deactivated: z.boolean().default(false),
+  roleIds: z.array(z.string()).default([]),
+  primaryTeamId: z.string().optional(),
+  secondaryTeamIds: z.array(z.string()).default([]),
+  permissions: z.object({ tickets: ticketPermissions, contacts: contactPermissions }),
+});
+
+const ownerSchema = z.object({
+  id: z.number().int().positive(),
+  userId: z.number().int().positive().optional(),
+  email: z.string().email(),
+  firstName: z.string(),
+  lastName: z.string(),
+  archived: z.boolean().default(false),
+});
+
+const recordSchema = z.object({
+  id: z.string().regex(/^\d+$/),
+  properties: z.record(z.string(), z.string().nullable()),
+});
+
+const accountSchema = z.object({
+  portalId: z.number().int().positive(),
+  name: z.string(),
+  /** Optional scopes this account's subscription lets an installer grant. */
+  grantableOptionalScopes: z.array(z.string()).default([]),
+  teams: z.array(z.object({ id: z.string(), name: z.string() })),
+  roles: z.array(z.object({ id: z.string(), name: z.string(), requiresBillingWrite: z.boolean().default(false) })),
+  users: z.array(userSchema),
+  owners: z.array(ownerSchema),
+  tickets: z.array(recordSchema),
+  contacts: z.array(recordSchema),
+});
+
+export const seedSchema = z.object({ accounts: z.array(accountSchema).min(1) }).superRefine((seed, ctx) => {
+  for (const [index, account] of seed.accounts.entries()) {
+    const userIds = new Set(account.users.map((user) => user.id));
+    for (const owner of account.owners) {
+      if (owner.userId !== undefined && !userIds.has(owner.userId)) {
+        ctx.addIssue({ code: 'custom', path: ['accounts', index, 'owners'], message: `owner ${owner.id} names unknown user ${owner.userId}` });
+      }
+      if (userIds.has(owner.id)) {
+        ctx.addIssue({ code: 'custom', path: ['accounts', index, 'owners'], message: `owner id ${owner.id} equals a user id; keep them distinct` });
+      }
+    }
+  }
+});
+
+export type Seed = z.infer<typeof seedSchema>;
+export type SeedAccount = Seed['accounts'][number];
+export type SeedUser = SeedAccount['users'][number];
+export type SeedOwner = SeedAccount['owners'][number];
+
+export function loadSeed(file: URL = new URL('./seed.json', import.meta.url)): Seed {
+  return seedSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+}

@@ -1,0 +1,195 @@
+import formbody from '@fastify/formbody';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { checkResponse, violationRegistry, type ContractViolation } from './contract.js';
+import { expiredAuthentication, internalError, invalidAuthentication, missingScopes, rateLimited, sendError } from './errors.js';
+import { crmObjectRoutes } from './routes/crm-objects.js';
+import { oauthRoutes } from './routes/oauth.js';
+import { ownerRoutes } from './routes/owners.js';
+import { settingsRoutes } from './routes/settings.js';
+import { loadSeed, type Seed } from './seed.js';
+import { FakeState, type AccessTokenRecord, type CallRecord } from './state.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Scopes the bearer token needs (any one of them); absent on routes that take no bearer token. */
+    scopes?: string[];
+    /** HubSpot's HTML pages on app.hubspot.com: no API switches, limits or contract checks. */
+    page?: boolean;
+  }
+  interface FastifyRequest {
+    fakeAuth: AccessTokenRecord | null;
+  }
+}
+
+export interface FakeHubSpotOptions {
+  seed?: Seed;
+  app: { clientId: string; clientSecret: string; appId: number; redirectUris?: string[] };
+  accessTokenTtlSeconds?: number;
+  now?: () => number;
+  validateContract?: boolean;
+}
+
+export interface FakeHubSpot {
+  readonly app: FastifyInstance;
+  listen(port?: number): Promise<string>;
+  readonly url: string;
+  close(): Promise<void>;
+  readonly calls: { count(method: string, route: string): number; all(): CallRecord[]; reset(): void };
+  readonly switches: {
+    latencyMs: number;
+    failNext(count: number, status?: number): void;
+    timeoutNext(count: number): void;
+    rateLimitNext(count: number, options?: { retryAfterSeconds?: number }): void;
+    enforceRateLimit: boolean;
+  };
+  readonly tokens: {
+    issue(portalId: number, userId: number, scopes?: string[]): { accessToken: string; refreshToken: string };
+    revokeInstall(portalId: number): void;
+    expireAccessTokens(): void;
+  };
+  readonly contract: { violations(): ContractViolation[] };
+}
+
+/** What route plugins get: the options and the shared state. */
+export interface FakeContext {
+  options: FakeHubSpotOptions;
+  state: FakeState;
+}
+
+/** HubSpot's burst limit for marketplace apps: 110 requests per rolling 10 seconds per account. */
+const RATE_LIMIT = { max: 110, windowMs: 10_000 };
+
+export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
+  const now = options.now ?? Date.now;
+  const state = new FakeState(options.seed ?? loadSeed(), now, options.accessTokenTtlSeconds ?? 1800);
+  const context: FakeContext = { options, state };
+  const violations: ContractViolation[] = [];
+  const closing = new AbortController();
+  const pending = { fail: [] as number[], timeouts: 0, rateLimits: [] as Array<number | undefined> };
+  const switches = {
+    latencyMs: 0,
+    enforceRateLimit: true,
+    failNext: (count: number, status = 500) => pending.fail.push(...Array<number>(count).fill(status)),
+    timeoutNext: (count: number) => {
+      pending.timeouts += count;
+    },
+    rateLimitNext: (count: number, opts: { retryAfterSeconds?: number } = {}) =>
+      pending.rateLimits.push(...Array<number | undefined>(count).fill(opts.retryAfterSeconds)),
+  };
+  let url = '';
+
+  const app = Fastify({ forceCloseConnections: true });
+  app.decorateRequest('fakeAuth', null);
+  void app.register(formbody);
+
+  const isApi = (request: FastifyRequest) => request.routeOptions.url !== undefined && request.routeOptions.config.page !== true;
+
+  function rateLimitHeaders(reply: FastifyReply, remaining: number) {
+    reply.header('X-HubSpot-RateLimit-Interval-Milliseconds', String(RATE_LIMIT.windowMs));
+    reply.header('X-HubSpot-RateLimit-Max', String(RATE_LIMIT.max));
+    reply.header('X-HubSpot-RateLimit-Remaining', String(Math.max(0, remaining)));
+  }
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (!isApi(request)) return;
+    if (pending.timeouts > 0) {
+      pending.timeouts -= 1;
+      // Never answers: the connection is dropped when the fake closes.
+      await new Promise((resolve) => closing.signal.addEventListener('abort', resolve, { once: true }));
+      reply.raw.destroy();
+      return reply;
+    }
+    if (switches.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, switches.latencyMs));
+    const failStatus = pending.fail.shift();
+    if (failStatus !== undefined) return sendError(reply, failStatus, internalError());
+    if (pending.rateLimits.length > 0) {
+      const retryAfter = pending.rateLimits.shift();
+      rateLimitHeaders(reply, 0);
+      if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter));
+      return sendError(reply, 429, rateLimited());
+    }
+    return undefined;
+  });
+
+  app.addHook('preHandler', async (request, reply) => {
+    const required = request.routeOptions.config.scopes;
+    if (required === undefined) return undefined;
+    const header = request.headers.authorization ?? '';
+    const token = /^Bearer (.+)$/i.exec(header)?.[1];
+    const record = token === undefined ? undefined : state.accessTokens.get(token);
+    if (record === undefined) return sendError(reply, 401, invalidAuthentication());
+    if (record.expiresAt <= now()) return sendError(reply, 401, expiredAuthentication());
+    if (required.length > 0 && !required.some((scope) => record.scopes.includes(scope))) return sendError(reply, 403, missingScopes(required));
+    request.fakeAuth = record;
+
+    const window = (state.rateWindows.get(record.portalId) ?? []).filter((at) => at > now() - RATE_LIMIT.windowMs);
+    state.rateWindows.set(record.portalId, window);
+    if (switches.enforceRateLimit && window.length >= RATE_LIMIT.max) {
+      rateLimitHeaders(reply, 0);
+      return sendError(reply, 429, rateLimited());
+    }
+    window.push(now());
+    rateLimitHeaders(reply, RATE_LIMIT.max - window.length);
+    return undefined;
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (options.validateContract === false || !isApi(request)) return payload;
+    const contentType = String(reply.getHeader('content-type') ?? '');
+    const body = typeof payload === 'string' && contentType.includes('json') ? (JSON.parse(payload) as unknown) : payload === null || payload === undefined || payload === '' ? null : payload;
+    const violation = await checkResponse({ method: request.method, url: request.url, status: reply.statusCode, body });
+    if (violation !== undefined) {
+      violations.push(violation);
+      violationRegistry.push(violation);
+    }
+    return payload;
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    state.calls.push({
+      method: request.method,
+      route: request.routeOptions.url ?? request.url.split('?')[0] ?? request.url,
+      status: reply.statusCode,
+      ...(request.fakeAuth === null ? {} : { portalId: request.fakeAuth.portalId }),
+    });
+  });
+
+  void app.register(oauthRoutes, { context });
+  void app.register(settingsRoutes, { context });
+  void app.register(ownerRoutes, { context });
+  void app.register(crmObjectRoutes, { context });
+
+  return {
+    app,
+    get url() {
+      return url;
+    },
+    async listen(port = 0) {
+      await app.listen({ port, host: '127.0.0.1' });
+      const address = app.server.address();
+      url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : port}`;
+      return url;
+    },
+    async close() {
+      closing.abort();
+      await app.close();
+    },
+    calls: {
+      count: (method, route) => state.calls.filter((call) => call.method === method && call.route === route).length,
+      all: () => [...state.calls],
+      reset: () => {
+        state.calls.length = 0;
+      },
+    },
+    switches,
+    tokens: {
+      issue: (portalId, userId, scopes) =>
+        state.issueTokens(portalId, userId, scopes ?? ['oauth', 'tickets', 'crm.objects.contacts.read', 'crm.objects.contacts.write', 'crm.objects.owners.read', 'settings.users.read', 'settings.users.teams.read']),
+      revokeInstall: (portalId) => state.revokeInstall(portalId),
+      expireAccessTokens: () => {
+        for (const record of state.accessTokens.values()) record.expiresAt = Math.min(record.expiresAt, now());
+      },
+    },
+    contract: { violations: () => [...violations] },
+  };
+}

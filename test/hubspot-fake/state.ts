@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto';
+import type { Seed, SeedAccount, SeedUser } from './seed.js';
+
+export interface AccessTokenRecord {
+  portalId: number;
+  userId: number;
+  scopes: string[];
+  expiresAt: number;
+}
+
+export interface RefreshTokenRecord {
+  portalId: number;
+  userId: number;
+  scopes: string[];
+}
+
+export interface AuthorizationCode {
+  portalId: number;
+  userId: number;
+  scopes: string[];
+  redirectUri: string;
+  expiresAt: number;
+}
+
+export interface CallRecord {
+  method: string;
+  route: string;
+  status: number;
+  portalId?: number;
+}
+
+/** Everything the local HubSpot remembers between requests; routes read and change it, tests inspect it. */
+export class FakeState {
+  readonly accessTokens = new Map<string, AccessTokenRecord>();
+  readonly refreshTokens = new Map<string, RefreshTokenRecord>();
+  readonly codes = new Map<string, AuthorizationCode>();
+  readonly revokedPortals = new Set<number>();
+  readonly calls: CallRecord[] = [];
+  /** Request start times per portal inside the rolling window. */
+  readonly rateWindows = new Map<number, number[]>();
+
+  constructor(
+    readonly seed: Seed,
+    readonly now: () => number,
+    readonly accessTokenTtlSeconds: number,
+  ) {}
+
+  account(portalId: number): SeedAccount | undefined {
+    return this.seed.accounts.find((account) => account.portalId === portalId);
+  }
+
+  /** Any seeded user, with their account: HubSpot user ids are global. */
+  findUser(userId: number): { account: SeedAccount; user: SeedUser } | undefined {
+    for (const account of this.seed.accounts) {
+      const user = account.users.find((candidate) => candidate.id === userId);
+      if (user !== undefined) return { account, user };
+    }
+    return undefined;
+  }
+
+  issueTokens(portalId: number, userId: number, scopes: string[]): { accessToken: string; refreshToken: string } {
+    const refreshToken = `fake-refresh-${randomBytes(12).toString('hex')}`;
+    this.refreshTokens.set(refreshToken, { portalId, userId, scopes });
+    this.revokedPortals.delete(portalId);
+    return { accessToken: this.issueAccessToken({ portalId, userId, scopes }), refreshToken };
+  }
+
+  issueAccessToken(grant: RefreshTokenRecord): string {
+    // HubSpot access tokens start with a region prefix (e.g. "CN..."); the content is opaque to clients.
+    const token = `CNfake-${randomBytes(18).toString('base64url')}`;
+    this.accessTokens.set(token, { ...grant, expiresAt: this.now() + this.accessTokenTtlSeconds * 1000 });
+    return token;
+  }
+
+  revokeInstall(portalId: number): void {
+    this.revokedPortals.add(portalId);
+    for (const [token, record] of this.refreshTokens) if (record.portalId === portalId) this.refreshTokens.delete(token);
+    for (const [token, record] of this.accessTokens) if (record.portalId === portalId) this.accessTokens.delete(token);
+  }
+}
