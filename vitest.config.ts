@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     setupFiles: ['test/support/contract-setup.ts'],
+    globalSetup: ['test/support/global-setup.ts'],
     // Suites start real HTTP servers on loopback and real databases; keep files isolated but bounded to the 2 cores here.
     pool: 'forks',
     testTimeout: 20_000,

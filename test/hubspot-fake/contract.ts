@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import addFormats from 'ajv-formats';
 import { OpenAPIBackend, type Document } from 'openapi-backend';
 
 /**
@@ -51,7 +52,18 @@ function loadValidators(): Promise<OpenAPIBackend[]> {
         const definition = jsonForWildcards(JSON.parse(readFileSync(new URL(file, SPEC_DIR), 'utf8'))) as Document;
         // quick: HubSpot's published files fail the OpenAPI meta-schema on nits (e.g. `example: null` beside `$ref`),
         // which would make openapi-backend drop the document; quick mode skips that check and dereferences in place.
-        const api = new OpenAPIBackend({ definition, strict: false, quick: true, ajvOpts: { strict: false } });
+        const api = new OpenAPIBackend({
+          definition,
+          strict: false,
+          quick: true,
+          ajvOpts: { strict: false },
+          // date-time, uuid, int32 and int64 are checked, not ignored.
+          customizeAjv: (ajv) => {
+            // ajv-formats is CommonJS: under NodeNext the callable plugin is its `default` export.
+            addFormats.default(ajv);
+            return ajv;
+          },
+        });
         await api.init();
         return api;
       }),

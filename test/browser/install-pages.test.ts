@@ -1,0 +1,64 @@
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadSeed } from '../hubspot-fake/index.js';
+import { browserSkipReason, chromiumAvailable, launchChromium } from '../support/browser.js';
+import { startHarness, type Harness } from '../support/harness.js';
+
+const account = loadSeed().accounts[0]!;
+const superAdmin = account.users.find((user) => user.superAdmin)!;
+const bystander = account.users.find((user) => !user.superAdmin && !user.canInstallApps && !user.deactivated)!;
+
+describe.skipIf(!chromiumAvailable)(chromiumAvailable ? 'install pages in a real browser' : browserSkipReason, () => {
+  let harness: Harness;
+  let browser: Browser;
+  beforeAll(async () => {
+    harness = await startHarness();
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await harness?.close();
+  });
+
+  async function startInstall(page: Page, userId: number, button: 'Connect app' | 'Cancel') {
+    await page.goto(`${harness.backendUrl}/`);
+    await page.getByRole('link', { name: 'Continue to HubSpot' }).click();
+    await page.getByLabel('Logged in as').selectOption(String(userId));
+    await page.getByRole('button', { name: button }).click();
+  }
+
+  it('explains up front who can install and what HubSpot may show instead', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${harness.backendUrl}/`);
+    await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Install Viewer Guard');
+    const text = await page.locator('main').innerText();
+    expect(text).toContain('once per HubSpot account');
+    expect(text).toContain('You do not have the correct role to grant these permissions');
+    await page.close();
+  });
+
+  it('a non-admin is stopped on HubSpot\'s page; a cancel comes back explained; the Super Admin installs', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+
+    await startInstall(page, bystander.id, 'Connect app');
+    expect(await page.locator('main').innerText()).toContain('You do not have the correct role to grant these permissions');
+    expect(new URL(page.url()).origin).toBe(harness.fake.url);
+
+    await startInstall(page, superAdmin.id, 'Cancel');
+    expect(page.url()).toContain(`${harness.backendUrl}/oauth/callback`);
+    expect(await page.getByRole('alert').innerText()).toContain('cancelled or declined');
+
+    await startInstall(page, superAdmin.id, 'Connect app');
+    expect(await page.getByRole('heading', { level: 1 }).innerText()).toBe('Viewer Guard is ready');
+    expect(await page.getByRole('status').innerText()).toContain(`${superAdmin.firstName} ${superAdmin.lastName}`);
+    await page.screenshot({ path: path.join(tmpdir(), 'viewer-guard-installed.png'), fullPage: true });
+
+    // The state cookie is single-use: reloading the callback does not install twice.
+    await page.reload();
+    expect(await page.getByRole('heading', { level: 1 }).innerText()).toBe('Please start the install again');
+    await context.close();
+  });
+});
