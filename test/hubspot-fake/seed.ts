@@ -51,6 +51,15 @@ const accountSchema = z.object({
   owners: z.array(ownerSchema),
   tickets: z.array(recordSchema),
   contacts: z.array(recordSchema),
+  /** [ticketId, contactId] pairs: which contact each ticket is about. */
+  ticketContacts: z.array(z.tuple([z.string(), z.string()])).default([]),
+  ticketPipelines: z.array(
+    z.object({
+      id: z.string(),
+      label: z.string(),
+      stages: z.array(z.object({ id: z.string(), label: z.string(), ticketState: z.enum(['OPEN', 'CLOSED']) })),
+    }),
+  ),
 });
 
 export const seedSchema = z.object({ accounts: z.array(accountSchema).min(1) }).superRefine((seed, ctx) => {

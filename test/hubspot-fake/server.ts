@@ -2,7 +2,13 @@ import formbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { checkResponse, violationRegistry, type ContractViolation } from './contract.js';
 import { expiredAuthentication, internalError, invalidAuthentication, missingScopes, rateLimited, sendError } from './errors.js';
+import { appInstallRoutes } from './routes/app-installs.js';
+import { associationRoutes } from './routes/associations.js';
 import { crmObjectRoutes } from './routes/crm-objects.js';
+import { crmSearchRoutes } from './routes/crm-search.js';
+import { crmWriteRoutes } from './routes/crm-writes.js';
+import { permissionRoutes } from './routes/permissions.js';
+import { pipelineRoutes } from './routes/pipelines.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { ownerRoutes } from './routes/owners.js';
 import { settingsRoutes } from './routes/settings.js';
@@ -61,7 +67,8 @@ const RATE_LIMIT = { max: 110, windowMs: 10_000 };
 
 export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
   const now = options.now ?? Date.now;
-  const state = new FakeState(options.seed ?? loadSeed(), now, options.accessTokenTtlSeconds ?? 1800);
+  // A copy: writes through the API change the fake's world, never the caller's seed object.
+  const state = new FakeState(structuredClone(options.seed ?? loadSeed()), now, options.accessTokenTtlSeconds ?? 1800);
   const context: FakeContext = { options, state };
   const violations: ContractViolation[] = [];
   const closing = new AbortController();
@@ -158,6 +165,12 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
   void app.register(settingsRoutes, { context });
   void app.register(ownerRoutes, { context });
   void app.register(crmObjectRoutes, { context });
+  void app.register(crmSearchRoutes, { context });
+  void app.register(crmWriteRoutes, { context });
+  void app.register(associationRoutes, { context });
+  void app.register(pipelineRoutes, { context });
+  void app.register(permissionRoutes, { context });
+  void app.register(appInstallRoutes, { context });
 
   return {
     app,

@@ -38,6 +38,9 @@ export class FakeState {
   readonly calls: CallRecord[] = [];
   /** Request start times per portal inside the rolling window. */
   readonly rateWindows = new Map<number, number[]>();
+  /** Notes created through the API, with the ticket each is associated with. */
+  readonly notes: Array<{ portalId: number; id: string; body: string; ticketIds: string[]; ownerId: string | null }> = [];
+  #nextId = 900_000;
 
   constructor(
     readonly seed: Seed,
@@ -70,6 +73,12 @@ export class FakeState {
     const token = `CNfake-${randomBytes(18).toString('base64url')}`;
     this.accessTokens.set(token, { ...grant, expiresAt: this.now() + this.accessTokenTtlSeconds * 1000 });
     return token;
+  }
+
+  /** Ids for created records: numeric strings, above the seeded ones, as HubSpot's are. */
+  nextId(): string {
+    this.#nextId += 1;
+    return String(this.#nextId);
   }
 
   revokeInstall(portalId: number): void {

@@ -6,6 +6,7 @@ import type { TokenManager } from '../tokens/token-manager.js';
 import { createTimeoutAgent } from './http-agent.js';
 import { readHttpFailure } from './http-error.js';
 import type { HubSpotScheduler } from './scheduler.js';
+import { createCrmApi, type CrmApi } from './crm.js';
 import {
   publicOwnerSchema,
   publicUserSchema,
@@ -29,7 +30,7 @@ export interface Team {
 }
 
 /** What the backend asks HubSpot about one account, always with that account's own install token. */
-export interface PortalApi {
+export interface PortalApi extends CrmApi {
   /** undefined when the user is not (or no longer) a user of this account. */
   getUser(userId: number): Promise<PublicUser | undefined>;
   /** The CRM owner record of a user (owner ids differ from user ids); undefined when the user owns nothing. */
@@ -40,6 +41,17 @@ export interface PortalApi {
 export interface HubSpotApi {
   forPortal(portalId: number): PortalApi;
 }
+
+/**
+ * One HubSpot call for an account: its install token, our scheduler, HubSpot's 401/403 explained, the answer
+ * parsed with a schema. `notFoundIsEmpty` turns a 404 into undefined for look-ups where absence is an answer.
+ */
+export type PortalCall = <S extends z.ZodType>(
+  what: string,
+  schema: S,
+  request: (client: Client) => Promise<unknown>,
+  options: { notFoundIsEmpty: boolean },
+) => Promise<z.infer<S> | undefined>;
 
 /** HubSpot's 403 body names the scopes it wanted (Error.errors[].context.requiredGranularScopes). */
 function missingScopes(body: unknown): string[] {
@@ -112,7 +124,9 @@ export function createHubSpotApi(options: HubSpotApiOptions): HubSpotApi {
 
   return {
     forPortal(portalId) {
+      const portalCall: PortalCall = (what, schema, request, options) => call(portalId, what, schema, request, options);
       return {
+        ...createCrmApi(portalCall),
         getUser: (userId) =>
           call(portalId, 'read a user', publicUserSchema, (c) => c.settings.users.usersApi.getById(String(userId)), {
             notFoundIsEmpty: true,

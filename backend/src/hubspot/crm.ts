@@ -1,0 +1,273 @@
+import type { Client } from '@hubspot/api-client';
+import { AssociationSpecAssociationCategoryEnum, FilterOperatorEnum } from '@hubspot/api-client/lib/codegen/crm/tickets/index.js';
+import { z } from 'zod';
+import { AppError } from '../errors.js';
+import type { PortalCall } from './api.js';
+import { HubSpotHttpError } from './http-error.js';
+
+/**
+ * CRM records, owners, pipelines and the permissions API in the backend's own terms. Property names and shapes come
+ * from shared/hubspot-openapi/ (crm-tickets-v3, crm-contacts-v3, crm-notes-v3, crm-owners-v3, crm-pipelines-v3,
+ * crm-associations-v4); this file is the only one that knows them.
+ */
+
+export interface OwnerRecord {
+  id: number;
+  userId: number | null;
+  name: string;
+  email: string | null;
+  teamIds: string[];
+}
+export interface TicketRecord {
+  id: string;
+  subject: string;
+  ownerId: number | null;
+  pipelineId: string | null;
+  stageId: string | null;
+  priority: string | null;
+}
+export interface ContactRecord {
+  id: string;
+  name: string;
+  email: string | null;
+  ownerId: number | null;
+}
+export interface PipelineStage {
+  id: string;
+  label: string;
+  closed: boolean;
+}
+export type SearchFilter =
+  | { propertyName: string; operator: 'EQ' | 'NEQ'; value: string }
+  | { propertyName: string; operator: 'IN'; values: string[] }
+  | { propertyName: string; operator: 'HAS_PROPERTY' | 'NOT_HAS_PROPERTY' };
+export type PermittedActions = Map<number, Set<string>>;
+
+export interface CrmApi {
+  getTicket(id: string): Promise<TicketRecord | undefined>;
+  getContact(id: string): Promise<ContactRecord | undefined>;
+  /** Every page, in id order; bounded by `max` so a runaway search cannot exhaust the rate budget. */
+  searchTickets(filterGroups: Array<{ filters: SearchFilter[] }>, max: number): Promise<{ tickets: TicketRecord[]; total: number }>;
+  countTickets(filters: SearchFilter[]): Promise<number>;
+  updateTicket(id: string, properties: Record<string, string>): Promise<TicketRecord>;
+  createTicket(properties: Record<string, string>, contactId: string): Promise<TicketRecord>;
+  createNote(ticketId: string, body: string, ownerId: number | null, timestamp: Date): Promise<{ id: string }>;
+  getTicketPipelineStages(pipelineId: string): Promise<PipelineStage[] | undefined>;
+  listOwners(): Promise<OwnerRecord[]>;
+  /** undefined when HubSpot's answer is not the shape we understand: callers treat that as "unknown", never "allowed". */
+  permittedUsers(objectTypeId: string, recordId: string, portalId: number): Promise<PermittedActions | undefined>;
+  uninstall(): Promise<void>;
+}
+
+export const TICKET_PROPERTIES = ['subject', 'hubspot_owner_id', 'hs_pipeline', 'hs_pipeline_stage', 'hs_ticket_priority'];
+const CONTACT_PROPERTIES = ['firstname', 'lastname', 'email', 'hubspot_owner_id'];
+/** HubSpot-defined association type ids (HubSpot docs, "Associations v4"): ticket to contact 16, note to ticket 228. */
+const TICKET_TO_CONTACT = 16;
+const NOTE_TO_TICKET = 228;
+const PAGE_SIZE = 100;
+
+const ownerIdOf = (value: string | null | undefined): number | null => (value === null || value === undefined || !/^\d+$/.test(value) ? null : Number(value));
+
+/** SimplePublicObject: properties are strings or null (crm-tickets-v3.json). */
+const simpleObjectSchema = z.object({ id: z.string(), properties: z.record(z.string(), z.string().nullable()) });
+const ticketSchema = simpleObjectSchema.transform(
+  (ticket): TicketRecord => ({
+    id: ticket.id,
+    subject: ticket.properties.subject ?? '(no subject)',
+    ownerId: ownerIdOf(ticket.properties.hubspot_owner_id),
+    pipelineId: ticket.properties.hs_pipeline ?? null,
+    stageId: ticket.properties.hs_pipeline_stage ?? null,
+    priority: ticket.properties.hs_ticket_priority ?? null,
+  }),
+);
+const contactSchema = simpleObjectSchema.transform(
+  (contact): ContactRecord => ({
+    id: contact.id,
+    name: [contact.properties.firstname, contact.properties.lastname].filter(Boolean).join(' ') || (contact.properties.email ?? `Contact ${contact.id}`),
+    email: contact.properties.email ?? null,
+    ownerId: ownerIdOf(contact.properties.hubspot_owner_id),
+  }),
+);
+/** CollectionResponseWithTotalSimplePublicObjectForwardPaging. */
+const searchPageSchema = z.object({
+  total: z.number().int(),
+  results: z.array(ticketSchema),
+  paging: z.object({ next: z.object({ after: z.string() }).optional() }).optional(),
+});
+/** CollectionResponsePublicOwnerForwardPaging / PublicOwner with PublicTeam[]. */
+const ownersPageSchema = z.object({
+  results: z.array(
+    z.object({
+      id: z.string(),
+      userId: z.number().int().optional(),
+      email: z.string().optional(),
+      firstName: z.string().optional(),
+      lastName: z.string().optional(),
+      teams: z.array(z.object({ id: z.string() })).optional(),
+    }),
+  ),
+  paging: z.object({ next: z.object({ after: z.string() }).optional() }).optional(),
+});
+/** Pipeline with PipelineStage[]; a ticket stage's metadata.ticketState is OPEN or CLOSED. */
+const pipelineSchema = z.object({
+  stages: z.array(z.object({ id: z.string(), label: z.string(), archived: z.boolean(), metadata: z.record(z.string(), z.unknown()) })),
+});
+const createdSchema = z.object({ id: z.string() });
+/** See test/hubspot-fake/routes/permissions.ts: the shape is documented only in prose, so it is checked strictly. */
+const permittedUsersSchema = z.object({ results: z.array(z.object({ userId: z.string().regex(/^\d+$/), permissions: z.array(z.string()) })) });
+
+const OPERATORS = {
+  EQ: FilterOperatorEnum.Eq,
+  NEQ: FilterOperatorEnum.Neq,
+  IN: FilterOperatorEnum.In,
+  HAS_PROPERTY: FilterOperatorEnum.HasProperty,
+  NOT_HAS_PROPERTY: FilterOperatorEnum.NotHasProperty,
+} as const;
+
+function sdkFilter(filter: SearchFilter) {
+  return {
+    propertyName: filter.propertyName,
+    operator: OPERATORS[filter.operator],
+    ...('value' in filter ? { value: filter.value } : {}),
+    ...('values' in filter ? { values: filter.values } : {}),
+  };
+}
+
+/** For endpoints the SDK has no method for: its authenticated apiRequest, with failures shaped like the SDK's. */
+async function rawRequest(client: Client, options: { method: 'GET' | 'DELETE'; path: string; qs?: Record<string, string> }): Promise<unknown> {
+  const response = await client.apiRequest(options);
+  const text = await response.text();
+  if (!response.ok) throw new HubSpotHttpError(response.status, Object.fromEntries(response.headers.entries()), text);
+  return text === '' ? null : (JSON.parse(text) as unknown);
+}
+
+function required<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new AppError('HUBSPOT_RESPONSE_INVALID', { message: `HubSpot gave no answer when asked to ${what}.` });
+  return value;
+}
+
+export function createCrmApi(call: PortalCall): CrmApi {
+  const search = (client: Client, filterGroups: Array<{ filters: SearchFilter[] }>, limit: number, after: string | undefined) =>
+    client.crm.tickets.searchApi.doSearch({
+      filterGroups: filterGroups.map((group) => ({ filters: group.filters.map(sdkFilter) })),
+      properties: TICKET_PROPERTIES,
+      sorts: ['hs_object_id'],
+      limit,
+      ...(after === undefined ? {} : { after }),
+    });
+
+  return {
+    getTicket: (id) =>
+      call('read a ticket', ticketSchema, (client) => client.crm.tickets.basicApi.getById(id, TICKET_PROPERTIES), { notFoundIsEmpty: true }),
+
+    getContact: (id) =>
+      call('read a contact', contactSchema, (client) => client.crm.contacts.basicApi.getById(id, CONTACT_PROPERTIES), { notFoundIsEmpty: true }),
+
+    async searchTickets(filterGroups, max) {
+      const tickets: TicketRecord[] = [];
+      let after: string | undefined;
+      let total = 0;
+      do {
+        const page = required(
+          await call('search tickets', searchPageSchema, (client) => search(client, filterGroups, Math.min(PAGE_SIZE, max - tickets.length), after), {
+            notFoundIsEmpty: false,
+          }),
+          'search tickets',
+        );
+        total = page.total;
+        tickets.push(...page.results);
+        after = page.paging?.next?.after;
+      } while (after !== undefined && tickets.length < max);
+      return { tickets, total };
+    },
+
+    async countTickets(filters) {
+      const page = required(await call('count tickets', searchPageSchema, (client) => search(client, [{ filters }], 1, undefined), { notFoundIsEmpty: false }), 'count tickets');
+      return page.total;
+    },
+
+    async updateTicket(id, properties) {
+      return required(await call('update a ticket', ticketSchema, (client) => client.crm.tickets.basicApi.update(id, { properties }), { notFoundIsEmpty: false }), 'update a ticket');
+    },
+
+    async createTicket(properties, contactId) {
+      const created = await call(
+        'create a ticket',
+        ticketSchema,
+        (client) =>
+          client.crm.tickets.basicApi.create({
+            properties,
+            associations: [{ to: { id: contactId }, types: [{ associationCategory: AssociationSpecAssociationCategoryEnum.HubspotDefined, associationTypeId: TICKET_TO_CONTACT }] }],
+          }),
+        { notFoundIsEmpty: false },
+      );
+      return required(created, 'create a ticket');
+    },
+
+    async createNote(ticketId, body, ownerId, timestamp) {
+      const created = await call(
+        'add a note',
+        createdSchema,
+        (client) =>
+          client.crm.objects.notes.basicApi.create({
+            properties: { hs_note_body: body, hs_timestamp: timestamp.toISOString(), ...(ownerId === null ? {} : { hubspot_owner_id: String(ownerId) }) },
+            associations: [{ to: { id: ticketId }, types: [{ associationCategory: AssociationSpecAssociationCategoryEnum.HubspotDefined, associationTypeId: NOTE_TO_TICKET }] }],
+          }),
+        { notFoundIsEmpty: false },
+      );
+      return required(created, 'add a note');
+    },
+
+    async getTicketPipelineStages(pipelineId) {
+      const pipeline = await call('read the ticket pipeline', pipelineSchema, (client) => client.crm.pipelines.pipelinesApi.getById('tickets', pipelineId), { notFoundIsEmpty: true });
+      return pipeline?.stages
+        .filter((stage) => !stage.archived)
+        .map((stage) => ({ id: stage.id, label: stage.label, closed: stage.metadata.ticketState === 'CLOSED' }));
+    },
+
+    async listOwners() {
+      const owners: OwnerRecord[] = [];
+      let after: string | undefined;
+      do {
+        const page = required(
+          await call('list owners', ownersPageSchema, (client) => client.crm.owners.ownersApi.getPage(undefined, after, 500, false), { notFoundIsEmpty: false }),
+          'list owners',
+        );
+        for (const owner of page.results) {
+          owners.push({
+            id: Number(owner.id),
+            userId: owner.userId ?? null,
+            name: [owner.firstName, owner.lastName].filter(Boolean).join(' ') || (owner.email ?? `Owner ${owner.id}`),
+            email: owner.email ?? null,
+            teamIds: (owner.teams ?? []).map((team) => team.id),
+          });
+        }
+        after = page.paging?.next?.after;
+      } while (after !== undefined);
+      return owners;
+    },
+
+    async permittedUsers(objectTypeId, recordId, portalId) {
+      const json = await call(
+        'read who may access a record',
+        z.unknown(),
+        (client) =>
+          rawRequest(client, {
+            method: 'GET',
+            path: '/resource-permissions/v3/permitted-users',
+            qs: { resource: `hcrn:${portalId}:crm-object:${objectTypeId}:${recordId}` },
+          }),
+        { notFoundIsEmpty: true },
+      );
+      const parsed = permittedUsersSchema.safeParse(json);
+      if (!parsed.success) return undefined;
+      return new Map(parsed.data.results.map((entry) => [Number(entry.userId), new Set(entry.permissions.map((permission) => permission.toLowerCase()))]));
+    },
+
+    async uninstall() {
+      await call('uninstall the app', z.unknown(), (client) => rawRequest(client, { method: 'DELETE', path: '/appinstalls/2026-03/external-install' }), {
+        notFoundIsEmpty: true,
+      });
+    },
+  };
+}
