@@ -14,7 +14,11 @@ import { signedRequestsPlugin } from './plugins/signed-requests.js';
 import { healthRoutes } from './routes/health.js';
 import { meRoutes } from './routes/me.js';
 import { oauthRoutes } from './routes/oauth.js';
-import type { InstallationStore } from './store/index.js';
+import type { AccessService } from './guard/access-service.js';
+import type { RecordGuard } from './guard/record-guard.js';
+import { adminRoutes } from './routes/admin.js';
+import { cardRoutes } from './routes/card.js';
+import type { AuditLog, InstallationStore, PolicyStore } from './store/index.js';
 import type { TokenManager } from './tokens/token-manager.js';
 
 /** Everything the HTTP layer needs, built by services.ts (or by a test) and handed in: no I/O at import time. */
@@ -26,6 +30,10 @@ export interface AppDeps {
   tokens: TokenManager;
   hubspot: HubSpotApi;
   directory: Directory;
+  policies: PolicyStore;
+  audit: AuditLog;
+  access: AccessService;
+  guard: RecordGuard;
   now: () => number;
 }
 
@@ -38,6 +46,10 @@ declare module 'fastify' {
     tokens: TokenManager;
     hubspot: HubSpotApi;
     directory: Directory;
+    policies: PolicyStore;
+    audit: AuditLog;
+    access: AccessService;
+    guard: RecordGuard;
     now: () => number;
   }
 }
@@ -105,6 +117,8 @@ export async function buildApp(
         now: deps.now,
       });
       await api.register(meRoutes);
+      await api.register(cardRoutes);
+      await api.register(adminRoutes, { prefix: '/admin' });
     },
     { prefix: '/api/v1' },
   );

@@ -64,6 +64,7 @@ const envSchema = z
     HOST: z.string().min(1).default('0.0.0.0'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     TOKEN_REFRESH_MARGIN_SECONDS: z.coerce.number().int().min(0).max(1500).default(300),
+    AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
   });
 
 /** Checked on the raw environment so they are reported together with every other problem, not after them. */
@@ -106,6 +107,7 @@ export interface Config {
   host: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   tokenRefreshMarginMs: number;
+  auditRetentionMs: number;
 }
 
 export class ConfigError extends Error {
@@ -153,6 +155,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
     tokenRefreshMarginMs: e.TOKEN_REFRESH_MARGIN_SECONDS * 1000,
+    auditRetentionMs: e.AUDIT_RETENTION_DAYS * 24 * 60 * 60 * 1000,
   };
 }
 

@@ -84,6 +84,21 @@ export const errorCatalogue = {
     message: 'Viewer Guard cannot reach its database.',
     fix: 'Try again shortly; the operator should check DATABASE_URL and the database server.',
   },
+  NOT_AN_ADMIN: {
+    status: 403,
+    message: 'Only Super Admins can open Viewer Guard\'s settings.',
+    fix: 'Ask a Super Admin of this HubSpot account.',
+  },
+  RECORD_NOT_FOUND: {
+    status: 404,
+    message: 'HubSpot has no such record in this account.',
+    fix: 'Check the record still exists; it may have been deleted or merged.',
+  },
+  NOT_AN_OWNER: {
+    status: 409,
+    message: 'You are not a HubSpot owner, so records cannot be assigned to you.',
+    fix: 'Ask a Super Admin to make your user available as an owner in HubSpot.',
+  },
   INTERNAL: {
     status: 500,
     message: 'Something went wrong on our side.',
@@ -120,6 +135,23 @@ export class AppError extends Error {
     this.fix = options.fix ?? entry.fix;
     this.details = options.details;
     this.link = options.link;
+  }
+}
+
+/**
+ * A refusal decided by the access rules: answered 403 with the decision's own code, message and fix (e.g.
+ * OWNED_ONLY_NOT_OWNER), so the card can show exactly why.
+ */
+export class AccessDeniedError extends Error {
+  readonly status = 403;
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly fix: string | null,
+    readonly details: unknown,
+  ) {
+    super(message);
+    this.name = 'AccessDeniedError';
   }
 }
 

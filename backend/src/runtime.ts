@@ -4,7 +4,9 @@ import { buildApp, loggerOptions } from './app.js';
 import type { Config } from './config.js';
 import { loadOrCreateDevKey } from './dev-key.js';
 import { createServices } from './services.js';
-import { createInstallationStore, openDatabase, pingDatabase, TokenCipher } from './store/index.js';
+import { createAuditLog, createInstallationStore, createPolicyStore, openDatabase, pingDatabase, TokenCipher } from './store/index.js';
+
+const AUDIT_PURGE_INTERVAL_MS = 6 * 60 * 60 * 1000;
 
 export interface RunningBackend {
   app: FastifyInstance;
@@ -26,9 +28,31 @@ export async function startBackend(config: Config, options: { dataDir?: string }
     const installations = createInstallationStore(database.db, new TokenCipher(key), database.dialect);
     const logger = pino(loggerOptions(config.logLevel));
     for (const note of notes) logger.warn(note);
-    const deps = createServices({ config, installations, pingDatabase: () => pingDatabase(database.db), log: logger });
+    const audit = createAuditLog(database.db);
+    const deps = createServices({
+      config,
+      installations,
+      policies: createPolicyStore(database.db),
+      audit,
+      pingDatabase: () => pingDatabase(database.db),
+      log: logger,
+    });
     const app = await buildApp(deps, { logger, trustProxy: true });
-    app.addHook('onClose', async () => database.close());
+    // Audit retention: purge at start, then every few hours; the timer never keeps the process alive.
+    const purge = async () => {
+      try {
+        const removed = await audit.purgeOlderThan(new Date(Date.now() - config.auditRetentionMs));
+        if (removed > 0) logger.info({ removed }, 'audit entries past retention deleted');
+      } catch (error) {
+        logger.error({ err: error }, 'audit retention purge failed');
+      }
+    };
+    await purge();
+    const retention = setInterval(() => void purge(), AUDIT_PURGE_INTERVAL_MS).unref();
+    app.addHook('onClose', async () => {
+      clearInterval(retention);
+      await database.close();
+    });
     await app.listen({ port: config.port, host: config.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;

@@ -4,7 +4,9 @@ import { createHubSpotApi } from './hubspot/api.js';
 import { createDirectory } from './hubspot/directory.js';
 import { createOAuthClient } from './hubspot/oauth.js';
 import { HubSpotScheduler } from './hubspot/scheduler.js';
-import type { InstallationStore } from './store/index.js';
+import { createAccessService } from './guard/access-service.js';
+import { createRecordGuard } from './guard/record-guard.js';
+import type { AuditLog, InstallationStore, PolicyStore } from './store/index.js';
 import { createTokenManager } from './tokens/token-manager.js';
 
 export interface ServiceLog {
@@ -20,6 +22,8 @@ const VIEWER_CACHE_TTL_MS = 60_000;
 export function createServices(input: {
   config: Config;
   installations: InstallationStore;
+  policies: PolicyStore;
+  audit: AuditLog;
   pingDatabase: () => Promise<void>;
   now?: () => number;
   log: ServiceLog;
@@ -53,7 +57,12 @@ export function createServices(input: {
     installUrl,
   });
   const directory = createDirectory({ api: hubspot, ttlMs: VIEWER_CACHE_TTL_MS, now });
+  const access = createAccessService({ mode: config.accessSource, api: hubspot, directory, policies: input.policies, now });
   return {
+    policies: input.policies,
+    audit: input.audit,
+    access,
+    guard: createRecordGuard({ api: hubspot, access, audit: input.audit, now }),
     config,
     installations: input.installations,
     pingDatabase: input.pingDatabase,

@@ -3,7 +3,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../backend/src/app.js';
 import { loadConfig, type Config } from '../../backend/src/config.js';
 import { createServices } from '../../backend/src/services.js';
-import { createInstallationStore, openDatabase, pingDatabase, TokenCipher, type InstallationStore, type StoreDatabase } from '../../backend/src/store/index.js';
+import { createAuditLog, createInstallationStore, createPolicyStore, openDatabase, pingDatabase, TokenCipher, type InstallationStore, type StoreDatabase } from '../../backend/src/store/index.js';
 import { createFakeHubSpot, type FakeHubSpot } from '../hubspot-fake/index.js';
 import { freePort } from './free-port.js';
 import { signedRequest } from './signing.js';
@@ -45,7 +45,17 @@ export async function startHarness(options: { now?: () => number; databaseUrl?: 
   const database = await openDatabase(config.databaseUrl);
   const installations = createInstallationStore(database.db, new TokenCipher(randomBytes(32)), database.dialect);
   const silent = { info: () => undefined, warn: () => undefined };
-  const app = await buildApp(createServices({ config, installations, pingDatabase: () => pingDatabase(database.db), now, log: silent }));
+  const app = await buildApp(
+    createServices({
+      config,
+      installations,
+      policies: createPolicyStore(database.db),
+      audit: createAuditLog(database.db),
+      pingDatabase: () => pingDatabase(database.db),
+      now,
+      log: silent,
+    }),
+  );
   await app.listen({ port, host: '127.0.0.1' });
 
   return {

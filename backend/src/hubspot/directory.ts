@@ -1,6 +1,7 @@
 import { AppError } from '../errors.js';
 import { createTtlCache } from '../lib/ttl-cache.js';
 import type { HubSpotApi, Team } from './api.js';
+import type { OwnerRecord } from './crm.js';
 
 /** A HubSpot user as the access rules see them: identity, owner id, teams and admin flag. */
 export interface Viewer {
@@ -19,6 +20,8 @@ export interface Viewer {
 export interface Directory {
   /** Throws USER_NOT_IN_PORTAL when the user is not an active user of that account. */
   resolveViewer(portalId: number, userId: number): Promise<Viewer>;
+  /** The account's active owners with their teams, for names and team membership. */
+  owners(portalId: number): Promise<OwnerRecord[]>;
 }
 
 export interface DirectoryOptions {
@@ -33,6 +36,7 @@ export function createDirectory(options: DirectoryOptions): Directory {
   const maxEntries = options.maxEntries ?? 10_000;
   const viewers = createTtlCache<Viewer>({ ttlMs: options.ttlMs, maxEntries, now: options.now });
   const teamLists = createTtlCache<Team[]>({ ttlMs: options.ttlMs, maxEntries, now: options.now });
+  const ownerLists = createTtlCache<OwnerRecord[]>({ ttlMs: options.ttlMs, maxEntries, now: options.now });
 
   async function load(portalId: number, userId: number): Promise<Viewer> {
     const portal = options.api.forPortal(portalId);
@@ -65,5 +69,6 @@ export function createDirectory(options: DirectoryOptions): Directory {
 
   return {
     resolveViewer: (portalId, userId) => viewers.getOrLoad(`${portalId}:${userId}`, () => load(portalId, userId)),
+    owners: (portalId) => ownerLists.getOrLoad(String(portalId), () => options.api.forPortal(portalId).listOwners()),
   };
 }

@@ -1,10 +1,10 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { AppError, errorCatalogue, type ErrorCode } from '../errors.js';
+import { AccessDeniedError, AppError, errorCatalogue, type ErrorCode } from '../errors.js';
 
 export interface ErrorBody {
-  error: { code: ErrorCode; message: string; fix?: string; link?: string; details?: unknown; correlationId: string };
+  error: { code: ErrorCode | string; message: string; fix?: string; link?: string; details?: unknown; correlationId: string };
 }
 
 export function errorBody(error: AppError, correlationId: string): ErrorBody {
@@ -41,6 +41,12 @@ function toAppError(error: FastifyError): AppError {
 export const errorHandlerPlugin = fp(
   async (app: FastifyInstance) => {
     app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      if (error instanceof AccessDeniedError) {
+        request.log.info({ code: error.code }, 'access refused');
+        return reply.status(403).send({
+          error: { code: error.code, message: error.message, ...(error.fix === null ? {} : { fix: error.fix }), details: error.details, correlationId: request.id },
+        });
+      }
       const appError = toAppError(error);
       const status =
         appError.code === 'VALIDATION_FAILED' && error.statusCode !== undefined && error.statusCode < 500

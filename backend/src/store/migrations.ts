@@ -26,6 +26,40 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('installations').execute();
     },
   },
+  '0002_policies_and_audit': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('policies')
+        .addColumn('portal_id', 'bigint', (column) => column.notNull())
+        .addColumn('version', 'integer', (column) => column.notNull())
+        .addColumn('document', 'text', (column) => column.notNull())
+        .addColumn('changed_by_user_id', 'bigint', (column) => column.notNull())
+        .addColumn('changed_at', 'bigint', (column) => column.notNull())
+        .addPrimaryKeyConstraint('policies_pk', ['portal_id', 'version'])
+        .execute();
+      await db.schema
+        .createTable('audit_log')
+        .addColumn('id', 'text', (column) => column.primaryKey())
+        .addColumn('portal_id', 'bigint', (column) => column.notNull())
+        .addColumn('at', 'bigint', (column) => column.notNull())
+        .addColumn('user_id', 'bigint', (column) => column.notNull())
+        .addColumn('action', 'text', (column) => column.notNull())
+        .addColumn('object_type', 'text')
+        .addColumn('record_id', 'text')
+        .addColumn('decision_code', 'text')
+        .addColumn('source', 'text')
+        .addColumn('outcome', 'text', (column) => column.notNull().check(sql`outcome in ('allowed', 'refused', 'done', 'failed')`))
+        .addColumn('message', 'text')
+        .addColumn('hubspot_correlation_id', 'text')
+        .execute();
+      await db.schema.createIndex('audit_log_portal_id').on('audit_log').columns(['portal_id', 'id']).execute();
+      await db.schema.createIndex('audit_log_at').on('audit_log').column('at').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('audit_log').execute();
+      await db.schema.dropTable('policies').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -20,8 +20,35 @@ export interface InstallationsTable {
   status_changed_at: number;
 }
 
+export interface PoliciesTable {
+  portal_id: number;
+  version: number;
+  /** JSON of access/policy.ts PolicyDocument, validated before it is written. */
+  document: string;
+  changed_by_user_id: number;
+  changed_at: number;
+}
+
+export interface AuditLogTable {
+  /** Time-ordered: zero-padded epoch ms, a dash, random hex; newest-first paging sorts on it. */
+  id: string;
+  portal_id: number;
+  at: number;
+  user_id: number;
+  action: string;
+  object_type: string | null;
+  record_id: string | null;
+  decision_code: string | null;
+  source: string | null;
+  outcome: 'allowed' | 'refused' | 'done' | 'failed';
+  message: string | null;
+  hubspot_correlation_id: string | null;
+}
+
 export interface Tables {
   installations: InstallationsTable;
+  policies: PoliciesTable;
+  audit_log: AuditLogTable;
 }
 
 export type { Generated };

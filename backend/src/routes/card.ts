@@ -1,0 +1,211 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Decision } from '../access/decide.js';
+import { actionsOf, OBJECT_TYPE_NAMES, type ObjectType } from '../access/model.js';
+import { AppError, isAppError } from '../errors.js';
+import type { TicketRecord } from '../hubspot/crm.js';
+import type { Viewer } from '../hubspot/directory.js';
+import { visibilityFilterGroups } from '../hubspot/search-filters.js';
+import { isVisible } from '../access/visibility.js';
+import { requireIdentity } from '../plugins/signed-requests.js';
+
+const recordId = z.string().regex(/^\d{1,20}$/, 'must be a HubSpot record id (digits)');
+/** HubSpot's default ticket pipeline is "0"; new tickets start in its first open stage. */
+const DEFAULT_TICKET_PIPELINE = '0';
+/** A contact's card lists at most this many tickets; the count of the rest is still exact. */
+const MAX_LISTED_TICKETS = 100;
+
+async function viewerOf(app: FastifyInstance, request: FastifyRequest): Promise<Viewer> {
+  const identity = requireIdentity(request);
+  return app.directory.resolveViewer(identity.portalId, identity.userId);
+}
+
+function summary(decision: Decision) {
+  return { allowed: decision.allowed, code: decision.code, message: decision.message, fix: decision.fix, level: decision.level, source: decision.source };
+}
+
+/** The card API: every read and write checked against the viewer's own permission on that record. */
+export async function cardRoutes(root: FastifyInstance): Promise<void> {
+  const app = root.withTypeProvider<ZodTypeProvider>();
+
+  app.get(
+    '/records/:objectType/:id/access',
+    { schema: { params: z.object({ objectType: z.enum(OBJECT_TYPE_NAMES as [ObjectType, ...ObjectType[]]), id: recordId }) } },
+    async (request) => {
+      const viewer = await viewerOf(root, request);
+      const { objectType, id } = request.params;
+      const loaded = objectType === 'tickets' ? await root.guard.ticket(viewer, id) : await root.guard.contact(viewer, id);
+      const view = await root.guard.require(viewer, 'view', loaded.facts);
+      const verdicts = Object.fromEntries(
+        await Promise.all(actionsOf(objectType).map(async (action) => [action, summary(action === 'view' ? view : await root.access.decide(viewer, action, loaded.facts))])),
+      );
+      const owner = loaded.facts.owner;
+      return {
+        record: {
+          objectType,
+          id,
+          title: 'ticket' in loaded ? loaded.ticket.subject : loaded.contact.name,
+          owner: owner === null ? null : { ownerId: owner.ownerId, name: owner.name, teamIds: owner.teamIds },
+          ...('ticket' in loaded ? { pipelineId: loaded.ticket.pipelineId, stageId: loaded.ticket.stageId } : {}),
+        },
+        viewer: { userId: viewer.userId, ownerId: viewer.ownerId, superAdmin: viewer.superAdmin, teams: viewer.teams },
+        verdicts,
+      };
+    },
+  );
+
+  app.get('/contacts/:id/tickets', { schema: { params: z.object({ id: recordId }) } }, async (request) => {
+    const viewer = await viewerOf(root, request);
+    const { facts } = await root.guard.contact(viewer, request.params.id);
+    await root.guard.require(viewer, 'view', facts);
+    const api = root.hubspot.forPortal(viewer.portalId);
+    const about = [{ propertyName: 'associations.contact', operator: 'EQ' as const, value: request.params.id }];
+    const { rule, decisionFor } = await root.access.visibility(viewer, 'tickets');
+    const groups = visibilityFilterGroups(rule, about);
+    const total = await api.countTickets(about);
+    let visible: TicketRecord[] = [];
+    if (groups !== 'none') {
+      const found = await api.searchTickets(groups ?? [{ filters: about }], MAX_LISTED_TICKETS);
+      visible = groups === undefined ? found.tickets.filter((ticket) => isVisible(rule, ticket.ownerId)) : found.tickets;
+    }
+    // Why the rest are hidden, in the viewer's words; read only to explain, never returned.
+    const hiddenReasons = new Map<string, { code: string; message: string; count: number }>();
+    if (visible.length < total) {
+      const everything = await api.searchTickets([{ filters: about }], MAX_LISTED_TICKETS);
+      const shown = new Set(visible.map((ticket) => ticket.id));
+      for (const ticket of everything.tickets.filter((candidate) => !shown.has(candidate.id))) {
+        const decision = decisionFor(await root.access.recordFacts(viewer.portalId, 'tickets', ticket));
+        const reason = hiddenReasons.get(decision.code) ?? { code: decision.code, message: hiddenMessage(decision), count: 0 };
+        reason.count += 1;
+        hiddenReasons.set(decision.code, reason);
+      }
+    }
+    return {
+      contactId: request.params.id,
+      tickets: await Promise.all(
+        visible.map(async (ticket) => ({
+          id: ticket.id,
+          subject: ticket.subject,
+          stageId: ticket.stageId,
+          pipelineId: ticket.pipelineId,
+          priority: ticket.priority,
+          owner: ticket.ownerId === null ? null : { ownerId: ticket.ownerId, name: await root.access.ownerName(viewer.portalId, ticket.ownerId) },
+        })),
+      ),
+      hidden: { count: total - visible.length, reasons: [...hiddenReasons.values()] },
+    };
+  });
+
+  app.post('/tickets/:id/assign-to-me', { schema: { params: z.object({ id: recordId }) } }, async (request) => {
+    const viewer = await viewerOf(root, request);
+    const { facts } = await root.guard.ticket(viewer, request.params.id);
+    const decision = await root.guard.require(viewer, 'edit', facts, 'assign-to-me');
+    if (viewer.ownerId === null) {
+      await root.guard.audit(viewer, { action: 'assign-to-me', objectType: 'tickets', recordId: facts.id, decision, outcome: 'refused', message: 'viewer is not an owner' });
+      throw new AppError('NOT_AN_OWNER');
+    }
+    const ownerId = viewer.ownerId;
+    return performWrite(root, viewer, 'assign-to-me', facts.id, decision, () =>
+      root.hubspot.forPortal(viewer.portalId).updateTicket(facts.id, { hubspot_owner_id: String(ownerId) }),
+    );
+  });
+
+  app.post(
+    '/tickets/:id/stage',
+    { schema: { params: z.object({ id: recordId }), body: z.object({ stageId: z.string().min(1).max(64) }) } },
+    async (request) => {
+      const viewer = await viewerOf(root, request);
+      const { ticket, facts } = await root.guard.ticket(viewer, request.params.id);
+      const decision = await root.guard.require(viewer, 'edit', facts, 'move-stage');
+      const stages = (await root.hubspot.forPortal(viewer.portalId).getTicketPipelineStages(ticket.pipelineId ?? DEFAULT_TICKET_PIPELINE)) ?? [];
+      if (!stages.some((stage) => stage.id === request.body.stageId)) {
+        throw new AppError('VALIDATION_FAILED', {
+          details: [{ field: 'body.stageId', message: `must be one of this ticket's pipeline stages: ${stages.map((stage) => `${stage.id} (${stage.label})`).join(', ')}` }],
+        });
+      }
+      return performWrite(root, viewer, 'move-stage', facts.id, decision, () =>
+        root.hubspot.forPortal(viewer.portalId).updateTicket(facts.id, { hs_pipeline_stage: request.body.stageId }),
+      );
+    },
+  );
+
+  app.post(
+    '/tickets/:id/notes',
+    { schema: { params: z.object({ id: recordId }), body: z.object({ body: z.string().trim().min(1, 'must not be empty').max(10_000) }) } },
+    async (request) => {
+      const viewer = await viewerOf(root, request);
+      const { facts } = await root.guard.ticket(viewer, request.params.id);
+      const decision = await root.guard.require(viewer, 'edit', facts, 'add-note');
+      const note = await performWrite(root, viewer, 'add-note', facts.id, decision, async () =>
+        root.hubspot.forPortal(viewer.portalId).createNote(facts.id, request.body.body, viewer.ownerId, new Date(root.now())),
+      );
+      return note;
+    },
+  );
+
+  app.post(
+    '/contacts/:id/tickets',
+    {
+      schema: {
+        params: z.object({ id: recordId }),
+        body: z.object({
+          subject: z.string().trim().min(1, 'must not be empty').max(255),
+          content: z.string().max(10_000).optional(),
+          priority: z.enum(['LOW', 'MEDIUM', 'HIGH']).optional(),
+        }),
+      },
+    },
+    async (request) => {
+      const viewer = await viewerOf(root, request);
+      const { facts } = await root.guard.contact(viewer, request.params.id);
+      await root.guard.require(viewer, 'view', facts, 'create-ticket');
+      // The ticket-create rule: the viewer must be allowed to edit the ticket they are about to own.
+      const newTicket = { objectType: 'tickets' as const, id: 'new', owner: viewer.ownerId === null ? null : { ownerId: viewer.ownerId, name: 'you', teamIds: viewer.teams.map((team) => team.id) } };
+      const decision = await root.guard.require(viewer, 'edit', newTicket, 'create-ticket');
+      const stages = (await root.hubspot.forPortal(viewer.portalId).getTicketPipelineStages(DEFAULT_TICKET_PIPELINE)) ?? [];
+      const firstOpen = stages.find((stage) => !stage.closed);
+      if (firstOpen === undefined) throw new AppError('HUBSPOT_RESPONSE_INVALID', { message: 'The default ticket pipeline has no open stage.' });
+      return performWrite(root, viewer, 'create-ticket', request.params.id, decision, () =>
+        root.hubspot.forPortal(viewer.portalId).createTicket(
+          {
+            subject: request.body.subject,
+            hs_pipeline: DEFAULT_TICKET_PIPELINE,
+            hs_pipeline_stage: firstOpen.id,
+            ...(request.body.content === undefined ? {} : { content: request.body.content }),
+            ...(request.body.priority === undefined ? {} : { hs_ticket_priority: request.body.priority }),
+            ...(viewer.ownerId === null ? {} : { hubspot_owner_id: String(viewer.ownerId) }),
+          },
+          request.params.id,
+        ),
+      );
+    },
+  );
+}
+
+function hiddenMessage(decision: Decision): string {
+  switch (decision.code) {
+    case 'OWNED_ONLY_NOT_OWNER':
+      return 'owned by someone else';
+    case 'TEAM_ONLY_OTHER_TEAM':
+      return 'owned by other teams';
+    case 'OWNED_ONLY_UNASSIGNED':
+    case 'TEAM_ONLY_UNASSIGNED':
+      return 'not assigned to anyone';
+    default:
+      return decision.message;
+  }
+}
+
+/** Performs a checked write with the install token and audits the outcome either way. */
+async function performWrite<T>(app: FastifyInstance, viewer: Viewer, action: string, recordId: string, decision: Decision, write: () => Promise<T>): Promise<{ result: T; decision: ReturnType<typeof summary> }> {
+  const objectType = action === 'create-ticket' ? 'contacts' : 'tickets';
+  try {
+    const result = await write();
+    await app.guard.audit(viewer, { action, objectType, recordId, decision, outcome: 'done' });
+    return { result, decision: summary(decision) };
+  } catch (error) {
+    await app.guard.audit(viewer, { action, objectType, recordId, decision, outcome: 'failed', message: isAppError(error) ? error.code : 'unexpected error' });
+    throw error;
+  }
+}

@@ -1,0 +1,92 @@
+import { randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { AuditLogTable, Tables } from './schema.js';
+
+export type AuditOutcome = AuditLogTable['outcome'];
+
+export interface AuditEntryInput {
+  portalId: number;
+  userId: number;
+  action: string;
+  objectType?: string | null;
+  recordId?: string | null;
+  decisionCode?: string | null;
+  source?: string | null;
+  outcome: AuditOutcome;
+  message?: string | null;
+  hubspotCorrelationId?: string | null;
+}
+
+export interface AuditEntry extends Required<Omit<AuditEntryInput, 'portalId'>> {
+  id: string;
+  at: Date;
+}
+
+export interface AuditQuery {
+  limit: number;
+  /** The id of the last entry of the previous page. */
+  before?: string;
+  userId?: number;
+  recordId?: string;
+  outcome?: AuditOutcome;
+}
+
+export interface AuditLog {
+  record(entry: AuditEntryInput, now: Date): Promise<void>;
+  /** Newest first, one account only. */
+  page(portalId: number, query: AuditQuery): Promise<{ entries: AuditEntry[]; nextCursor: string | null }>;
+  /** Retention: deletes entries older than the cutoff, across accounts; returns how many. */
+  purgeOlderThan(cutoff: Date): Promise<number>;
+}
+
+export function createAuditLog(db: Kysely<Tables>): AuditLog {
+  return {
+    async record(entry, now) {
+      await db
+        .insertInto('audit_log')
+        .values({
+          id: `${String(now.getTime()).padStart(13, '0')}-${randomBytes(6).toString('hex')}`,
+          portal_id: entry.portalId,
+          at: now.getTime(),
+          user_id: entry.userId,
+          action: entry.action,
+          object_type: entry.objectType ?? null,
+          record_id: entry.recordId ?? null,
+          decision_code: entry.decisionCode ?? null,
+          source: entry.source ?? null,
+          outcome: entry.outcome,
+          message: entry.message ?? null,
+          hubspot_correlation_id: entry.hubspotCorrelationId ?? null,
+        })
+        .execute();
+    },
+
+    async page(portalId, query) {
+      let select = db.selectFrom('audit_log').selectAll().where('portal_id', '=', portalId);
+      if (query.before !== undefined) select = select.where('id', '<', query.before);
+      if (query.userId !== undefined) select = select.where('user_id', '=', query.userId);
+      if (query.recordId !== undefined) select = select.where('record_id', '=', query.recordId);
+      if (query.outcome !== undefined) select = select.where('outcome', '=', query.outcome);
+      const rows = await select.orderBy('id', 'desc').limit(query.limit + 1).execute();
+      const entries = rows.slice(0, query.limit).map((row) => ({
+        id: row.id,
+        at: new Date(Number(row.at)),
+        userId: Number(row.user_id),
+        action: row.action,
+        objectType: row.object_type,
+        recordId: row.record_id,
+        decisionCode: row.decision_code,
+        source: row.source,
+        outcome: row.outcome,
+        message: row.message,
+        hubspotCorrelationId: row.hubspot_correlation_id,
+      }));
+      return { entries, nextCursor: rows.length > query.limit ? (entries.at(-1)?.id ?? null) : null };
+    },
+
+    async purgeOlderThan(cutoff) {
+      const result = await db.deleteFrom('audit_log').where('at', '<', cutoff.getTime()).executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+  };
+}
