@@ -64,6 +64,11 @@ export const errorCatalogue = {
     message: 'This HubSpot account did not grant Viewer Guard a permission it needs for this.',
     fix: 'A Super Admin reinstalls Viewer Guard and approves all requested permissions.',
   },
+  HUBSPOT_REFUSED: {
+    status: 502,
+    message: 'HubSpot refused the request Viewer Guard made for you.',
+    fix: 'Try again; if it persists, report it to Viewer Guard support with the correlation id.',
+  },
   HUBSPOT_RESPONSE_INVALID: {
     status: 502,
     message: 'HubSpot answered in a shape Viewer Guard does not understand, so it refused to guess.',

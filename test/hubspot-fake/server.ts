@@ -1,7 +1,7 @@
 import formbody from '@fastify/formbody';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { checkResponse, violationRegistry, type ContractViolation } from './contract.js';
-import { expiredAuthentication, internalError, invalidAuthentication, missingScopes, rateLimited, sendError } from './errors.js';
+import { errorBody, expiredAuthentication, internalError, invalidAuthentication, missingScopes, rateLimited, sendError } from './errors.js';
 import { appInstallRoutes } from './routes/app-installs.js';
 import { associationRoutes } from './routes/associations.js';
 import { crmObjectRoutes } from './routes/crm-objects.js';
@@ -43,7 +43,8 @@ export interface FakeHubSpot {
   readonly calls: { count(method: string, route: string): number; all(): CallRecord[]; reset(): void };
   readonly switches: {
     latencyMs: number;
-    failNext(count: number, status?: number): void;
+    /** The next `count` API calls (only those whose path starts with `pathPrefix`, when given) answer `status`. */
+    failNext(count: number, status?: number, pathPrefix?: string): void;
     timeoutNext(count: number): void;
     rateLimitNext(count: number, options?: { retryAfterSeconds?: number }): void;
     enforceRateLimit: boolean;
@@ -72,11 +73,13 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
   const context: FakeContext = { options, state };
   const violations: ContractViolation[] = [];
   const closing = new AbortController();
-  const pending = { fail: [] as number[], timeouts: 0, rateLimits: [] as Array<number | undefined> };
+  const pending = { fail: [] as Array<{ status: number; pathPrefix: string }>, timeouts: 0, rateLimits: [] as Array<number | undefined> };
   const switches = {
     latencyMs: 0,
     enforceRateLimit: true,
-    failNext: (count: number, status = 500) => pending.fail.push(...Array<number>(count).fill(status)),
+    failNext: (count: number, status = 500, pathPrefix = '/') => {
+      for (let i = 0; i < count; i += 1) pending.fail.push({ status, pathPrefix });
+    },
     timeoutNext: (count: number) => {
       pending.timeouts += count;
     },
@@ -85,9 +88,21 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
   };
   let url = '';
 
-  const app = Fastify({ forceCloseConnections: true });
+  // The SDK calls some collections with a trailing slash (/crm/v3/owners/); HubSpot accepts both forms.
+  const app = Fastify({ forceCloseConnections: true, routerOptions: { ignoreTrailingSlash: true } });
   app.decorateRequest('fakeAuth', null);
+  // Whatever goes wrong inside the fake still answers in HubSpot's error shape, so the contract check stays meaningful.
+  app.setErrorHandler((error: FastifyError, _request, reply) => {
+    const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    return sendError(reply, status, status === 500 ? internalError() : errorBody('VALIDATION_ERROR', error.message));
+  });
   void app.register(formbody);
+  // HubSpot accepts an empty body sent as application/json (the SDK does that on DELETE); Fastify would refuse it.
+  const parseJson = app.getDefaultJsonParser('error', 'ignore');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') done(null, undefined);
+    else parseJson(request, body.toString(), done);
+  });
 
   const isApi = (request: FastifyRequest) => request.routeOptions.url !== undefined && request.routeOptions.config.page !== true;
 
@@ -107,8 +122,11 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
       return reply;
     }
     if (switches.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, switches.latencyMs));
-    const failStatus = pending.fail.shift();
-    if (failStatus !== undefined) return sendError(reply, failStatus, internalError());
+    const failure = pending.fail.findIndex((entry) => request.url.startsWith(entry.pathPrefix));
+    if (failure !== -1) {
+      const [entry] = pending.fail.splice(failure, 1);
+      return sendError(reply, entry?.status ?? 500, internalError());
+    }
     if (pending.rateLimits.length > 0) {
       const retryAfter = pending.rateLimits.shift();
       rateLimitHeaders(reply, 0);

@@ -18,7 +18,7 @@ export interface Harness {
   installations: InstallationStore;
   database: StoreDatabase;
   /** A GET or POST to our API signed by "HubSpot" for this portal and user, as hubspot.fetch() would send it. */
-  signed(input: { method?: 'GET' | 'POST'; path: string; portalId: number; userId: number; body?: unknown }): Promise<LightMyRequestResponse>;
+  signed(input: { method?: 'GET' | 'POST' | 'PUT' | 'DELETE'; path: string; portalId: number; userId: number; body?: unknown }): Promise<LightMyRequestResponse>;
   /** Installs without the browser dance (the fake issues tokens directly); the OAuth flow has its own tests. */
   installDirect(portalId: number, userId: number, scopes?: string[]): Promise<void>;
   close(): Promise<void>;

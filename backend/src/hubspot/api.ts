@@ -111,6 +111,13 @@ export function createHubSpotApi(options: HubSpotApiOptions): HubSpotApi {
           cause: error,
         });
       }
+      if (failure !== undefined) {
+        const body = readErrorBody(failure.body);
+        throw new AppError('HUBSPOT_REFUSED', {
+          message: `HubSpot refused to ${what} (HTTP ${failure.status}${body.message === undefined ? '' : `: ${body.message}`}).`,
+          cause: error,
+        });
+      }
       throw error;
     }
     const parsed = schema.safeParse(result);

@@ -5,7 +5,7 @@ import { ACTIONS, OBJECT_TYPE_NAMES, type ObjectType } from '../access/model.js'
 import { policyDocumentSchema, resolvePolicyGrant } from '../access/policy.js';
 import { AppError } from '../errors.js';
 import type { Viewer } from '../hubspot/directory.js';
-import { requireIdentity } from '../plugins/signed-requests.js';
+import { signedViewer } from './viewer.js';
 
 /** What each required scope enables, for the status page's "missing scopes" explanation. */
 const SCOPE_PURPOSE: Record<string, string> = {
@@ -26,8 +26,7 @@ export async function adminRoutes(root: FastifyInstance): Promise<void> {
   const app = root.withTypeProvider<ZodTypeProvider>();
 
   async function admin(request: FastifyRequest): Promise<Viewer> {
-    const identity = requireIdentity(request);
-    const viewer = await root.directory.resolveViewer(identity.portalId, identity.userId);
+    const viewer = await signedViewer(root, request);
     if (!viewer.superAdmin) {
       await root.audit.record({ portalId: viewer.portalId, userId: viewer.userId, action: `admin ${request.method} ${request.routeOptions.url ?? ''}`, outcome: 'refused', decisionCode: 'NOT_AN_ADMIN' }, new Date(root.now()));
       throw new AppError('NOT_AN_ADMIN');
@@ -117,7 +116,8 @@ export async function adminRoutes(root: FastifyInstance): Promise<void> {
         querystring: z.object({
           limit: z.coerce.number().int().min(1).max(200).default(50),
           before: z.string().max(40).optional(),
-          userId: z.coerce.number().int().positive().optional(),
+          // Not `userId`: that name is reserved for the signed identity of the caller.
+          user: z.coerce.number().int().positive().optional(),
           recordId: z.string().max(20).optional(),
           outcome: z.enum(['allowed', 'refused', 'done', 'failed']).optional(),
         }),
@@ -125,7 +125,8 @@ export async function adminRoutes(root: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const viewer = await admin(request);
-      const page = await root.audit.page(viewer.portalId, request.query);
+      const { user, ...filters } = request.query;
+      const page = await root.audit.page(viewer.portalId, { ...filters, ...(user === undefined ? {} : { userId: user }) });
       return { entries: page.entries.map((entry) => ({ ...entry, at: entry.at.toISOString() })), nextCursor: page.nextCursor };
     },
   );

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Decision } from '../access/decide.js';
@@ -8,18 +8,13 @@ import type { TicketRecord } from '../hubspot/crm.js';
 import type { Viewer } from '../hubspot/directory.js';
 import { visibilityFilterGroups } from '../hubspot/search-filters.js';
 import { isVisible } from '../access/visibility.js';
-import { requireIdentity } from '../plugins/signed-requests.js';
+import { signedViewer } from './viewer.js';
 
 const recordId = z.string().regex(/^\d{1,20}$/, 'must be a HubSpot record id (digits)');
 /** HubSpot's default ticket pipeline is "0"; new tickets start in its first open stage. */
 const DEFAULT_TICKET_PIPELINE = '0';
 /** A contact's card lists at most this many tickets; the count of the rest is still exact. */
 const MAX_LISTED_TICKETS = 100;
-
-async function viewerOf(app: FastifyInstance, request: FastifyRequest): Promise<Viewer> {
-  const identity = requireIdentity(request);
-  return app.directory.resolveViewer(identity.portalId, identity.userId);
-}
 
 function summary(decision: Decision) {
   return { allowed: decision.allowed, code: decision.code, message: decision.message, fix: decision.fix, level: decision.level, source: decision.source };
@@ -33,7 +28,7 @@ export async function cardRoutes(root: FastifyInstance): Promise<void> {
     '/records/:objectType/:id/access',
     { schema: { params: z.object({ objectType: z.enum(OBJECT_TYPE_NAMES as [ObjectType, ...ObjectType[]]), id: recordId }) } },
     async (request) => {
-      const viewer = await viewerOf(root, request);
+      const viewer = await signedViewer(root, request);
       const { objectType, id } = request.params;
       const loaded = objectType === 'tickets' ? await root.guard.ticket(viewer, id) : await root.guard.contact(viewer, id);
       const view = await root.guard.require(viewer, 'view', loaded.facts);
@@ -56,7 +51,7 @@ export async function cardRoutes(root: FastifyInstance): Promise<void> {
   );
 
   app.get('/contacts/:id/tickets', { schema: { params: z.object({ id: recordId }) } }, async (request) => {
-    const viewer = await viewerOf(root, request);
+    const viewer = await signedViewer(root, request);
     const { facts } = await root.guard.contact(viewer, request.params.id);
     await root.guard.require(viewer, 'view', facts);
     const api = root.hubspot.forPortal(viewer.portalId);
@@ -98,7 +93,7 @@ export async function cardRoutes(root: FastifyInstance): Promise<void> {
   });
 
   app.post('/tickets/:id/assign-to-me', { schema: { params: z.object({ id: recordId }) } }, async (request) => {
-    const viewer = await viewerOf(root, request);
+    const viewer = await signedViewer(root, request);
     const { facts } = await root.guard.ticket(viewer, request.params.id);
     const decision = await root.guard.require(viewer, 'edit', facts, 'assign-to-me');
     if (viewer.ownerId === null) {
@@ -115,7 +110,7 @@ export async function cardRoutes(root: FastifyInstance): Promise<void> {
     '/tickets/:id/stage',
     { schema: { params: z.object({ id: recordId }), body: z.object({ stageId: z.string().min(1).max(64) }) } },
     async (request) => {
-      const viewer = await viewerOf(root, request);
+      const viewer = await signedViewer(root, request);
       const { ticket, facts } = await root.guard.ticket(viewer, request.params.id);
       const decision = await root.guard.require(viewer, 'edit', facts, 'move-stage');
       const stages = (await root.hubspot.forPortal(viewer.portalId).getTicketPipelineStages(ticket.pipelineId ?? DEFAULT_TICKET_PIPELINE)) ?? [];
@@ -134,7 +129,7 @@ export async function cardRoutes(root: FastifyInstance): Promise<void> {
     '/tickets/:id/notes',
     { schema: { params: z.object({ id: recordId }), body: z.object({ body: z.string().trim().min(1, 'must not be empty').max(10_000) }) } },
     async (request) => {
-      const viewer = await viewerOf(root, request);
+      const viewer = await signedViewer(root, request);
       const { facts } = await root.guard.ticket(viewer, request.params.id);
       const decision = await root.guard.require(viewer, 'edit', facts, 'add-note');
       const note = await performWrite(root, viewer, 'add-note', facts.id, decision, async () =>
@@ -157,7 +152,7 @@ export async function cardRoutes(root: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const viewer = await viewerOf(root, request);
+      const viewer = await signedViewer(root, request);
       const { facts } = await root.guard.contact(viewer, request.params.id);
       await root.guard.require(viewer, 'view', facts, 'create-ticket');
       // The ticket-create rule: the viewer must be allowed to edit the ticket they are about to own.

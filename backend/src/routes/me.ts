@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import { requireIdentity } from '../plugins/signed-requests.js';
+import { signedViewer } from './viewer.js';
 
 /** The verified viewer as HubSpot knows them: proves the signature, the install token and the user lookup work. */
 export async function meRoutes(app: FastifyInstance): Promise<void> {
   app.get('/me', async (request) => {
-    const identity = requireIdentity(request);
-    const viewer = await app.directory.resolveViewer(identity.portalId, identity.userId);
+    const viewer = await signedViewer(app, request);
     return {
       portalId: viewer.portalId,
       userId: viewer.userId,

@@ -11,14 +11,19 @@ type CrmRecord = SeedAccount['tickets'][number];
 export function publicObject(record: CrmRecord, requested: string[] | undefined) {
   const always = { hs_object_id: record.id, createdate: SEEDED_AT, hs_lastmodifieddate: SEEDED_AT };
   const names = requested ?? Object.keys(record.properties);
-  const properties = Object.fromEntries(names.map((name) => [name, record.properties[name] ?? null]));
+  // The specs type property values as strings, so an unset property is left out rather than sent as null.
+  const properties = Object.fromEntries(names.flatMap((name) => {
+    const value = record.properties[name];
+    return value === undefined || value === null ? [] : [[name, value]];
+  }));
   return { id: record.id, properties: { ...properties, ...always }, createdAt: SEEDED_AT, updatedAt: SEEDED_AT, archived: false };
 }
 
+/** `properties` arrives repeated (properties=a&properties=b, as the SDK sends it) or comma-separated; HubSpot takes both. */
 const propertiesParam = z
-  .string()
+  .union([z.string(), z.array(z.string())])
   .optional()
-  .transform((value) => value?.split(',').filter(Boolean));
+  .transform((value) => (value === undefined ? undefined : [value].flat().flatMap((item) => item.split(',')).filter(Boolean)));
 
 const OBJECTS = [
   { path: 'tickets', param: 'ticketId', label: 'Ticket', records: (account: SeedAccount) => account.tickets, readScopes: ['tickets'] },
