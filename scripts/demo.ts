@@ -63,17 +63,20 @@ say(`  ${installed.status} ${outcome}`);
 if (installed.status !== 200) throw new Error(`the install failed: ${installed.page}`);
 say();
 
-async function me(portalId: number, userId: number) {
+/** A call to our API as the card makes it: through HubSpot, which signs it and appends the viewer's identity. */
+async function api(method: 'GET' | 'POST' | 'PUT', path: string, portalId: number, userId: number, body?: unknown) {
   const request = signedRequest({
     clientSecret: DEMO_APP.clientSecret,
     publicBaseUrl: backendUrl,
-    method: 'GET',
-    path: `/api/v1/me?portalId=${portalId}&userId=${userId}`,
+    method,
+    path: `${path}${path.includes('?') ? '&' : '?'}portalId=${portalId}&userId=${userId}`,
+    body,
     timestamp: Date.now(),
   });
-  const response = await fetch(backendUrl + request.url, { headers: request.headers });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  const response = await fetch(backendUrl + request.url, { method, headers: request.headers, body: request.payload });
+  return { status: response.status, body: (await response.json()) as Record<string, any> };
 }
+const me = (portalId: number, userId: number) => api('GET', '/api/v1/me', portalId, userId);
 
 say(`GET /api/v1/me, signed by HubSpot for each user, asking about portal ${account.portalId}:`);
 const others = seed.accounts.slice(1).flatMap((other) => other.users.slice(0, 1).map((user) => ({ user, home: other })));
@@ -91,6 +94,75 @@ for (const { user, home } of [...account.users.map((user) => ({ user, home: acco
 }
 say(formatTable(['user', 'user id', 'answer', 'super admin', 'owner id', 'teams / reason'], rows));
 say();
+
+// The admin mirrors each user's HubSpot permission levels in Viewer Guard's settings; HubSpot's permissions API
+// stays the authority (ACCESS_SOURCE=auto), the mirrored levels give each answer its precise words.
+const mirrored = {
+  users: Object.fromEntries(account.users.map((user) => [String(user.id), { tickets: user.permissions.tickets, contacts: user.permissions.contacts }])),
+};
+const policySaved = await api('PUT', '/api/v1/admin/policy', account.portalId, installer.id, mirrored);
+say(`${fullName(installer)} mirrors each user's HubSpot levels in the settings page: policy version ${policySaved.body.version}.`);
+say();
+
+const activeUsers = account.users.filter((user) => !user.deactivated);
+const sampleTickets = ['5001', '5002', '5004', '5006'].flatMap((id) => account.tickets.filter((ticket) => ticket.id === id));
+const verdict = (body: Record<string, any>, status: number) => {
+  if (status !== 200) return body.error.code === 'USER_NOT_IN_PORTAL' ? 'not a user' : `no: ${body.error.code}`;
+  const allowed = Object.entries(body.verdicts as Record<string, { allowed: boolean }>).filter(([, v]) => v.allowed).map(([action]) => action);
+  return allowed.join('+');
+};
+say(`What each user may do (GET /api/v1/records/tickets/:id/access; "view+edit" = allowed actions, "no: CODE" = refused):`);
+const verdictRows: string[][] = [];
+const reasons = new Map<string, string>();
+for (const user of activeUsers) {
+  const cells = [fullName(user)];
+  for (const ticket of sampleTickets) {
+    const response = await api('GET', `/api/v1/records/tickets/${ticket.id}/access`, account.portalId, user.id);
+    cells.push(verdict(response.body, response.status));
+    if (response.status === 403 && !reasons.has(response.body.error.code)) reasons.set(response.body.error.code, `${fullName(user)}: ${response.body.error.message} Fix: ${response.body.error.fix}`);
+  }
+  verdictRows.push(cells);
+}
+say(formatTable(['user', ...sampleTickets.map((ticket) => `#${ticket.id} ${ticket.properties.subject?.slice(0, 18)}`)], verdictRows));
+say();
+say('Why, in the words each user sees:');
+for (const [code, reason] of reasons) say(`  ${code.padEnd(22)} ${reason}`);
+say();
+
+const contact = account.contacts.find((candidate) => candidate.id === '6001')!;
+say(`The tickets of contact ${contact.properties.firstname} ${contact.properties.lastname} (GET /api/v1/contacts/${contact.id}/tickets):`);
+const listRows: string[][] = [];
+for (const user of activeUsers) {
+  const response = await api('GET', `/api/v1/contacts/${contact.id}/tickets`, account.portalId, user.id);
+  if (response.status !== 200) {
+    listRows.push([fullName(user), '-', `refused: ${response.body.error.message}`]);
+    continue;
+  }
+  const hidden = response.body.hidden as { count: number; reasons: Array<{ message: string; count: number }> };
+  listRows.push([
+    fullName(user),
+    (response.body.tickets as Array<{ id: string }>).map((ticket) => `#${ticket.id}`).join(' ') || '(none)',
+    hidden.count === 0 ? '' : `${hidden.count} hidden: ${hidden.reasons.map((reason) => `${reason.count} ${reason.message}`).join(', ')}`,
+  ]);
+}
+say(formatTable(['user', 'visible tickets', 'hidden'], listRows));
+say();
+
+const bob = activeUsers.find((user) => user.firstName === 'Bob');
+const dev = activeUsers.find((user) => user.firstName === 'Dev');
+if (bob !== undefined && dev !== undefined) {
+  say('Two writes through the card API:');
+  const refused = await api('POST', '/api/v1/tickets/5001/assign-to-me', account.portalId, bob.id);
+  say(`  ${fullName(bob)} assigns ticket #5001 to himself: ${refused.status} ${refused.body.error?.code} (HubSpot was not changed)`);
+  const done = await api('POST', '/api/v1/tickets/5004/assign-to-me', account.portalId, dev.id);
+  say(`  ${fullName(dev)} assigns unassigned ticket #5004 to himself: ${done.status}, now owned by owner ${done.body.result?.ownerId}`);
+  const audit = await api('GET', '/api/v1/admin/audit?limit=2', account.portalId, installer.id);
+  say('  Audit log (GET /api/v1/admin/audit, newest first):');
+  for (const entry of audit.body.entries as Array<Record<string, string>>) {
+    say(`    ${entry.at}  user ${entry.userId}  ${entry.action} ticket ${entry.recordId}  ${entry.outcome}  ${entry.decisionCode} (${entry.source})`);
+  }
+  say();
+}
 
 const drift = fake.contract.violations();
 if (drift.length > 0) say(`Warning: ${drift.length} local HubSpot responses did not match HubSpot's OpenAPI specs.`);
