@@ -157,6 +157,11 @@ describe('card API with the policy source (levels mirrored by the admin)', () =>
     const invalid = await h.signed({ method: 'PUT', path: '/api/v1/admin/policy', portalId: P, userId: ana!.id, body: { default: { tickets: { view: 'most' } } } });
     expect(invalid.statusCode).toBe(400);
     expect(invalid.json().error.details[0].field).toBe('body.default.tickets.view');
+    const directory = (await h.signed({ path: '/api/v1/admin/directory', portalId: P, userId: ana!.id })).json();
+    expect(directory.users.map((user: { name: string }) => user.name)).toContain('Bob Stone');
+    expect(directory.users.find((user: { id: number }) => user.id === carla!.id).teamIds).toEqual(['301', '302']);
+    expect(directory.teams).toEqual(northwind.teams.map(({ id, name }) => ({ id, name })));
+    expect(directory.roles.map((role: { name: string }) => role.name)).toContain('Support Agent');
     const policy = (await h.signed({ path: '/api/v1/admin/policy', portalId: P, userId: ana!.id })).json();
     expect(policy).toMatchObject({ version: 1, changedBy: ana!.id });
   });

@@ -5,13 +5,16 @@ import { AppError } from '../errors.js';
 import type { TokenManager } from '../tokens/token-manager.js';
 import { createTimeoutAgent } from './http-agent.js';
 import { readHttpFailure } from './http-error.js';
+import { rawRequest } from './raw-request.js';
 import type { HubSpotScheduler } from './scheduler.js';
 import { createCrmApi, type CrmApi } from './crm.js';
 import {
   publicOwnerSchema,
   publicUserSchema,
   readErrorBody,
+  rolesResponseSchema,
   teamsResponseSchema,
+  usersPageSchema,
   type PublicOwner,
   type PublicUser,
 } from './schemas.js';
@@ -36,6 +39,9 @@ export interface PortalApi extends CrmApi {
   /** The CRM owner record of a user (owner ids differ from user ids); undefined when the user owns nothing. */
   getOwnerByUserId(userId: number): Promise<PublicOwner | undefined>;
   listTeams(): Promise<Team[]>;
+  listRoles(): Promise<Team[]>;
+  /** Active users of the account, every page. */
+  listUsers(): Promise<PublicUser[]>;
 }
 
 export interface HubSpotApi {
@@ -151,6 +157,27 @@ export function createHubSpotApi(options: HubSpotApiOptions): HubSpotApi {
             notFoundIsEmpty: false,
           });
           return (teams?.results ?? []).map((team) => ({ id: team.id, name: team.name }));
+        },
+        async listRoles() {
+          const roles = await call(portalId, 'list roles', rolesResponseSchema, (c) => c.settings.users.rolesApi.getAll(), { notFoundIsEmpty: false });
+          return (roles?.results ?? []).map((role) => ({ id: role.id, name: role.name }));
+        },
+        async listUsers() {
+          const users: PublicUser[] = [];
+          let after: string | undefined;
+          do {
+            // The published spec lists users at /settings/users/v3; the SDK's getPage calls another path.
+            const page = await call(
+              portalId,
+              'list users',
+              usersPageSchema,
+              (c) => rawRequest(c, { method: 'GET', path: '/settings/users/v3', qs: { limit: 100, ...(after === undefined ? {} : { after }) } }),
+              { notFoundIsEmpty: false },
+            );
+            users.push(...(page?.results ?? []));
+            after = page?.paging?.next?.after;
+          } while (after !== undefined);
+          return users;
         },
       };
     },

@@ -3,7 +3,7 @@ import { AssociationSpecAssociationCategoryEnum, FilterOperatorEnum } from '@hub
 import { z } from 'zod';
 import { AppError } from '../errors.js';
 import type { PortalCall } from './api.js';
-import { HubSpotHttpError } from './http-error.js';
+import { rawRequest } from './raw-request.js';
 
 /**
  * CRM records, owners, pipelines and the permissions API in the backend's own terms. Property names and shapes come
@@ -131,14 +131,6 @@ function sdkFilter(filter: SearchFilter) {
     ...('value' in filter ? { value: filter.value } : {}),
     ...('values' in filter ? { values: filter.values } : {}),
   };
-}
-
-/** For endpoints the SDK has no method for: its authenticated apiRequest, with failures shaped like the SDK's. */
-async function rawRequest(client: Client, options: { method: 'GET' | 'DELETE'; path: string; qs?: Record<string, string> }): Promise<unknown> {
-  const response = await client.apiRequest(options);
-  const text = await response.text();
-  if (!response.ok) throw new HubSpotHttpError(response.status, Object.fromEntries(response.headers.entries()), text);
-  return text === '' ? null : (JSON.parse(text) as unknown);
 }
 
 function required<T>(value: T | undefined, what: string): T {

@@ -22,6 +22,7 @@ export interface Directory {
   resolveViewer(portalId: number, userId: number): Promise<Viewer>;
   /** The account's active owners with their teams, for names and team membership. */
   owners(portalId: number): Promise<OwnerRecord[]>;
+  teams(portalId: number): Promise<Team[]>;
 }
 
 export interface DirectoryOptions {
@@ -69,6 +70,7 @@ export function createDirectory(options: DirectoryOptions): Directory {
 
   return {
     resolveViewer: (portalId, userId) => viewers.getOrLoad(`${portalId}:${userId}`, () => load(portalId, userId)),
+    teams: (portalId) => teamLists.getOrLoad(String(portalId), () => options.api.forPortal(portalId).listTeams()),
     owners: (portalId) => ownerLists.getOrLoad(String(portalId), () => options.api.forPortal(portalId).listOwners()),
   };
 }

@@ -45,6 +45,15 @@ export const teamsResponseSchema = z.object({
   ),
 });
 
+/** settings-users-v3.json, CollectionResponsePublicUserForwardPaging. */
+export const usersPageSchema = z.object({
+  results: z.array(publicUserSchema),
+  paging: z.object({ next: z.object({ after: z.string() }).optional() }).optional(),
+});
+
+/** settings-users-v3.json, CollectionResponsePublicPermissionSetNoPaging / PublicPermissionSet. */
+export const rolesResponseSchema = z.object({ results: z.array(z.object({ id: z.string(), name: z.string() })) });
+
 /** crm-owners-v3.json, PublicOwner (required: id, type, archived, createdAt, updatedAt). */
 export const publicOwnerSchema = z.object({
   id: numericId,

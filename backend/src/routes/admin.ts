@@ -63,6 +63,25 @@ export async function adminRoutes(root: FastifyInstance): Promise<void> {
     };
   });
 
+  /** Who and what the policy editor and the decision explorer can pick from, with names. */
+  app.get('/directory', async (request) => {
+    const viewer = await admin(request);
+    const portal = root.hubspot.forPortal(viewer.portalId);
+    const [users, teams, roles] = await Promise.all([portal.listUsers(), root.directory.teams(viewer.portalId), portal.listRoles()]);
+    return {
+      users: users.map((user) => ({
+        id: user.id,
+        name: [user.firstName, user.lastName].filter(Boolean).join(' ') || user.email,
+        email: user.email,
+        superAdmin: user.superAdmin,
+        teamIds: [...(user.primaryTeamId === undefined ? [] : [user.primaryTeamId]), ...(user.secondaryTeamIds ?? [])],
+        roleIds: user.roleIds,
+      })),
+      teams,
+      roles,
+    };
+  });
+
   app.get('/policy', async (request) => {
     const viewer = await admin(request);
     const stored = await root.policies.current(viewer.portalId);

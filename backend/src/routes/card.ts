@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Decision } from '../access/decide.js';
-import { actionsOf, OBJECT_TYPE_NAMES, type ObjectType } from '../access/model.js';
+import { LEVEL_LABELS } from '../access/catalogue.js';
+import { actionsOf, OBJECT_TYPE_NAMES, type ObjectType, type RecordFacts } from '../access/model.js';
 import { AppError, isAppError } from '../errors.js';
 import type { TicketRecord } from '../hubspot/crm.js';
 import type { Viewer } from '../hubspot/directory.js';
@@ -17,7 +18,20 @@ const DEFAULT_TICKET_PIPELINE = '0';
 const MAX_LISTED_TICKETS = 100;
 
 function summary(decision: Decision) {
-  return { allowed: decision.allowed, code: decision.code, message: decision.message, fix: decision.fix, level: decision.level, source: decision.source };
+  return {
+    allowed: decision.allowed,
+    code: decision.code,
+    message: decision.message,
+    fix: decision.fix,
+    level: decision.level,
+    levelLabel: decision.level === null ? null : LEVEL_LABELS[decision.level],
+    source: decision.source,
+  };
+}
+
+/** Stage labels of a pipeline, for showing where tickets stand; an unknown pipeline just shows no labels. */
+async function stagesOf(app: FastifyInstance, portalId: number, pipelineId: string | null) {
+  return (await app.hubspot.forPortal(portalId).getTicketPipelineStages(pipelineId ?? DEFAULT_TICKET_PIPELINE)) ?? [];
 }
 
 /** The card API: every read and write checked against the viewer's own permission on that record. */
@@ -36,13 +50,16 @@ export async function cardRoutes(root: FastifyInstance): Promise<void> {
         await Promise.all(actionsOf(objectType).map(async (action) => [action, summary(action === 'view' ? view : await root.access.decide(viewer, action, loaded.facts))])),
       );
       const owner = loaded.facts.owner;
+      const teams = await root.directory.teams(viewer.portalId);
       return {
         record: {
           objectType,
           id,
           title: 'ticket' in loaded ? loaded.ticket.subject : loaded.contact.name,
-          owner: owner === null ? null : { ownerId: owner.ownerId, name: owner.name, teamIds: owner.teamIds },
-          ...('ticket' in loaded ? { pipelineId: loaded.ticket.pipelineId, stageId: loaded.ticket.stageId } : {}),
+          owner: owner === null ? null : { ownerId: owner.ownerId, name: owner.name, teams: owner.teamIds.map((teamId) => ({ id: teamId, name: teams.find((team) => team.id === teamId)?.name ?? `Team ${teamId}` })) },
+          ...('ticket' in loaded
+            ? { pipelineId: loaded.ticket.pipelineId, stageId: loaded.ticket.stageId, stages: (await stagesOf(root, viewer.portalId, loaded.ticket.pipelineId)).map(({ id: stageId, label }) => ({ id: stageId, label })) }
+            : {}),
         },
         viewer: { userId: viewer.userId, ownerId: viewer.ownerId, superAdmin: viewer.superAdmin, teams: viewer.teams },
         verdicts,
@@ -76,13 +93,16 @@ export async function cardRoutes(root: FastifyInstance): Promise<void> {
         hiddenReasons.set(decision.code, reason);
       }
     }
+    const stageLabels = new Map((await stagesOf(root, viewer.portalId, DEFAULT_TICKET_PIPELINE)).map((stage) => [stage.id, stage.label]));
     return {
       contactId: request.params.id,
+      canCreateTicket: summary(await root.access.decide(viewer, 'edit', newTicketFacts(viewer))),
       tickets: await Promise.all(
         visible.map(async (ticket) => ({
           id: ticket.id,
           subject: ticket.subject,
           stageId: ticket.stageId,
+          stageLabel: ticket.stageId === null ? null : (stageLabels.get(ticket.stageId) ?? ticket.stageId),
           pipelineId: ticket.pipelineId,
           priority: ticket.priority,
           owner: ticket.ownerId === null ? null : { ownerId: ticket.ownerId, name: await root.access.ownerName(viewer.portalId, ticket.ownerId) },
@@ -155,9 +175,7 @@ export async function cardRoutes(root: FastifyInstance): Promise<void> {
       const viewer = await signedViewer(root, request);
       const { facts } = await root.guard.contact(viewer, request.params.id);
       await root.guard.require(viewer, 'view', facts, 'create-ticket');
-      // The ticket-create rule: the viewer must be allowed to edit the ticket they are about to own.
-      const newTicket = { objectType: 'tickets' as const, id: 'new', owner: viewer.ownerId === null ? null : { ownerId: viewer.ownerId, name: 'you', teamIds: viewer.teams.map((team) => team.id) } };
-      const decision = await root.guard.require(viewer, 'edit', newTicket, 'create-ticket');
+      const decision = await root.guard.require(viewer, 'edit', newTicketFacts(viewer), 'create-ticket');
       const stages = (await root.hubspot.forPortal(viewer.portalId).getTicketPipelineStages(DEFAULT_TICKET_PIPELINE)) ?? [];
       const firstOpen = stages.find((stage) => !stage.closed);
       if (firstOpen === undefined) throw new AppError('HUBSPOT_RESPONSE_INVALID', { message: 'The default ticket pipeline has no open stage.' });
@@ -176,6 +194,11 @@ export async function cardRoutes(root: FastifyInstance): Promise<void> {
       );
     },
   );
+}
+
+/** The ticket-create rule: the viewer must be allowed to edit the ticket they are about to own. */
+function newTicketFacts(viewer: Viewer): RecordFacts {
+  return { objectType: 'tickets', id: 'new', owner: viewer.ownerId === null ? null : { ownerId: viewer.ownerId, name: 'you', teamIds: viewer.teams.map((team) => team.id) } };
 }
 
 function hiddenMessage(decision: Decision): string {

@@ -1,0 +1,14 @@
+import type { Client } from '@hubspot/api-client';
+import { HubSpotHttpError } from './http-error.js';
+
+/**
+ * For endpoints the SDK has no method for, or calls at a path the published spec does not list: the SDK's
+ * authenticated apiRequest, with failures shaped like the SDK's own.
+ */
+export async function rawRequest(client: Client, options: { method: 'GET' | 'DELETE'; path: string; qs?: Record<string, string | number> }): Promise<unknown> {
+  const response = await client.apiRequest(options);
+  const text = await response.text();
+  if (!response.ok) throw new HubSpotHttpError(response.status, Object.fromEntries(response.headers.entries()), text);
+  return text === '' ? null : (JSON.parse(text) as unknown);
+}
+
