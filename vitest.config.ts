@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    include: ['test/**/*.test.{ts,tsx}'],
     setupFiles: ['test/support/contract-setup.ts'],
     globalSetup: ['test/support/global-setup.ts'],
     // Suites start real HTTP servers on loopback and real databases; keep files isolated but bounded to the 2 cores here.

@@ -1,0 +1,270 @@
+import { useState } from 'react';
+import {
+  Alert,
+  Button,
+  DescriptionList,
+  DescriptionListItem,
+  Flex,
+  Heading,
+  Input,
+  Link,
+  LoadingSpinner,
+  Select,
+  Table,
+  TableBody,
+  TableCell,
+  TableHead,
+  TableHeader,
+  TableRow,
+  Text,
+} from '@hubspot/ui-extensions';
+import type { BackendClient } from '../shared/backend-client.ts';
+import { describeError } from '../shared/backend-client.ts';
+import { ErrorView } from '../shared/ErrorView.tsx';
+import type { AdminDirectory, AdminStatus, AuditEntry, Explanation, Level, PolicyDocument } from '../shared/types.ts';
+import { useLoad } from '../shared/useLoad.ts';
+
+export interface SettingsActions {
+  addAlert(alert: { type?: 'info' | 'warning' | 'success' | 'danger' | 'tip'; title?: string; message: string }): void;
+}
+
+const LEVELS: Array<{ value: Level; label: string }> = [
+  { value: 'everything', label: 'All' },
+  { value: 'team+unassigned', label: 'Team and unassigned' },
+  { value: 'team', label: 'Team' },
+  { value: 'owned+unassigned', label: 'Owned and unassigned' },
+  { value: 'owned', label: 'Owned only' },
+  { value: 'none', label: 'None' },
+];
+const ACTIONS: Record<'tickets' | 'contacts', string[]> = { tickets: ['view', 'edit', 'delete'], contacts: ['view', 'edit', 'delete', 'communicate'] };
+type Scope = 'default' | 'roles' | 'teams' | 'users';
+
+export function StatusSection({ status }: { status: AdminStatus }) {
+  const installation = status.installation;
+  if (installation === null) {
+    return (
+      <Alert title="Viewer Guard is not installed in this account" variant="warning">
+        A Super Admin installs it once: <Link href={status.installUrl}>open the install page</Link>.
+      </Alert>
+    );
+  }
+  return (
+    <Flex direction="column" gap="sm">
+      {installation.status !== 'active' && (
+        <Alert title="Viewer Guard needs to be reconnected" variant="danger">
+          {installation.statusReason ?? 'HubSpot no longer accepts its access.'} <Link href={status.installUrl}>Reinstall it</Link> (Super Admins only).
+        </Alert>
+      )}
+      <DescriptionList direction="row">
+        <DescriptionListItem label="Installed by">
+          <Text>{installation.installedBy.name ?? `User ${installation.installedBy.userId}`}</Text>
+        </DescriptionListItem>
+        <DescriptionListItem label="Installed on">
+          <Text>{installation.installedAt.slice(0, 10)}</Text>
+        </DescriptionListItem>
+        <DescriptionListItem label="Access decided by">
+          <Text>{status.accessSource.configured === 'policy' ? 'the levels below' : "HubSpot's permissions, with the levels below as words and fallback"}</Text>
+        </DescriptionListItem>
+      </DescriptionList>
+      {status.scopes.missing.length > 0 ? (
+        <Alert title="Some permissions were not granted" variant="warning">
+          {status.scopes.missing.map((missing) => `${missing.scope} (needed for ${missing.disables})`).join('; ')}. Reinstall to grant them.
+        </Alert>
+      ) : (
+        <Text variant="microcopy">All requested permissions are granted.</Text>
+      )}
+    </Flex>
+  );
+}
+
+/** Who a rule reaches, so an admin sees the effect before saving. */
+export function affectedUsers(directory: AdminDirectory, scope: Scope, id: string): string[] {
+  const users = directory.users.filter((user) => !user.superAdmin);
+  const hit =
+    scope === 'default' ? users : scope === 'users' ? users.filter((user) => String(user.id) === id) : scope === 'teams' ? users.filter((user) => user.teamIds.includes(id)) : users.filter((user) => user.roleIds.includes(id));
+  return hit.map((user) => user.name);
+}
+
+export function PolicyEditor({ client, directory, initial, actions }: { client: BackendClient; directory: AdminDirectory; initial: PolicyDocument; actions: SettingsActions }) {
+  const [policy, setPolicy] = useState<PolicyDocument>(initial);
+  const [scope, setScope] = useState<Scope>('default');
+  const [entity, setEntity] = useState<string>('');
+  const [objectType, setObjectType] = useState<'tickets' | 'contacts'>('tickets');
+  const [saving, setSaving] = useState(false);
+
+  const entities = scope === 'users' ? directory.users.map((user) => ({ id: String(user.id), name: user.name })) : scope === 'teams' ? directory.teams : scope === 'roles' ? directory.roles : [];
+  const key = scope === 'default' ? '' : entity;
+  const current = scope === 'default' ? policy.default : (policy[scope][key] ?? {});
+
+  function setLevel(action: string, level: Level) {
+    const next = { ...current, [objectType]: { ...(current[objectType] ?? {}), [action]: level } };
+    setPolicy(scope === 'default' ? { ...policy, default: next } : { ...policy, [scope]: { ...policy[scope], [key]: next } });
+  }
+
+  async function save() {
+    setSaving(true);
+    try {
+      const saved = await client.savePolicy(policy);
+      actions.addAlert({ type: 'success', message: `Access levels saved (version ${saved.version}).` });
+    } catch (error) {
+      const described = describeError(error);
+      actions.addAlert({ type: 'danger', title: 'The levels were not saved', message: described.message });
+    } finally {
+      setSaving(false);
+    }
+  }
+
+  const affected = scope === 'default' || entity !== '' ? affectedUsers(directory, scope, entity) : [];
+  return (
+    <Flex direction="column" gap="sm">
+      <Flex direction="row" gap="sm">
+        <Select
+          label="Applies to"
+          name="scope"
+          value={scope}
+          options={[
+            { label: 'Everyone (account default)', value: 'default' },
+            { label: 'A role', value: 'roles' },
+            { label: 'A team', value: 'teams' },
+            { label: 'A user', value: 'users' },
+          ]}
+          onChange={(value) => {
+            setScope(value as Scope);
+            setEntity('');
+          }}
+        />
+        {scope !== 'default' && <Select label="Which" name="entity" value={entity} options={entities.map((item) => ({ label: item.name, value: String(item.id) }))} onChange={(value) => setEntity(String(value))} />}
+        <Select label="Records" name="objectType" value={objectType} options={[{ label: 'Tickets', value: 'tickets' }, { label: 'Contacts', value: 'contacts' }]} onChange={(value) => setObjectType(value as 'tickets' | 'contacts')} />
+      </Flex>
+      {(scope === 'default' || entity !== '') && (
+        <Flex direction="row" gap="sm">
+          {ACTIONS[objectType].map((action) => (
+            <Select key={action} label={action} name={`level-${action}`} value={current[objectType]?.[action] ?? ''} options={LEVELS} onChange={(value) => setLevel(action, value as Level)} />
+          ))}
+        </Flex>
+      )}
+      {affected.length > 0 && <Text variant="microcopy">Affects: {affected.join(', ')}. Super Admins always have All access; more specific rules win.</Text>}
+      <Button testId="save-policy" variant="primary" disabled={saving} onClick={() => void save()}>
+        Save access levels
+      </Button>
+    </Flex>
+  );
+}
+
+export function DecisionExplorer({ client, directory }: { client: BackendClient; directory: AdminDirectory }) {
+  const [userId, setUserId] = useState<number | undefined>(undefined);
+  const [objectType, setObjectType] = useState<'tickets' | 'contacts'>('tickets');
+  const [recordId, setRecordId] = useState('');
+  const [action, setAction] = useState('view');
+  const [result, setResult] = useState<Explanation | { error: string } | null>(null);
+
+  async function explain() {
+    if (userId === undefined) return;
+    try {
+      setResult(await client.explain({ userId, objectType, recordId: recordId.trim(), action }));
+    } catch (error) {
+      setResult({ error: describeError(error).message });
+    }
+  }
+
+  return (
+    <Flex direction="column" gap="sm">
+      <Flex direction="row" gap="sm">
+        <Select label="User" name="explain-user" value={userId} options={directory.users.map((user) => ({ label: user.name, value: user.id }))} onChange={(value) => setUserId(Number(value))} />
+        <Select label="Record type" name="explain-type" value={objectType} options={[{ label: 'Ticket', value: 'tickets' }, { label: 'Contact', value: 'contacts' }]} onChange={(value) => setObjectType(value as 'tickets' | 'contacts')} />
+        <Input label="Record id" name="explain-record" value={recordId} onChange={setRecordId} />
+        <Select label="Action" name="explain-action" value={action} options={ACTIONS[objectType].map((name) => ({ label: name, value: name }))} onChange={(value) => setAction(String(value))} />
+      </Flex>
+      <Button testId="explain" disabled={userId === undefined || !/^\d+$/.test(recordId.trim())} onClick={() => void explain()}>
+        Explain
+      </Button>
+      {result !== null &&
+        ('error' in result ? (
+          <Alert title="Could not explain" variant="warning">
+            {result.error}
+          </Alert>
+        ) : (
+          <Alert title={result.decision.allowed ? `Allowed (${result.decision.code})` : `Refused (${result.decision.code})`} variant={result.decision.allowed ? 'success' : 'warning'}>
+            {result.decision.message}
+            {result.decision.fix !== null ? ` ${result.decision.fix}` : ''} Decided by {result.decision.source}; matching level rule: {result.trace.policyRule.rule} ({result.trace.policyRule.level}).
+          </Alert>
+        ))}
+    </Flex>
+  );
+}
+
+export function AuditLog({ client, directory }: { client: BackendClient; directory: AdminDirectory }) {
+  const [pages, setPages] = useState<AuditEntry[][]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [first, reload] = useLoad(async () => {
+    const page = await client.audit({});
+    setPages([page.entries]);
+    setCursor(page.nextCursor);
+    return page;
+  });
+  if (first.state === 'loading') return <LoadingSpinner label="Loading the audit log…" />;
+  if (first.state === 'error') return <ErrorView error={first.error} onRetry={reload} />;
+  const entries = pages.flat();
+  const nameOf = (userId: number) => directory.users.find((user) => user.id === userId)?.name ?? `User ${userId}`;
+
+  async function older() {
+    if (cursor === null) return;
+    const page = await client.audit({ before: cursor });
+    setPages((previous) => [...previous, page.entries]);
+    setCursor(page.nextCursor);
+  }
+
+  if (entries.length === 0) return <Text>Nothing has been recorded yet.</Text>;
+  return (
+    <Flex direction="column" gap="sm">
+      <Table>
+        <TableHead>
+          <TableRow>
+            <TableHeader>When</TableHeader>
+            <TableHeader>Who</TableHeader>
+            <TableHeader>What</TableHeader>
+            <TableHeader>Outcome</TableHeader>
+          </TableRow>
+        </TableHead>
+        <TableBody>
+          {entries.map((entry) => (
+            <TableRow key={entry.id}>
+              <TableCell>{entry.at.replace('T', ' ').slice(0, 16)}</TableCell>
+              <TableCell>{nameOf(entry.userId)}</TableCell>
+              <TableCell>{`${entry.action}${entry.recordId !== null ? ` ${entry.objectType === 'contacts' ? 'contact' : 'ticket'} ${entry.recordId}` : ''}`}</TableCell>
+              <TableCell>{`${entry.outcome}${entry.decisionCode !== null ? ` (${entry.decisionCode})` : ''}`}</TableCell>
+            </TableRow>
+          ))}
+        </TableBody>
+      </Table>
+      {cursor !== null && (
+        <Button testId="older" onClick={() => void older()}>
+          Show older entries
+        </Button>
+      )}
+    </Flex>
+  );
+}
+
+export function SettingsPageView({ client, actions }: { client: BackendClient; actions: SettingsActions }) {
+  const [loaded, reload] = useLoad(async () => {
+    const [status, directory, policy] = await Promise.all([client.adminStatus(), client.adminDirectory(), client.policy()]);
+    return { status, directory, policy };
+  });
+  if (loaded.state === 'loading') return <LoadingSpinner label="Loading Viewer Guard's settings…" showLabel />;
+  if (loaded.state === 'error') return <ErrorView error={loaded.error} onRetry={reload} />;
+  const { status, directory, policy } = loaded.data;
+  return (
+    <Flex direction="column" gap="md">
+      <Heading>Install status</Heading>
+      <StatusSection status={status} />
+      <Heading>Access levels</Heading>
+      <Text variant="microcopy">Mirror each role's, team's or user's HubSpot permission levels here. They decide when HubSpot's permissions API cannot answer, and explain every decision in plain words.</Text>
+      <PolicyEditor client={client} directory={directory} initial={policy.document} actions={actions} />
+      <Heading>Why can't someone open a record?</Heading>
+      <DecisionExplorer client={client} directory={directory} />
+      <Heading>Audit log</Heading>
+      <AuditLog client={client} directory={directory} />
+    </Flex>
+  );
+}

@@ -1,0 +1,129 @@
+import type { AdminDirectory, AdminStatus, AuditPage, ContactTickets, Explanation, PolicyDocument, StoredPolicy, TicketAccess } from './types.ts';
+
+/**
+ * The one client every extension uses to reach the Viewer Guard backend through hubspot.fetch(). HubSpot signs each
+ * request and, in production, appends the viewer's portalId and userId; `hs project dev` does not, so the client adds
+ * them from the extension context too (the backend accepts the pair when both copies agree).
+ */
+
+/** Where the backend lives; it must also be listed in app-hsmeta.json permittedUrls.fetch. */
+export const BACKEND_URL = 'https://viewer-guard.example.com';
+
+/** HubSpot ends a hubspot.fetch call after 15 s; we give up a little earlier to show our own message. */
+const TIMEOUT_MS = 12_000;
+
+export interface FetchLike {
+  (url: string, options?: { method?: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH'; timeout?: number; body?: { [key: string]: unknown } }): Promise<{
+    ok: boolean;
+    status: number;
+    json(): Promise<unknown>;
+  }>;
+}
+
+export class BackendError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly fix: string | null,
+    readonly link: string | null,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'BackendError';
+  }
+
+  /** Worth a "Try again" button: HubSpot or the network, not a decision. */
+  get retryable(): boolean {
+    return ['NETWORK', 'TIMEOUT', 'HUBSPOT_RATE_LIMITED', 'HUBSPOT_UNAVAILABLE', 'INTERNAL'].includes(this.code);
+  }
+}
+
+function readError(body: unknown, status: number): BackendError {
+  const error = typeof body === 'object' && body !== null && 'error' in body ? (body as { error: Record<string, unknown> }).error : undefined;
+  const text = (value: unknown) => (typeof value === 'string' ? value : null);
+  return new BackendError(
+    text(error?.code) ?? 'UNEXPECTED',
+    text(error?.message) ?? `Viewer Guard answered ${status}.`,
+    text(error?.fix),
+    text(error?.link),
+    status,
+  );
+}
+
+export interface BackendClient {
+  access(objectType: 'tickets' | 'contacts', id: string): Promise<TicketAccess>;
+  contactTickets(contactId: string): Promise<ContactTickets>;
+  assignToMe(ticketId: string): Promise<unknown>;
+  moveStage(ticketId: string, stageId: string): Promise<unknown>;
+  addNote(ticketId: string, body: string): Promise<unknown>;
+  createTicket(contactId: string, input: { subject: string; priority?: 'LOW' | 'MEDIUM' | 'HIGH' }): Promise<unknown>;
+  adminStatus(): Promise<AdminStatus>;
+  adminDirectory(): Promise<AdminDirectory>;
+  policy(): Promise<StoredPolicy>;
+  savePolicy(document: PolicyDocument): Promise<StoredPolicy>;
+  explain(input: { userId: number; objectType: 'tickets' | 'contacts'; recordId: string; action: string }): Promise<Explanation>;
+  audit(query: { before?: string; limit?: number }): Promise<AuditPage>;
+}
+
+export function createBackendClient(input: { fetch: FetchLike; portalId: number; userId: number; baseUrl?: string }): BackendClient {
+  const baseUrl = input.baseUrl ?? BACKEND_URL;
+
+  async function request<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: { [key: string]: unknown }): Promise<T> {
+    const separator = path.includes('?') ? '&' : '?';
+    const url = `${baseUrl}${path}${separator}portalId=${input.portalId}&userId=${input.userId}`;
+    let response: Awaited<ReturnType<FetchLike>>;
+    try {
+      response = await input.fetch(url, { method, timeout: TIMEOUT_MS, ...(body === undefined ? {} : { body }) });
+    } catch (error) {
+      const timedOut = error instanceof Error && /timeout|timed out/i.test(error.message);
+      throw new BackendError(
+        timedOut ? 'TIMEOUT' : 'NETWORK',
+        timedOut ? 'Viewer Guard took too long to answer.' : 'Viewer Guard could not be reached.',
+        'Check your connection and try again.',
+        null,
+        0,
+      );
+    }
+    const json = await response.json().catch(() => undefined);
+    if (!response.ok) throw readError(json, response.status);
+    return json as T;
+  }
+
+  const query = (params: Record<string, string | number | undefined>) =>
+    Object.entries(params)
+      .filter(([, value]) => value !== undefined)
+      .map(([name, value]) => `${name}=${encodeURIComponent(String(value))}`)
+      .join('&');
+
+  return {
+    access: (objectType, id) => request('GET', `/api/v1/records/${objectType}/${id}/access`),
+    contactTickets: (contactId) => request('GET', `/api/v1/contacts/${contactId}/tickets`),
+    assignToMe: (ticketId) => request('POST', `/api/v1/tickets/${ticketId}/assign-to-me`),
+    moveStage: (ticketId, stageId) => request('POST', `/api/v1/tickets/${ticketId}/stage`, { stageId }),
+    addNote: (ticketId, body) => request('POST', `/api/v1/tickets/${ticketId}/notes`, { body }),
+    createTicket: (contactId, ticket) => request('POST', `/api/v1/contacts/${contactId}/tickets`, { ...ticket }),
+    adminStatus: () => request('GET', '/api/v1/admin/status'),
+    adminDirectory: () => request('GET', '/api/v1/admin/directory'),
+    policy: () => request('GET', '/api/v1/admin/policy'),
+    savePolicy: (document) => request('PUT', '/api/v1/admin/policy', { ...document }),
+    explain: (explainInput) => request('POST', '/api/v1/admin/explain', { ...explainInput }),
+    audit: (auditQuery) => request('GET', `/api/v1/admin/audit?${query({ limit: auditQuery.limit ?? 20, before: auditQuery.before })}`),
+  };
+}
+
+/** What an error means for the person looking at the card, and whether a retry or an admin link helps. */
+export function describeError(error: unknown): { title: string; message: string; fix: string | null; link: string | null; retry: boolean } {
+  if (!(error instanceof BackendError)) {
+    return { title: 'Something went wrong', message: 'Viewer Guard hit an unexpected problem.', fix: 'Try again.', link: null, retry: true };
+  }
+  const titles: Record<string, string> = {
+    INSTALL_NEEDS_REPAIR: 'Viewer Guard needs to be reconnected',
+    NOT_INSTALLED: 'Viewer Guard is not installed yet',
+    HUBSPOT_RATE_LIMITED: 'HubSpot is busy',
+    HUBSPOT_UNAVAILABLE: 'HubSpot did not answer',
+    NETWORK: 'Viewer Guard could not be reached',
+    TIMEOUT: 'Viewer Guard took too long',
+    USER_NOT_IN_PORTAL: 'Your user was not found',
+  };
+  return { title: titles[error.code] ?? 'Viewer Guard could not do this', message: error.message, fix: error.fix, link: error.link, retry: error.retryable };
+}

@@ -1,0 +1,103 @@
+/**
+ * The backend's answers as the extensions use them (backend/src/routes/card.ts and admin.ts are the source).
+ * Kept here, not imported, because HubSpot builds the extensions from this folder alone.
+ */
+export interface Verdict {
+  allowed: boolean;
+  code: string;
+  message: string;
+  fix: string | null;
+  level: string | null;
+  levelLabel: string | null;
+  source: 'hubspot' | 'policy';
+}
+
+export interface TicketAccess {
+  record: {
+    objectType: 'tickets' | 'contacts';
+    id: string;
+    title: string;
+    owner: { ownerId: number; name: string; teams: Array<{ id: string; name: string }> } | null;
+    stageId?: string | null;
+    stages?: Array<{ id: string; label: string }>;
+  };
+  viewer: { userId: number; ownerId: number | null; superAdmin: boolean };
+  verdicts: Partial<Record<'view' | 'edit' | 'delete' | 'communicate', Verdict>>;
+}
+
+export interface ContactTicket {
+  id: string;
+  subject: string;
+  stageId: string | null;
+  stageLabel: string | null;
+  priority: string | null;
+  owner: { ownerId: number; name: string | null } | null;
+}
+
+export interface ContactTickets {
+  contactId: string;
+  canCreateTicket: Verdict;
+  tickets: ContactTicket[];
+  hidden: { count: number; reasons: Array<{ code: string; message: string; count: number }> };
+}
+
+export interface AdminStatus {
+  installation: {
+    status: 'active' | 'needs_reinstall' | 'uninstalled';
+    statusReason: string | null;
+    installedAt: string;
+    installedBy: { userId: number; name: string | null };
+    tokenExpiresAt: string;
+  } | null;
+  scopes: { requested: string[]; granted: string[]; missing: Array<{ scope: string; disables: string }> };
+  accessSource: { configured: 'auto' | 'hubspot' | 'policy' };
+  recentFailures: Array<{ at: string; action: string; recordId: string | null; message: string | null }>;
+  installUrl: string;
+}
+
+export interface DirectoryEntry {
+  id: string | number;
+  name: string;
+}
+export interface AdminDirectory {
+  users: Array<{ id: number; name: string; email: string; superAdmin: boolean; teamIds: string[]; roleIds: string[] }>;
+  teams: DirectoryEntry[];
+  roles: DirectoryEntry[];
+}
+
+export type Level = 'everything' | 'team+unassigned' | 'team' | 'owned+unassigned' | 'owned' | 'none';
+export type LevelMap = Partial<Record<'tickets' | 'contacts', Partial<Record<string, Level>>>>;
+export interface PolicyDocument {
+  default: LevelMap;
+  roles: Record<string, LevelMap>;
+  teams: Record<string, LevelMap>;
+  users: Record<string, LevelMap>;
+}
+export interface StoredPolicy {
+  version: number;
+  document: PolicyDocument;
+  changedBy: number | null;
+  changedAt: string | null;
+}
+
+export interface Explanation {
+  decision: Verdict & { action: string; facts: { rule: string } };
+  trace: { policyRule: { level: Level; rule: string; configured: boolean }; accessSource: string };
+}
+
+export interface AuditEntry {
+  id: string;
+  at: string;
+  userId: number;
+  action: string;
+  objectType: string | null;
+  recordId: string | null;
+  decisionCode: string | null;
+  source: string | null;
+  outcome: 'allowed' | 'refused' | 'done' | 'failed';
+  message: string | null;
+}
+export interface AuditPage {
+  entries: AuditEntry[];
+  nextCursor: string | null;
+}

@@ -1,0 +1,50 @@
+import { vi } from 'vitest';
+import type { FetchLike } from '../../hubspot-project/app/shared/backend-client.ts';
+
+/** A stand-in for hubspot.fetch: answers per "METHOD path" (query ignored) and records every call. */
+export function scriptedFetch(routes: Record<string, { status: number; body: unknown } | (() => { status: number; body: unknown }) | Error>) {
+  const calls: Array<{ method: string; url: string; body: unknown }> = [];
+  const fetch = vi.fn<FetchLike>(async (url, options = {}) => {
+    const method = options.method ?? 'GET';
+    calls.push({ method, url, body: options.body });
+    const key = `${method} ${new URL(url).pathname}`;
+    const route = routes[key];
+    if (route === undefined) throw new Error(`unexpected call ${key}`);
+    if (route instanceof Error) throw route;
+    const { status, body } = typeof route === 'function' ? route() : route;
+    return { ok: status >= 200 && status < 300, status, json: async () => body };
+  });
+  return { fetch, calls };
+}
+
+export const errorBody = (code: string, message: string, fix?: string, link?: string) => ({ error: { code, message, ...(fix ? { fix } : {}), ...(link ? { link } : {}), correlationId: 'c-1' } });
+
+export const verdict = (allowed: boolean, code: string, message: string, extra: Partial<{ fix: string | null; levelLabel: string | null }> = {}) => ({
+  allowed,
+  code,
+  message,
+  fix: extra.fix ?? null,
+  level: null,
+  levelLabel: extra.levelLabel ?? null,
+  source: 'policy' as const,
+});
+
+export const teamTicket = {
+  record: {
+    objectType: 'tickets',
+    id: '5003',
+    title: 'Export to CSV times out',
+    owner: { ownerId: 7103, name: 'Carla Mendes', teams: [{ id: '301', name: 'Support EU' }] },
+    stageId: '1',
+    stages: [
+      { id: '1', label: 'New' },
+      { id: '2', label: 'Waiting on contact' },
+    ],
+  },
+  viewer: { userId: 2006, ownerId: 7106, superAdmin: false },
+  verdicts: {
+    view: verdict(true, 'ALLOWED_TEAM', 'This ticket is owned by Carla Mendes, who is on your team (Support EU).', { levelLabel: 'Team and unassigned' }),
+    edit: verdict(true, 'ALLOWED_TEAM', 'This ticket is owned by Carla Mendes, who is on your team (Support EU).', { levelLabel: 'Team' }),
+    delete: verdict(false, 'NO_PERMISSION', "You don't have the Delete permission for tickets in HubSpot.", { fix: 'Ask a Super Admin to give you Delete access to tickets.' }),
+  },
+};
