@@ -1,0 +1,117 @@
+import { Alert, Button, ErrorState, Input, Link, LoadingSpinner, Select, TableCell, TableRow, Text } from '@hubspot/ui-extensions';
+import { createRenderer } from '@hubspot/ui-extensions/testing';
+import { describe, expect, it } from 'vitest';
+import { SettingsPageView } from '../../hubspot-project/app/settings/SettingsPageView.tsx';
+import { createBackendClient } from '../../hubspot-project/app/shared/backend-client.ts';
+import { errorBody, scriptedFetch } from './fixtures.ts';
+
+const status = {
+  installation: { status: 'active', statusReason: null, installedAt: '2026-11-20T10:00:00.000Z', installedBy: { userId: 2001, name: 'Ana Silva' }, tokenExpiresAt: '2026-11-23T10:30:00.000Z' },
+  scopes: { requested: ['oauth', 'tickets'], granted: ['oauth', 'tickets'], missing: [] },
+  accessSource: { configured: 'auto' },
+  recentFailures: [],
+  installUrl: 'https://viewer-guard.example.com/',
+};
+const directory = {
+  users: [
+    { id: 2001, name: 'Ana Silva', email: 'ana@example.com', superAdmin: true, teamIds: ['301'], roleIds: [] },
+    { id: 2002, name: 'Bob Stone', email: 'bob@example.com', superAdmin: false, teamIds: ['302'], roleIds: ['901'] },
+    { id: 2003, name: 'Carla Mendes', email: 'carla@example.com', superAdmin: false, teamIds: ['301', '302'], roleIds: ['902'] },
+  ],
+  teams: [{ id: '301', name: 'Support EU' }, { id: '302', name: 'Support US' }],
+  roles: [{ id: '901', name: 'Support Agent' }, { id: '902', name: 'Support Lead' }],
+};
+const policy = { version: 3, document: { default: {}, roles: {}, teams: {}, users: {} }, changedBy: 2001, changedAt: '2026-11-21T10:00:00.000Z' };
+const entry = (id: string, userId: number, action: string, outcome: string, decisionCode: string | null) => ({ id, at: '2026-11-22T09:15:00.000Z', userId, action, objectType: 'tickets', recordId: '5001', decisionCode, source: 'hubspot', outcome, message: null });
+
+const routes = {
+  'GET /api/v1/admin/status': { status: 200, body: status },
+  'GET /api/v1/admin/directory': { status: 200, body: directory },
+  'GET /api/v1/admin/policy': { status: 200, body: policy },
+};
+
+function renderPage(extra: Parameters<typeof scriptedFetch>[0] = {}) {
+  let auditPage = 0;
+  const { fetch, calls } = scriptedFetch({
+    ...routes,
+    'GET /api/v1/admin/audit': () => {
+      auditPage += 1;
+      return auditPage === 1
+        ? { status: 200, body: { entries: [entry('b', 2002, 'assign-to-me', 'refused', 'OWNED_ONLY_NOT_OWNER')], nextCursor: 'b' } }
+        : { status: 200, body: { entries: [entry('a', 2003, 'add-note', 'done', 'ALLOWED_TEAM')], nextCursor: null } };
+    },
+    ...extra,
+  });
+  const renderer = createRenderer('settings');
+  renderer.render(<SettingsPageView client={createBackendClient({ fetch, portalId: 10000001, userId: 2001 })} actions={renderer.mocks.actions} />);
+  return { renderer, calls };
+}
+const ready = async (renderer: ReturnType<typeof createRenderer>) => renderer.waitFor(() => expect(renderer.maybeFind(LoadingSpinner)).toBeNull());
+
+describe('settings page', () => {
+  it('shows who installed and when, and that every permission is granted', async () => {
+    const { renderer } = renderPage();
+    await ready(renderer);
+    const texts = renderer.findAll(Text).map((node) => node.text);
+    expect(texts).toEqual(expect.arrayContaining(['Ana Silva', '2026-11-20', 'All requested permissions are granted.']));
+  });
+
+  it('tells the admin to reinstall, with the link, when the install broke', async () => {
+    const broken = { ...status, installation: { ...status.installation, status: 'needs_reinstall', statusReason: 'HubSpot refused the refresh token.' } };
+    const { renderer } = renderPage({ 'GET /api/v1/admin/status': { status: 200, body: broken } });
+    await ready(renderer);
+    expect(renderer.find(Alert, { title: 'Viewer Guard needs to be reconnected' }).text).toContain('HubSpot refused the refresh token.');
+    expect(renderer.find(Link).props.href).toBe('https://viewer-guard.example.com/');
+  });
+
+  it('edits a team\'s level with a preview of who it affects, and saves the whole policy', async () => {
+    const { renderer, calls } = renderPage({ 'PUT /api/v1/admin/policy': { status: 200, body: { ...policy, version: 4 } } });
+    await ready(renderer);
+    renderer.find(Select, { name: 'scope' }).trigger('onChange', 'teams' as never);
+    await renderer.waitFor(() => expect(renderer.maybeFind(Select, { name: 'entity' })).not.toBeNull());
+    renderer.find(Select, { name: 'entity' }).trigger('onChange', '302' as never);
+    await renderer.waitFor(() => expect(renderer.maybeFind(Select, { name: 'level-view' })).not.toBeNull());
+    expect(renderer.findAll(Text).map((node) => node.text)).toContain('Affects: Bob Stone, Carla Mendes. Super Admins always have All access; more specific rules win.');
+    renderer.find(Select, { name: 'level-view' }).trigger('onChange', 'team' as never);
+    renderer.findByTestId(Button, 'save-policy').trigger('onClick');
+    await renderer.waitFor(() => expect(renderer.mocks.actions.addAlert.calls.length).toBe(1));
+    expect(calls.find((call) => call.method === 'PUT')?.body).toEqual({ default: {}, roles: {}, teams: { '302': { tickets: { view: 'team' } } }, users: {} });
+    expect(renderer.mocks.actions.addAlert.calls[0]?.[0]).toMatchObject({ type: 'success', message: 'Access levels saved (version 4).' });
+  });
+
+  it('explains why a user cannot open a record', async () => {
+    const explanation = {
+      decision: { allowed: false, code: 'OWNED_ONLY_NOT_OWNER', message: 'You can only open tickets you own. This one is owned by Ana Silva.', fix: 'Ask a Super Admin to give you Team access to tickets, or ask Ana to reassign it.', source: 'hubspot', action: 'view', level: 'owned', levelLabel: null, facts: { rule: 'user 2002' } },
+      trace: { policyRule: { level: 'owned', rule: 'user 2002', configured: true }, accessSource: 'auto' },
+    };
+    const { renderer, calls } = renderPage({ 'POST /api/v1/admin/explain': { status: 200, body: explanation } });
+    await ready(renderer);
+    expect(renderer.findByTestId(Button, 'explain').props.disabled).toBe(true);
+    renderer.find(Select, { name: 'explain-user' }).trigger('onChange', 2002 as never);
+    renderer.find(Input, { name: 'explain-record' }).trigger('onChange', '5001' as never);
+    await renderer.waitFor(() => expect(renderer.findByTestId(Button, 'explain').props.disabled).toBe(false));
+    renderer.findByTestId(Button, 'explain').trigger('onClick');
+    await renderer.waitFor(() => expect(renderer.maybeFind(Alert, { title: 'Refused (OWNED_ONLY_NOT_OWNER)' })).not.toBeNull());
+    expect(calls.find((call) => call.method === 'POST')?.body).toEqual({ userId: 2002, objectType: 'tickets', recordId: '5001', action: 'view' });
+    expect(renderer.find(Alert, { title: 'Refused (OWNED_ONLY_NOT_OWNER)' }).text).toContain('matching level rule: user 2002 (owned)');
+  });
+
+  it('pages through the audit log, newest first, with names', async () => {
+    const { renderer, calls } = renderPage();
+    await renderer.waitFor(() => expect(renderer.findAll(TableRow).length).toBe(2));
+    const cells = () => renderer.findAll(TableRow).slice(1).map((row) => row.findAll(TableCell).map((cell) => cell.text));
+    expect(cells()).toEqual([['2026-11-22 09:15', 'Bob Stone', 'assign-to-me ticket 5001', 'refused (OWNED_ONLY_NOT_OWNER)']]);
+    renderer.findByTestId(Button, 'older').trigger('onClick');
+    await renderer.waitFor(() => expect(cells()).toHaveLength(2));
+    expect(cells()[1]).toEqual(['2026-11-22 09:15', 'Carla Mendes', 'add-note ticket 5001', 'done (ALLOWED_TEAM)']);
+    expect(calls.filter((call) => call.url.includes('/admin/audit')).map((call) => new URL(call.url).searchParams.get('before'))).toEqual([null, 'b']);
+    expect(renderer.findAll(Button).filter((button) => button.props.testId === 'older')).toEqual([]);
+  });
+
+  it('refuses non-admins with the reason and no pointless retry', async () => {
+    const { renderer } = renderPage({ 'GET /api/v1/admin/status': { status: 403, body: errorBody('NOT_AN_ADMIN', "Only Super Admins can open Viewer Guard's settings.", 'Ask a Super Admin of this HubSpot account.') } });
+    await renderer.waitFor(() => expect(renderer.maybeFind(ErrorState)).not.toBeNull());
+    expect(renderer.find(ErrorState).findAll(Text).map((node) => node.text)).toEqual(["Only Super Admins can open Viewer Guard's settings.", 'Ask a Super Admin of this HubSpot account.']);
+    expect(renderer.maybeFind(Button)).toBeNull();
+  });
+});
