@@ -9,6 +9,7 @@ import { startBackend } from '../backend/src/runtime.js';
 import { createFakeHubSpot, loadSeed } from '../test/hubspot-fake/index.js';
 import { freePort } from '../test/support/free-port.js';
 import { signedRequest } from '../test/support/signing.js';
+import { previewContactCard, previewTicketCard } from './lib/card-preview.tsx';
 import { installThroughHubSpot } from './lib/install-flow.js';
 import { formatTable } from './lib/table.js';
 
@@ -163,6 +164,16 @@ if (bob !== undefined && dev !== undefined) {
   }
   say();
 }
+
+say('What the cards show each user (rendered with HubSpot\'s createRenderer, fed by this backend):');
+for (const user of activeUsers) {
+  const target = { backendUrl, clientSecret: DEMO_APP.clientSecret, portalId: account.portalId, userId: user.id };
+  say(`${fullName(user)}, ticket #5003 card:`);
+  for (const line of await previewTicketCard(target, '5003')) say(`  ${line}`);
+  say(`${fullName(user)}, contact ${contact.properties.firstname} ${contact.properties.lastname} card:`);
+  for (const line of await previewContactCard(target, contact.id)) say(`  ${line}`);
+}
+say();
 
 const drift = fake.contract.violations();
 if (drift.length > 0) say(`Warning: ${drift.length} local HubSpot responses did not match HubSpot's OpenAPI specs.`);

@@ -16,6 +16,11 @@ export interface AccessService {
   viewerFacts(viewer: Viewer): ViewerFacts;
   recordFacts(portalId: number, objectType: ObjectType, record: { id: string; ownerId: number | null }): Promise<RecordFacts>;
   decide(viewer: Viewer, action: Action, record: RecordFacts): Promise<Decision>;
+  /**
+   * For a record that does not exist yet (a ticket about to be created): HubSpot's permissions API can only be
+   * asked about existing records, so the admin's mirrored levels decide.
+   */
+  decideNew(viewer: Viewer, action: Action, record: RecordFacts): Promise<Decision>;
   /** Which records of a type the viewer may see, for search filters; always from the policy (HubSpot has no list API). */
   visibility(viewer: Viewer, objectType: ObjectType): Promise<{ rule: Visibility; decisionFor: (record: RecordFacts) => Decision }>;
   policy(portalId: number): Promise<PolicyDocument>;
@@ -31,6 +36,9 @@ export interface AccessServiceOptions {
   /** How long HubSpot's per-record answer is shared by every viewer of that record. */
   permissionsTtlMs?: number;
 }
+
+/** An owner id with no active owner behind it: someone who left, or was deactivated. */
+const formerOwner = (ownerId: number) => `a former user (owner ${ownerId})`;
 
 export function createAccessService(options: AccessServiceOptions): AccessService {
   const permitted = createTtlCache<PermittedActions | undefined>({ ttlMs: options.permissionsTtlMs ?? 30_000, maxEntries: 50_000, now: options.now });
@@ -59,7 +67,7 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
         options.api.forPortal(viewer.portalId).permittedUsers(OBJECT_TYPES[record.objectType].objectTypeId, record.id, viewer.portalId),
       );
     } catch (error) {
-      if (isAppError(error) && ['HUBSPOT_SCOPE_MISSING', 'HUBSPOT_UNAVAILABLE', 'HUBSPOT_RATE_LIMITED', 'HUBSPOT_RESPONSE_INVALID'].includes(error.code)) return undefined;
+      if (isAppError(error) && ['HUBSPOT_SCOPE_MISSING', 'HUBSPOT_UNAVAILABLE', 'HUBSPOT_RATE_LIMITED', 'HUBSPOT_REFUSED', 'HUBSPOT_RESPONSE_INVALID'].includes(error.code)) return undefined;
       throw error;
     }
   }
@@ -86,7 +94,7 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
       return {
         objectType,
         id: record.id,
-        owner: { ownerId: record.ownerId, name: owner?.name ?? `a former user (owner ${record.ownerId})`, teamIds: owner?.teamIds ?? [] },
+        owner: { ownerId: record.ownerId, name: owner?.name ?? formerOwner(record.ownerId), teamIds: owner?.teamIds ?? [] },
       };
     },
 
@@ -98,6 +106,8 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
       return explain('ACCESS_UNKNOWN', { viewer: viewerFacts(viewer), action, record, level: null, source: 'hubspot', rule: 'HubSpot permissions API unavailable' });
     },
 
+    decideNew: policyDecision,
+
     async visibility(viewer, objectType) {
       const grant = resolvePolicyGrant(await policy(viewer.portalId), subject(viewer), objectType, 'view');
       const teamIds = new Set(viewer.teams.map((team) => team.id));
@@ -108,7 +118,7 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
 
     async ownerName(portalId, ownerId) {
       if (ownerId === null) return null;
-      return (await options.directory.owners(portalId)).find((owner) => owner.id === ownerId)?.name ?? `Owner ${ownerId}`;
+      return (await options.directory.owners(portalId)).find((owner) => owner.id === ownerId)?.name ?? formerOwner(ownerId);
     },
   };
 }

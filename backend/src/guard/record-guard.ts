@@ -15,7 +15,8 @@ export interface RecordGuard {
   ticket(viewer: Viewer, id: string): Promise<{ ticket: TicketRecord; facts: RecordFacts }>;
   contact(viewer: Viewer, id: string): Promise<{ contact: ContactRecord; facts: RecordFacts }>;
   /** Returns the allowing decision, or audits the refusal and throws it as a 403 with the decision's words. */
-  require(viewer: Viewer, action: Action, facts: RecordFacts, auditAction?: string): Promise<Decision>;
+  /** `hypothetical`: the record does not exist yet (see AccessService.decideNew). */
+  require(viewer: Viewer, action: Action, facts: RecordFacts, auditAction?: string, options?: { hypothetical?: boolean }): Promise<Decision>;
   audit(viewer: Viewer, entry: { action: string; objectType: ObjectType; recordId: string; decision?: Decision; outcome: 'done' | 'failed' | 'refused'; message?: string }): Promise<void>;
 }
 
@@ -48,8 +49,8 @@ export function createRecordGuard(options: { api: HubSpotApi; access: AccessServ
       if (contact === undefined) throw new AppError('RECORD_NOT_FOUND', { message: `There is no contact ${id} in this HubSpot account.` });
       return { contact, facts: await options.access.recordFacts(viewer.portalId, 'contacts', contact) };
     },
-    async require(viewer, action, facts, auditAction) {
-      const decision = await options.access.decide(viewer, action, facts);
+    async require(viewer, action, facts, auditAction, requireOptions) {
+      const decision = requireOptions?.hypothetical === true ? await options.access.decideNew(viewer, action, facts) : await options.access.decide(viewer, action, facts);
       if (decision.allowed) return decision;
       await audit(viewer, { action: auditAction ?? action, objectType: facts.objectType, recordId: facts.id, decision, outcome: 'refused' });
       throw new AccessDeniedError(decision.code, decision.message, decision.fix, { decision });

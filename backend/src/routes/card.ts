@@ -96,7 +96,7 @@ export async function cardRoutes(root: FastifyInstance): Promise<void> {
     const stageLabels = new Map((await stagesOf(root, viewer.portalId, DEFAULT_TICKET_PIPELINE)).map((stage) => [stage.id, stage.label]));
     return {
       contactId: request.params.id,
-      canCreateTicket: summary(await root.access.decide(viewer, 'edit', newTicketFacts(viewer))),
+      canCreateTicket: summary(await root.access.decideNew(viewer, 'edit', newTicketFacts(viewer))),
       tickets: await Promise.all(
         visible.map(async (ticket) => ({
           id: ticket.id,
@@ -175,7 +175,7 @@ export async function cardRoutes(root: FastifyInstance): Promise<void> {
       const viewer = await signedViewer(root, request);
       const { facts } = await root.guard.contact(viewer, request.params.id);
       await root.guard.require(viewer, 'view', facts, 'create-ticket');
-      const decision = await root.guard.require(viewer, 'edit', newTicketFacts(viewer), 'create-ticket');
+      const decision = await root.guard.require(viewer, 'edit', newTicketFacts(viewer), 'create-ticket', { hypothetical: true });
       const stages = (await root.hubspot.forPortal(viewer.portalId).getTicketPipelineStages(DEFAULT_TICKET_PIPELINE)) ?? [];
       const firstOpen = stages.find((stage) => !stage.closed);
       if (firstOpen === undefined) throw new AppError('HUBSPOT_RESPONSE_INVALID', { message: 'The default ticket pipeline has no open stage.' });
