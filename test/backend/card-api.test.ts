@@ -187,6 +187,11 @@ describe('card API with HubSpot\'s permissions API (auto)', () => {
     await h.signed({ method: 'PUT', path: '/api/v1/admin/policy', portalId: P, userId: ana!.id, body: mirrorPolicy(northwind) });
     const refused = await h.signed({ path: '/api/v1/records/tickets/5011/access', portalId: P, userId: bob!.id });
     expect(refused.json().error).toMatchObject({ code: 'OWNED_ONLY_NOT_OWNER', details: { decision: { source: 'hubspot' } } });
+    // HubSpot can only be asked about existing records: a new ticket is decided by the mirrored levels.
+    const list = (await h.signed({ path: '/api/v1/contacts/6002/tickets', portalId: P, userId: bob!.id })).json();
+    expect(list.canCreateTicket).toMatchObject({ allowed: true, source: 'policy' });
+    const created = await h.signed({ method: 'POST', path: '/api/v1/contacts/6002/tickets', portalId: P, userId: bob!.id, body: { subject: 'From the card' } });
+    expect(created.statusCode).toBe(200);
     h.fake.switches.failNext(4, 503, '/resource-permissions/');
     const fallback = await h.signed({ path: '/api/v1/records/tickets/5012/access', portalId: P, userId: dev!.id });
     expect(fallback.json().verdicts.view).toMatchObject({ allowed: true, source: 'policy' });
