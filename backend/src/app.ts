@@ -38,20 +38,8 @@ export interface AppDeps {
 }
 
 declare module 'fastify' {
-  interface FastifyInstance {
-    config: Config;
-    installations: InstallationStore;
-    pingDatabase: () => Promise<void>;
-    oauth: OAuthClient;
-    tokens: TokenManager;
-    hubspot: HubSpotApi;
-    directory: Directory;
-    policies: PolicyStore;
-    audit: AuditLog;
-    access: AccessService;
-    guard: RecordGuard;
-    now: () => number;
-  }
+  // Every dependency is a decorator of the same name (see buildApp), typed once through AppDeps.
+  interface FastifyInstance extends AppDeps {}
 }
 
 /** HubSpot's hubspot.fetch() payload limit is 1 MB; nothing legitimate is bigger. */

@@ -2,7 +2,8 @@ import { Alert, Button, EmptyState, ErrorState, Input, LoadingSpinner, Select, T
 import { createRenderer } from '@hubspot/ui-extensions/testing';
 import { ContactCardView } from '../../hubspot-project/app/cards/ContactCardView.tsx';
 import { TicketCardView } from '../../hubspot-project/app/cards/TicketCardView.tsx';
-import { createBackendClient } from '../../hubspot-project/app/shared/backend-client.ts';
+import type { ReactNode } from 'react';
+import { createBackendClient, type BackendClient } from '../../hubspot-project/app/shared/backend-client.ts';
 import { signingFetch } from '../../test/support/hubspot-fetch.ts';
 
 /**
@@ -16,7 +17,7 @@ export interface PreviewTarget {
   userId: number;
 }
 
-type Renderer = ReturnType<typeof createRenderer>;
+type Renderer = ReturnType<typeof createRenderer<'crm.record.tab'>>;
 
 async function settle(renderer: Renderer): Promise<void> {
   await renderer.waitFor(() => {
@@ -48,18 +49,17 @@ function describe(renderer: Renderer): string[] {
   return lines;
 }
 
-export async function previewTicketCard(target: PreviewTarget, ticketId: string): Promise<string[]> {
+/** Renders one card for one user against the live backend and returns what it shows once loaded. */
+async function preview(target: PreviewTarget, card: (client: BackendClient, actions: Renderer['mocks']['actions']) => ReactNode): Promise<string[]> {
   const renderer = createRenderer('crm.record.tab');
   const client = createBackendClient({ fetch: signingFetch(target.clientSecret), portalId: target.portalId, userId: target.userId, baseUrl: target.backendUrl });
-  renderer.render(<TicketCardView client={client} ticketId={ticketId} actions={renderer.mocks.actions} />);
+  renderer.render(card(client, renderer.mocks.actions));
   await settle(renderer);
   return describe(renderer);
 }
 
-export async function previewContactCard(target: PreviewTarget, contactId: string): Promise<string[]> {
-  const renderer = createRenderer('crm.record.tab');
-  const client = createBackendClient({ fetch: signingFetch(target.clientSecret), portalId: target.portalId, userId: target.userId, baseUrl: target.backendUrl });
-  renderer.render(<ContactCardView client={client} contactId={contactId} actions={renderer.mocks.actions} />);
-  await settle(renderer);
-  return describe(renderer);
-}
+export const previewTicketCard = (target: PreviewTarget, ticketId: string) =>
+  preview(target, (client, actions) => <TicketCardView client={client} ticketId={ticketId} actions={actions} />);
+
+export const previewContactCard = (target: PreviewTarget, contactId: string) =>
+  preview(target, (client, actions) => <ContactCardView client={client} contactId={contactId} actions={actions} />);

@@ -6,7 +6,7 @@ import type { TokenCipher } from './token-cipher.js';
 
 export type InstallationStatus = InstallationsTable['status'];
 
-export interface Installation {
+export interface NewInstallation {
   portalId: number;
   accessToken: string;
   refreshToken: string;
@@ -14,20 +14,14 @@ export interface Installation {
   /** Granted scopes, required and optional. */
   scopes: string[];
   installedByUserId: number;
+}
+
+export interface Installation extends NewInstallation {
   installedAt: Date;
   updatedAt: Date;
   status: InstallationStatus;
   statusReason: string | null;
   statusChangedAt: Date;
-}
-
-export interface NewInstallation {
-  portalId: number;
-  accessToken: string;
-  refreshToken: string;
-  accessTokenExpiresAt: Date;
-  scopes: string[];
-  installedByUserId: number;
 }
 
 export interface RefreshedTokens {

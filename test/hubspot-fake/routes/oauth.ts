@@ -5,14 +5,20 @@ import { z } from 'zod';
 import { errorBody, sendError } from '../errors.js';
 import type { FakeContext } from '../server.js';
 
-/** Scopes the local HubSpot knows; a request naming another one is refused as HubSpot refuses unknown scopes. */
+/**
+ * The part of HubSpot's scope catalogue the local HubSpot knows (HubSpot's "Scopes" reference); a request naming
+ * another scope is refused, as HubSpot refuses unknown scopes.
+ */
 export const KNOWN_SCOPES = new Set([
   'oauth',
   'tickets',
   'crm.objects.contacts.read',
   'crm.objects.contacts.write',
+  'crm.objects.companies.read',
+  'crm.objects.deals.read',
   'crm.objects.owners.read',
   'settings.users.read',
+  'settings.users.write',
   'settings.users.teams.read',
 ]);
 
