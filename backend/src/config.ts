@@ -65,6 +65,7 @@ const envSchema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     TOKEN_REFRESH_MARGIN_SECONDS: z.coerce.number().int().min(0).max(1500).default(300),
     AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+    VIEWER_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
   });
 
 /** Checked on the raw environment so they are reported together with every other problem, not after them. */
@@ -108,6 +109,8 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   tokenRefreshMarginMs: number;
   auditRetentionMs: number;
+  /** How long a viewer's HubSpot profile (teams, owner id, Super Admin) is reused before asking HubSpot again. */
+  viewerCacheTtlMs: number;
 }
 
 export class ConfigError extends Error {
@@ -156,6 +159,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: e.LOG_LEVEL,
     tokenRefreshMarginMs: e.TOKEN_REFRESH_MARGIN_SECONDS * 1000,
     auditRetentionMs: e.AUDIT_RETENTION_DAYS * 24 * 60 * 60 * 1000,
+    viewerCacheTtlMs: e.VIEWER_CACHE_TTL_SECONDS * 1000,
   };
 }
 

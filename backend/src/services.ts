@@ -16,7 +16,6 @@ export interface ServiceLog {
 
 /** Per-attempt limit on a HubSpot call; with retries it stays inside hubspot.fetch's 15 s budget. */
 const HUBSPOT_REQUEST_TIMEOUT_MS = 5_000;
-const VIEWER_CACHE_TTL_MS = 60_000;
 
 /** Wires the HubSpot-facing services from configuration and a store: the one place that knows the whole graph. */
 export function createServices(input: {
@@ -56,7 +55,7 @@ export function createServices(input: {
     requestTimeoutMs: HUBSPOT_REQUEST_TIMEOUT_MS,
     installUrl,
   });
-  const directory = createDirectory({ api: hubspot, ttlMs: VIEWER_CACHE_TTL_MS, now });
+  const directory = createDirectory({ api: hubspot, ttlMs: config.viewerCacheTtlMs, now });
   const access = createAccessService({ mode: config.accessSource, api: hubspot, directory, policies: input.policies, now });
   return {
     policies: input.policies,

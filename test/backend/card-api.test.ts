@@ -114,6 +114,13 @@ describe('card API with the policy source (levels mirrored by the admin)', () =>
     const listed = (await h.signed({ path: '/api/v1/contacts/6002/tickets', portalId: P, userId: bob!.id })).json();
     expect(listed.tickets.map((ticket: { subject: string }) => ticket.subject)).toContain('Damaged parcel');
 
+    // A write HubSpot rejects is audited as failed, with HubSpot's correlation id for support.
+    h.fake.switches.failNext(1, 400, '/crm/v3/objects/notes');
+    const failed = await h.signed({ method: 'POST', path: '/api/v1/tickets/5008/notes', portalId: P, userId: dev!.id, body: { body: 'Rejected by HubSpot' } });
+    expect(failed.statusCode).toBe(502);
+    const failures = (await h.signed({ path: '/api/v1/admin/audit?outcome=failed', portalId: P, userId: ana!.id })).json();
+    expect(failures.entries[0]).toMatchObject({ action: 'add-note', outcome: 'failed', hubspotCorrelationId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+
     const audit = (await h.signed({ path: '/api/v1/admin/audit?outcome=done&limit=2', portalId: P, userId: ana!.id })).json();
     expect(audit.entries.map((entry: { action: string }) => entry.action)).toEqual(['create-ticket', 'add-note']);
     const next = (await h.signed({ path: `/api/v1/admin/audit?outcome=done&limit=2&before=${audit.nextCursor}`, portalId: P, userId: ana!.id })).json();

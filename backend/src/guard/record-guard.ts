@@ -17,7 +17,10 @@ export interface RecordGuard {
   /** Returns the allowing decision, or audits the refusal and throws it as a 403 with the decision's words. */
   /** `hypothetical`: the record does not exist yet (see AccessService.decideNew). */
   require(viewer: Viewer, action: Action, facts: RecordFacts, auditAction?: string, options?: { hypothetical?: boolean }): Promise<Decision>;
-  audit(viewer: Viewer, entry: { action: string; objectType: ObjectType; recordId: string; decision?: Decision; outcome: 'done' | 'failed' | 'refused'; message?: string }): Promise<void>;
+  audit(
+    viewer: Viewer,
+    entry: { action: string; objectType: ObjectType; recordId: string; decision?: Decision; outcome: 'done' | 'failed' | 'refused'; message?: string; hubspotCorrelationId?: string },
+  ): Promise<void>;
 }
 
 export function createRecordGuard(options: { api: HubSpotApi; access: AccessService; audit: AuditLog; now: () => number }): RecordGuard {
@@ -33,6 +36,7 @@ export function createRecordGuard(options: { api: HubSpotApi; access: AccessServ
         source: entry.decision?.source ?? null,
         outcome: entry.outcome,
         message: entry.message ?? entry.decision?.message ?? null,
+        hubspotCorrelationId: entry.hubspotCorrelationId ?? null,
       },
       new Date(options.now()),
     );

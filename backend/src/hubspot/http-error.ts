@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { readErrorBody } from './schemas.js';
 
 /** A non-2xx answer from HubSpot to one of our own fetch() calls, shaped like the SDK's ApiException. */
 export class HubSpotHttpError extends Error {
@@ -37,6 +38,17 @@ export function readHttpFailure(error: unknown): HttpFailure | undefined {
     Object.entries(parsed.data.headers ?? {}).map(([name, value]) => [name.toLowerCase(), String(value)]),
   );
   return { status: parsed.data.code, headers, body: parsed.data.body };
+}
+
+/** HubSpot's correlation id for a failed call, from the error or any error it wraps, for support and the audit log. */
+export function hubspotCorrelationId(error: unknown): string | undefined {
+  for (let current: unknown = error, depth = 0; current !== undefined && depth < 5; depth += 1) {
+    const failure = readHttpFailure(current);
+    const id = failure === undefined ? undefined : readErrorBody(failure.body).correlationId;
+    if (id !== undefined) return id;
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return undefined;
 }
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);

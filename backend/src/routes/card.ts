@@ -6,6 +6,7 @@ import { LEVEL_LABELS } from '../access/catalogue.js';
 import { actionsOf, OBJECT_TYPE_NAMES, type ObjectType, type RecordFacts } from '../access/model.js';
 import { AppError, isAppError } from '../errors.js';
 import type { TicketRecord } from '../hubspot/crm.js';
+import { hubspotCorrelationId } from '../hubspot/http-error.js';
 import type { Viewer } from '../hubspot/directory.js';
 import { visibilityFilterGroups } from '../hubspot/search-filters.js';
 import { isVisible } from '../access/visibility.js';
@@ -223,7 +224,16 @@ async function performWrite<T>(app: FastifyInstance, viewer: Viewer, action: str
     await app.guard.audit(viewer, { action, objectType, recordId, decision, outcome: 'done' });
     return { result, decision: summary(decision) };
   } catch (error) {
-    await app.guard.audit(viewer, { action, objectType, recordId, decision, outcome: 'failed', message: isAppError(error) ? error.code : 'unexpected error' });
+    const correlationId = hubspotCorrelationId(error);
+    await app.guard.audit(viewer, {
+      action,
+      objectType,
+      recordId,
+      decision,
+      outcome: 'failed',
+      message: isAppError(error) ? `${error.code}: ${error.message}` : 'unexpected error',
+      ...(correlationId === undefined ? {} : { hubspotCorrelationId: correlationId }),
+    });
     throw error;
   }
 }
