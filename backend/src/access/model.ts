@@ -5,19 +5,16 @@
 
 export const OBJECT_TYPES = {
   contacts: {
-    // HubSpot's object type ids: contacts 0-1, tickets 0-5 (CRM object type ids, "Understanding the CRM").
-    objectTypeId: '0-1',
     singular: 'contact',
     plural: 'contacts',
     actions: ['view', 'edit', 'delete', 'communicate'],
   },
   tickets: {
-    objectTypeId: '0-5',
     singular: 'ticket',
     plural: 'tickets',
     actions: ['view', 'edit', 'delete'],
   },
-} as const satisfies Record<string, { objectTypeId: string; singular: string; plural: string; actions: readonly Action[] }>;
+} as const satisfies Record<string, { singular: string; plural: string; actions: readonly Action[] }>;
 
 export type ObjectType = keyof typeof OBJECT_TYPES;
 export const OBJECT_TYPE_NAMES = Object.keys(OBJECT_TYPES) as ObjectType[];

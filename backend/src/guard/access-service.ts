@@ -1,10 +1,10 @@
 import { explain, decide as decidePure, type Decision } from '../access/decide.js';
-import { OBJECT_TYPES, type Action, type ObjectType, type RecordFacts, type ViewerFacts } from '../access/model.js';
+import { type Action, type ObjectType, type RecordFacts, type ViewerFacts } from '../access/model.js';
 import { EMPTY_POLICY, resolvePolicyGrant, type PolicyDocument } from '../access/policy.js';
 import { visibility, type Visibility } from '../access/visibility.js';
 import { isAppError } from '../errors.js';
 import type { HubSpotApi } from '../hubspot/api.js';
-import type { OwnerRecord, PermittedActions } from '../hubspot/crm.js';
+import { OBJECT_TYPE_IDS, type OwnerRecord, type PermittedActions } from '../hubspot/crm.js';
 import type { Directory, Viewer } from '../hubspot/directory.js';
 import { createTtlCache } from '../lib/ttl-cache.js';
 import type { PolicyStore } from '../store/index.js';
@@ -64,7 +64,7 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
   async function hubspotAnswer(viewer: Viewer, record: RecordFacts): Promise<PermittedActions | undefined> {
     try {
       return await permitted.getOrLoad(`${viewer.portalId}:${record.objectType}:${record.id}`, () =>
-        options.api.forPortal(viewer.portalId).permittedUsers(OBJECT_TYPES[record.objectType].objectTypeId, record.id, viewer.portalId),
+        options.api.forPortal(viewer.portalId).permittedUsers(OBJECT_TYPE_IDS[record.objectType], record.id, viewer.portalId),
       );
     } catch (error) {
       if (isAppError(error) && ['HUBSPOT_SCOPE_MISSING', 'HUBSPOT_UNAVAILABLE', 'HUBSPOT_RATE_LIMITED', 'HUBSPOT_REFUSED', 'HUBSPOT_RESPONSE_INVALID'].includes(error.code)) return undefined;

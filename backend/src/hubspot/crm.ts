@@ -42,6 +42,19 @@ export type SearchFilter =
   | { propertyName: string; operator: 'IN'; values: string[] }
   | { propertyName: string; operator: 'HAS_PROPERTY' | 'NOT_HAS_PROPERTY' };
 export type PermittedActions = Map<number, Set<string>>;
+export interface NewTicket {
+  subject: string;
+  content?: string;
+  priority?: 'LOW' | 'MEDIUM' | 'HIGH';
+  ownerId: number | null;
+  pipelineId: string;
+  stageId: string;
+}
+
+/** HubSpot's default ticket pipeline id ("Pipelines API": the default ticket pipeline is "0"). */
+export const DEFAULT_TICKET_PIPELINE = '0';
+/** CRM object type ids, as the permissions API's hcrn wants them (HubSpot docs, "Object type IDs"). */
+export const OBJECT_TYPE_IDS = { contacts: '0-1', tickets: '0-5' } as const;
 
 export interface CrmApi {
   getTicket(id: string): Promise<TicketRecord | undefined>;
@@ -49,8 +62,9 @@ export interface CrmApi {
   /** Every page, in id order; bounded by `max` so a runaway search cannot exhaust the rate budget. */
   searchTickets(filterGroups: Array<{ filters: SearchFilter[] }>, max: number): Promise<{ tickets: TicketRecord[]; total: number }>;
   countTickets(filters: SearchFilter[]): Promise<number>;
-  updateTicket(id: string, properties: Record<string, string>): Promise<TicketRecord>;
-  createTicket(properties: Record<string, string>, contactId: string): Promise<TicketRecord>;
+  assignTicket(id: string, ownerId: number): Promise<TicketRecord>;
+  moveTicketStage(id: string, stageId: string): Promise<TicketRecord>;
+  createTicket(ticket: NewTicket, contactId: string): Promise<TicketRecord>;
   createNote(ticketId: string, body: string, ownerId: number | null, timestamp: Date): Promise<{ id: string }>;
   getTicketPipelineStages(pipelineId: string): Promise<PipelineStage[] | undefined>;
   listOwners(): Promise<OwnerRecord[]>;
@@ -148,6 +162,9 @@ export function createCrmApi(call: PortalCall): CrmApi {
       ...(after === undefined ? {} : { after }),
     });
 
+  const updateTicket = async (id: string, properties: Record<string, string>) =>
+    required(await call('update a ticket', ticketSchema, (client) => client.crm.tickets.basicApi.update(id, { properties }), { notFoundIsEmpty: false }), 'update a ticket');
+
   return {
     getTicket: (id) =>
       call('read a ticket', ticketSchema, (client) => client.crm.tickets.basicApi.getById(id, TICKET_PROPERTIES), { notFoundIsEmpty: true }),
@@ -178,11 +195,19 @@ export function createCrmApi(call: PortalCall): CrmApi {
       return page.total;
     },
 
-    async updateTicket(id, properties) {
-      return required(await call('update a ticket', ticketSchema, (client) => client.crm.tickets.basicApi.update(id, { properties }), { notFoundIsEmpty: false }), 'update a ticket');
-    },
+    assignTicket: (id, ownerId) => updateTicket(id, { hubspot_owner_id: String(ownerId) }),
 
-    async createTicket(properties, contactId) {
+    moveTicketStage: (id, stageId) => updateTicket(id, { hs_pipeline_stage: stageId }),
+
+    async createTicket(ticket, contactId) {
+      const properties = {
+        subject: ticket.subject,
+        hs_pipeline: ticket.pipelineId,
+        hs_pipeline_stage: ticket.stageId,
+        ...(ticket.content === undefined ? {} : { content: ticket.content }),
+        ...(ticket.priority === undefined ? {} : { hs_ticket_priority: ticket.priority }),
+        ...(ticket.ownerId === null ? {} : { hubspot_owner_id: String(ticket.ownerId) }),
+      };
       const created = await call(
         'create a ticket',
         ticketSchema,

@@ -23,3 +23,8 @@ export function visibilityFilterGroups(rule: Visibility, base: SearchFilter[]): 
   const fits = groups.length <= SEARCH_LIMITS.groups && total <= SEARCH_LIMITS.filters && groups.every((group) => group.filters.length <= SEARCH_LIMITS.filtersPerGroup);
   return fits ? groups : undefined;
 }
+
+/** HubSpot search's pseudo-property for "associated with this contact" (CRM search guide, "Search through associations"). */
+export function associatedWithContact(contactId: string): SearchFilter[] {
+  return [{ propertyName: 'associations.contact', operator: 'EQ', value: contactId }];
+}

@@ -5,16 +5,14 @@ import type { Decision } from '../access/decide.js';
 import { LEVEL_LABELS } from '../access/catalogue.js';
 import { actionsOf, OBJECT_TYPE_NAMES, type ObjectType, type RecordFacts } from '../access/model.js';
 import { AppError, isAppError } from '../errors.js';
-import type { TicketRecord } from '../hubspot/crm.js';
+import { DEFAULT_TICKET_PIPELINE, type TicketRecord } from '../hubspot/crm.js';
 import { hubspotCorrelationId } from '../hubspot/http-error.js';
 import type { Viewer } from '../hubspot/directory.js';
-import { visibilityFilterGroups } from '../hubspot/search-filters.js';
+import { associatedWithContact, visibilityFilterGroups } from '../hubspot/search-filters.js';
 import { isVisible } from '../access/visibility.js';
 import { signedViewer } from './viewer.js';
 
 const recordId = z.string().regex(/^\d{1,20}$/, 'must be a HubSpot record id (digits)');
-/** HubSpot's default ticket pipeline is "0"; new tickets start in its first open stage. */
-const DEFAULT_TICKET_PIPELINE = '0';
 /** A contact's card lists at most this many tickets; the count of the rest is still exact. */
 const MAX_LISTED_TICKETS = 100;
 
@@ -73,7 +71,7 @@ export async function cardRoutes(root: FastifyInstance): Promise<void> {
     const { facts } = await root.guard.contact(viewer, request.params.id);
     await root.guard.require(viewer, 'view', facts);
     const api = root.hubspot.forPortal(viewer.portalId);
-    const about = [{ propertyName: 'associations.contact', operator: 'EQ' as const, value: request.params.id }];
+    const about = associatedWithContact(request.params.id);
     const { rule, decisionFor } = await root.access.visibility(viewer, 'tickets');
     const groups = visibilityFilterGroups(rule, about);
     const total = await api.countTickets(about);
@@ -123,7 +121,7 @@ export async function cardRoutes(root: FastifyInstance): Promise<void> {
     }
     const ownerId = viewer.ownerId;
     return performWrite(root, viewer, 'assign-to-me', facts.id, decision, () =>
-      root.hubspot.forPortal(viewer.portalId).updateTicket(facts.id, { hubspot_owner_id: String(ownerId) }),
+      root.hubspot.forPortal(viewer.portalId).assignTicket(facts.id, ownerId),
     );
   });
 
@@ -134,14 +132,14 @@ export async function cardRoutes(root: FastifyInstance): Promise<void> {
       const viewer = await signedViewer(root, request);
       const { ticket, facts } = await root.guard.ticket(viewer, request.params.id);
       const decision = await root.guard.require(viewer, 'edit', facts, 'move-stage');
-      const stages = (await root.hubspot.forPortal(viewer.portalId).getTicketPipelineStages(ticket.pipelineId ?? DEFAULT_TICKET_PIPELINE)) ?? [];
+      const stages = await stagesOf(root, viewer.portalId, ticket.pipelineId);
       if (!stages.some((stage) => stage.id === request.body.stageId)) {
         throw new AppError('VALIDATION_FAILED', {
           details: [{ field: 'body.stageId', message: `must be one of this ticket's pipeline stages: ${stages.map((stage) => `${stage.id} (${stage.label})`).join(', ')}` }],
         });
       }
       return performWrite(root, viewer, 'move-stage', facts.id, decision, () =>
-        root.hubspot.forPortal(viewer.portalId).updateTicket(facts.id, { hs_pipeline_stage: request.body.stageId }),
+        root.hubspot.forPortal(viewer.portalId).moveTicketStage(facts.id, request.body.stageId),
       );
     },
   );
@@ -177,21 +175,13 @@ export async function cardRoutes(root: FastifyInstance): Promise<void> {
       const { facts } = await root.guard.contact(viewer, request.params.id);
       await root.guard.require(viewer, 'view', facts, 'create-ticket');
       const decision = await root.guard.require(viewer, 'edit', newTicketFacts(viewer), 'create-ticket', { hypothetical: true });
-      const stages = (await root.hubspot.forPortal(viewer.portalId).getTicketPipelineStages(DEFAULT_TICKET_PIPELINE)) ?? [];
-      const firstOpen = stages.find((stage) => !stage.closed);
+      // New tickets start in the first open stage of HubSpot's default ticket pipeline.
+      const firstOpen = (await stagesOf(root, viewer.portalId, DEFAULT_TICKET_PIPELINE)).find((stage) => !stage.closed);
       if (firstOpen === undefined) throw new AppError('HUBSPOT_RESPONSE_INVALID', { message: 'The default ticket pipeline has no open stage.' });
       return performWrite(root, viewer, 'create-ticket', request.params.id, decision, () =>
-        root.hubspot.forPortal(viewer.portalId).createTicket(
-          {
-            subject: request.body.subject,
-            hs_pipeline: DEFAULT_TICKET_PIPELINE,
-            hs_pipeline_stage: firstOpen.id,
-            ...(request.body.content === undefined ? {} : { content: request.body.content }),
-            ...(request.body.priority === undefined ? {} : { hs_ticket_priority: request.body.priority }),
-            ...(viewer.ownerId === null ? {} : { hubspot_owner_id: String(viewer.ownerId) }),
-          },
-          request.params.id,
-        ),
+        root.hubspot
+          .forPortal(viewer.portalId)
+          .createTicket({ ...request.body, ownerId: viewer.ownerId, pipelineId: DEFAULT_TICKET_PIPELINE, stageId: firstOpen.id }, request.params.id),
       );
     },
   );
