@@ -188,6 +188,10 @@ describe('card API with HubSpot\'s permissions API (auto)', () => {
     expect(refused.json().error).toMatchObject({ code: 'DENIED_BY_HUBSPOT', message: "HubSpot's permissions don't allow you to open this ticket (owned by Ana Silva)." });
     const allowed = await h.signed({ path: '/api/v1/records/tickets/5002/access', portalId: P, userId: bob!.id });
     expect(allowed.json().verdicts.view).toMatchObject({ allowed: true, source: 'hubspot' });
+    // With no level set by the admin, the list is checked ticket by ticket with HubSpot rather than shown empty.
+    const list = (await h.signed({ path: '/api/v1/contacts/6002/tickets', portalId: P, userId: bob!.id })).json();
+    expect(list.tickets.map((ticket: { id: string }) => ticket.id)).toEqual(['5007']);
+    expect(list.hidden).toEqual({ count: 1, reasons: [{ code: 'DENIED_BY_HUBSPOT', message: 'outside your HubSpot permissions', count: 1 }] });
   });
 
   it('uses the mirrored levels for the words once the admin set them, and falls back to them when HubSpot fails', async () => {

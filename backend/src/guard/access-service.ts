@@ -13,6 +13,7 @@ export type AccessMode = 'auto' | 'hubspot' | 'policy';
 
 /** Who may do what to which record: the two sources of DESIGN.md behind one interface, and the facts they need. */
 export interface AccessService {
+  readonly mode: AccessMode;
   viewerFacts(viewer: Viewer): ViewerFacts;
   recordFacts(portalId: number, objectType: ObjectType, record: { id: string; ownerId: number | null }): Promise<RecordFacts>;
   decide(viewer: Viewer, action: Action, record: RecordFacts): Promise<Decision>;
@@ -21,8 +22,11 @@ export interface AccessService {
    * asked about existing records, so the admin's mirrored levels decide.
    */
   decideNew(viewer: Viewer, action: Action, record: RecordFacts): Promise<Decision>;
-  /** Which records of a type the viewer may see, for search filters; always from the policy (HubSpot has no list API). */
-  visibility(viewer: Viewer, objectType: ObjectType): Promise<{ rule: Visibility; decisionFor: (record: RecordFacts) => Decision }>;
+  /**
+   * Which records of a type the viewer may see by the policy, for search filters (HubSpot's permissions API answers
+   * per record only). `configured` is false when the admin has not set this viewer's level.
+   */
+  visibility(viewer: Viewer, objectType: ObjectType): Promise<{ rule: Visibility; configured: boolean; decisionFor: (record: RecordFacts) => Decision }>;
   policy(portalId: number): Promise<PolicyDocument>;
   ownerName(portalId: number, ownerId: number | null): Promise<string | null>;
 }
@@ -85,6 +89,7 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
   }
 
   return {
+    mode: options.mode,
     viewerFacts,
     policy,
 
@@ -113,7 +118,11 @@ export function createAccessService(options: AccessServiceOptions): AccessServic
       const teamIds = new Set(viewer.teams.map((team) => team.id));
       const teamOwnerIds = (await options.directory.owners(viewer.portalId)).filter((owner) => owner.teamIds.some((id) => teamIds.has(id))).map((owner) => owner.id);
       const facts = viewerFacts(viewer);
-      return { rule: visibility(facts, grant, teamOwnerIds), decisionFor: (record) => decidePure(facts, 'view', record, grant) };
+      return {
+        rule: visibility(facts, grant, teamOwnerIds),
+        configured: grant.configured,
+        decisionFor: (record) => decidePure(facts, 'view', record, grant),
+      };
     },
 
     async ownerName(portalId, ownerId) {

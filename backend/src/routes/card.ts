@@ -5,16 +5,13 @@ import type { Decision } from '../access/decide.js';
 import { LEVEL_LABELS } from '../access/catalogue.js';
 import { actionsOf, OBJECT_TYPE_NAMES, type ObjectType, type RecordFacts } from '../access/model.js';
 import { AppError, isAppError } from '../errors.js';
-import { DEFAULT_TICKET_PIPELINE, type TicketRecord } from '../hubspot/crm.js';
+import { DEFAULT_TICKET_PIPELINE } from '../hubspot/crm.js';
 import { hubspotCorrelationId } from '../hubspot/http-error.js';
 import type { Viewer } from '../hubspot/directory.js';
-import { associatedWithContact, visibilityFilterGroups } from '../hubspot/search-filters.js';
-import { isVisible } from '../access/visibility.js';
+import { contactTickets } from '../guard/contact-tickets.js';
 import { signedViewer } from './viewer.js';
 
 const recordId = z.string().regex(/^\d{1,20}$/, 'must be a HubSpot record id (digits)');
-/** A contact's card lists at most this many tickets; the count of the rest is still exact. */
-const MAX_LISTED_TICKETS = 100;
 
 function summary(decision: Decision) {
   return {
@@ -70,28 +67,7 @@ export async function cardRoutes(root: FastifyInstance): Promise<void> {
     const viewer = await signedViewer(root, request);
     const { facts } = await root.guard.contact(viewer, request.params.id);
     await root.guard.require(viewer, 'view', facts);
-    const api = root.hubspot.forPortal(viewer.portalId);
-    const about = associatedWithContact(request.params.id);
-    const { rule, decisionFor } = await root.access.visibility(viewer, 'tickets');
-    const groups = visibilityFilterGroups(rule, about);
-    const total = await api.countTickets(about);
-    let visible: TicketRecord[] = [];
-    if (groups !== 'none') {
-      const found = await api.searchTickets(groups ?? [{ filters: about }], MAX_LISTED_TICKETS);
-      visible = groups === undefined ? found.tickets.filter((ticket) => isVisible(rule, ticket.ownerId)) : found.tickets;
-    }
-    // Why the rest are hidden, in the viewer's words; read only to explain, never returned.
-    const hiddenReasons = new Map<string, { code: string; message: string; count: number }>();
-    if (visible.length < total) {
-      const everything = await api.searchTickets([{ filters: about }], MAX_LISTED_TICKETS);
-      const shown = new Set(visible.map((ticket) => ticket.id));
-      for (const ticket of everything.tickets.filter((candidate) => !shown.has(candidate.id))) {
-        const decision = decisionFor(await root.access.recordFacts(viewer.portalId, 'tickets', ticket));
-        const reason = hiddenReasons.get(decision.code) ?? { code: decision.code, message: hiddenMessage(decision), count: 0 };
-        reason.count += 1;
-        hiddenReasons.set(decision.code, reason);
-      }
-    }
+    const { visible, total, hidden } = await contactTickets({ api: root.hubspot, access: root.access }, viewer, request.params.id);
     const stageLabels = new Map((await stagesOf(root, viewer.portalId, DEFAULT_TICKET_PIPELINE)).map((stage) => [stage.id, stage.label]));
     return {
       contactId: request.params.id,
@@ -107,7 +83,7 @@ export async function cardRoutes(root: FastifyInstance): Promise<void> {
           owner: ticket.ownerId === null ? null : { ownerId: ticket.ownerId, name: await root.access.ownerName(viewer.portalId, ticket.ownerId) },
         })),
       ),
-      hidden: { count: total - visible.length, reasons: [...hiddenReasons.values()] },
+      hidden: { count: total - visible.length, reasons: hidden.map(({ decision, count }) => ({ code: decision.code, message: hiddenMessage(decision), count })) },
     };
   });
 
@@ -201,6 +177,14 @@ function hiddenMessage(decision: Decision): string {
     case 'OWNED_ONLY_UNASSIGNED':
     case 'TEAM_ONLY_UNASSIGNED':
       return 'not assigned to anyone';
+    case 'DENIED_BY_HUBSPOT':
+      return 'outside your HubSpot permissions';
+    case 'NO_PERMISSION':
+      return 'you have no access to tickets';
+    case 'NOT_CONFIGURED':
+      return 'your access has not been set up yet';
+    case 'ACCESS_UNKNOWN':
+      return 'could not be checked right now';
     default:
       return decision.message;
   }
