@@ -171,6 +171,8 @@ describe('card API with the policy source (levels mirrored by the admin)', () =>
     expect(directory.roles.map((role: { name: string }) => role.name)).toContain('Support Agent');
     const policy = (await h.signed({ path: '/api/v1/admin/policy', portalId: P, userId: ana!.id })).json();
     expect(policy).toMatchObject({ version: 1, changedBy: ana!.id });
+    const history = (await h.signed({ path: '/api/v1/admin/policy/history', portalId: P, userId: ana!.id })).json();
+    expect(history.versions.map((version: { version: number; changedBy: number }) => [version.version, version.changedBy])).toEqual([[1, ana!.id]]);
   });
 });
 

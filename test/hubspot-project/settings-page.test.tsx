@@ -79,6 +79,20 @@ describe('settings page', () => {
     expect(renderer.mocks.actions.addAlert.calls[0]?.[0]).toMatchObject({ type: 'success', message: 'Access levels saved (version 4).' });
   });
 
+  it('clears a rule so the less specific one applies again', async () => {
+    const existing = { ...policy, document: { default: { tickets: { view: 'owned' } }, roles: {}, teams: {}, users: { '2002': { tickets: { view: 'none' } } } } };
+    const { renderer, calls } = renderPage({ 'GET /api/v1/admin/policy': { status: 200, body: existing }, 'PUT /api/v1/admin/policy': { status: 200, body: { ...policy, version: 4 } } });
+    await ready(renderer);
+    renderer.find(Select, { name: 'scope' }).trigger('onChange', 'users' as never);
+    await renderer.waitFor(() => expect(renderer.maybeFind(Select, { name: 'entity' })).not.toBeNull());
+    renderer.find(Select, { name: 'entity' }).trigger('onChange', '2002' as never);
+    await renderer.waitFor(() => expect(renderer.find(Select, { name: 'level-view' }).props.value).toBe('none'));
+    renderer.findByTestId(Button, 'clear-rule').trigger('onClick');
+    await renderer.waitFor(() => expect(renderer.findAll(Button).filter((button) => button.props.testId === 'clear-rule')).toEqual([]));
+    renderer.findByTestId(Button, 'save-policy').trigger('onClick');
+    await renderer.waitFor(() => expect(calls.find((call) => call.method === 'PUT')?.body).toEqual({ default: { tickets: { view: 'owned' } }, roles: {}, teams: {}, users: {} }));
+  });
+
   it('explains why a user cannot open a record', async () => {
     const explanation = {
       decision: { allowed: false, code: 'OWNED_ONLY_NOT_OWNER', message: 'You can only open tickets you own. This one is owned by Ana Silva.', fix: 'Ask a Super Admin to give you Team access to tickets, or ask Ana to reassign it.', source: 'hubspot', action: 'view', level: 'owned', levelLabel: null, facts: { rule: 'user 2002' } },

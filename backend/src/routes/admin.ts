@@ -90,6 +90,13 @@ export async function adminRoutes(root: FastifyInstance): Promise<void> {
       : { version: stored.version, document: stored.document, changedBy: stored.changedByUserId, changedAt: stored.changedAt.toISOString() };
   });
 
+  /** Who changed the levels, and when: every saved version, newest first. */
+  app.get('/policy/history', { schema: { querystring: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }) } }, async (request) => {
+    const viewer = await admin(request);
+    const versions = await root.policies.history(viewer.portalId, request.query.limit);
+    return { versions: versions.map((stored) => ({ version: stored.version, document: stored.document, changedBy: stored.changedByUserId, changedAt: stored.changedAt.toISOString() })) };
+  });
+
   app.put('/policy', { schema: { body: policyDocumentSchema } }, async (request) => {
     const viewer = await admin(request);
     const saved = await root.policies.save(viewer.portalId, request.body, viewer.userId, new Date(root.now()));

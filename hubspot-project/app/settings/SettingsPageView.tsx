@@ -21,7 +21,7 @@ import {
 import type { BackendClient } from '../shared/backend-client.ts';
 import { describeError } from '../shared/backend-client.ts';
 import { ErrorView } from '../shared/ErrorView.tsx';
-import type { AdminDirectory, AdminStatus, AuditEntry, Explanation, Level, PolicyDocument } from '../shared/types.ts';
+import type { AdminDirectory, AdminStatus, AuditEntry, Explanation, Level, LevelMap, PolicyDocument } from '../shared/types.ts';
 import { useLoad } from '../shared/useLoad.ts';
 
 export interface SettingsActions {
@@ -96,9 +96,23 @@ export function PolicyEditor({ client, directory, initial, actions }: { client: 
   const key = scope === 'default' ? '' : entity;
   const current = scope === 'default' ? policy.default : (policy[scope][key] ?? {});
 
+  function replaceRule(next: LevelMap | undefined) {
+    if (scope === 'default') {
+      setPolicy({ ...policy, default: next ?? {} });
+      return;
+    }
+    const { [key]: _removed, ...others } = policy[scope];
+    setPolicy({ ...policy, [scope]: next === undefined ? others : { ...others, [key]: next } });
+  }
+
   function setLevel(action: string, level: Level) {
-    const next = { ...current, [objectType]: { ...(current[objectType] ?? {}), [action]: level } };
-    setPolicy(scope === 'default' ? { ...policy, default: next } : { ...policy, [scope]: { ...policy[scope], [key]: next } });
+    replaceRule({ ...current, [objectType]: { ...(current[objectType] ?? {}), [action]: level } });
+  }
+
+  /** Drops this rule's levels for the chosen records, so the next less specific rule applies again. */
+  function clearRule() {
+    const { [objectType]: _cleared, ...rest } = current;
+    replaceRule(Object.keys(rest).length === 0 ? undefined : rest);
   }
 
   async function save() {
@@ -144,6 +158,11 @@ export function PolicyEditor({ client, directory, initial, actions }: { client: 
         </Flex>
       )}
       {affected.length > 0 && <Text variant="microcopy">Affects: {affected.join(', ')}. Super Admins always have All access; more specific rules win.</Text>}
+      {current[objectType] !== undefined && (
+        <Button testId="clear-rule" variant="secondary" onClick={clearRule}>
+          Clear this rule
+        </Button>
+      )}
       <Button testId="save-policy" variant="primary" disabled={saving} onClick={() => void save()}>
         Save access levels
       </Button>
