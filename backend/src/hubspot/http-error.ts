@@ -1,14 +1,14 @@
-import { z } from 'zod';
 import { readErrorBody } from './schemas.js';
 
-/** A non-2xx answer from HubSpot to one of our own fetch() calls, shaped like the SDK's ApiException. */
+/** A non-2xx answer from HubSpot to one of our own fetch() calls, carrying what the SDK's ApiException carries. */
 export class HubSpotHttpError extends Error {
   constructor(
-    readonly code: number,
+    readonly status: number,
     readonly headers: Record<string, string>,
     readonly body: unknown,
   ) {
-    super(`HubSpot answered HTTP ${code}`);
+    // The body stays out of the message: the token endpoint's answers must never reach a log line.
+    super(`HubSpot answered HTTP ${status}`);
     this.name = 'HubSpotHttpError';
   }
 }
@@ -21,23 +21,28 @@ export interface HttpFailure {
 }
 
 /**
- * @hubspot/api-client throws a different ApiException class per API module, so failures are recognised by shape
- * (`code`, `headers`, `body`), which also matches HubSpotHttpError.
+ * HubSpot's answer inside a failure, from our HubSpotHttpError or the SDK's ApiException. The SDK has a separate
+ * ApiException class per API module, so those are recognised by shape: an Error with a numeric HTTP `code`,
+ * `headers` and `body`.
  */
-const httpFailureShape = z.object({
-  code: z.number().int().min(100).max(599),
-  headers: z.record(z.string(), z.unknown()).optional(),
-  body: z.unknown(),
-});
-
 export function readHttpFailure(error: unknown): HttpFailure | undefined {
-  if (typeof error !== 'object' || error === null) return undefined;
-  const parsed = httpFailureShape.safeParse(error);
-  if (!parsed.success) return undefined;
-  const headers = Object.fromEntries(
-    Object.entries(parsed.data.headers ?? {}).map(([name, value]) => [name.toLowerCase(), String(value)]),
+  if (error instanceof HubSpotHttpError) {
+    return { status: error.status, headers: lowerCaseNames(error.headers), body: error.body };
+  }
+  if (!(error instanceof Error) || !('code' in error) || !('headers' in error) || !('body' in error)) return undefined;
+  const { code, headers, body } = error;
+  if (typeof code !== 'number' || !Number.isInteger(code) || code < 100 || code > 599) return undefined;
+  if (typeof headers !== 'object' || headers === null) return undefined;
+  return { status: code, headers: lowerCaseNames(headers), body };
+}
+
+function lowerCaseNames(headers: object): Record<string, string> {
+  const entries = Object.entries(headers) as Array<[string, unknown]>;
+  return Object.fromEntries(
+    entries.flatMap(([name, value]) =>
+      typeof value === 'string' || typeof value === 'number' ? [[name.toLowerCase(), String(value)]] : [],
+    ),
   );
-  return { status: parsed.data.code, headers, body: parsed.data.body };
 }
 
 /** HubSpot's correlation id for a failed call, from the error or any error it wraps, for support and the audit log. */
@@ -51,13 +56,36 @@ export function hubspotCorrelationId(error: unknown): string | undefined {
   return undefined;
 }
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
+/** Codes Node, undici (fetch) and node-fetch (the SDK) put on connection-level failures, which a retry may cure. */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
 
-/** fetch's "fetch failed" (cause carries the code), node-fetch's FetchError (type "system"), and aborts on timeout. */
+function hasNetworkCode(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && 'code' in value && typeof value.code === 'string' && NETWORK_CODES.has(value.code);
+}
+
+/**
+ * fetch's "fetch failed" TypeError (the cause carries the code), node-fetch's FetchError of type "system" (the
+ * SDK's transport), a socket error with a network code, and aborts on timeout.
+ */
 export function isNetworkFailure(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   if (error.name === 'AbortError' || error.name === 'TimeoutError') return true;
-  const withCode = (value: unknown) => typeof value === 'object' && value !== null && 'code' in value && NETWORK_CODES.has(String(value.code));
-  if (withCode(error) || withCode(error.cause)) return true;
-  return (error.name === 'FetchError' && 'type' in error && error.type === 'system') || (error instanceof TypeError && error.message === 'fetch failed');
+  if (hasNetworkCode(error) || hasNetworkCode(error.cause)) return true;
+  if (error instanceof TypeError && error.message === 'fetch failed') return true;
+  return error.name === 'FetchError' && 'type' in error && error.type === 'system';
 }
