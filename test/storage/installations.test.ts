@@ -1,13 +1,25 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createInstallationStore, openDatabase, TokenCipher, type InstallationStore, type StoreDatabase } from '../../backend/src/store/index.js';
+import {
+  createInstallationStore,
+  openDatabase,
+  TokenCipher,
+  TokenDecryptionError,
+  type InstallationStore,
+  type NewInstallation,
+  type StoreDatabase,
+} from '../../backend/src/store/index.js';
 import { databaseTargets } from './databases.js';
 
+const PORTAL = 10000001;
 const ACCESS = 'CNe-access-token-PLAINTEXT-4f1a';
 const REFRESH = 'refresh-token-PLAINTEXT-9c2b';
+const SCOPES = ['oauth', 'tickets', 'crm.objects.contacts.read-granted-scope-marker'];
 const t0 = new Date('2026-11-01T10:00:00Z');
+const at = (ms: number) => new Date(t0.getTime() + ms);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.each(databaseTargets)('installations on $title', (target) => {
   describe.skipIf(target.skip)(target.name, () => {
@@ -16,39 +28,44 @@ describe.each(databaseTargets)('installations on $title', (target) => {
     let cleanup: () => Promise<void>;
     let file: string | undefined;
     let url: string;
+    const extra: StoreDatabase[] = [];
     const key = randomBytes(32);
 
+    /** Another instance on the same database, as a second process would have. */
+    async function secondInstance(): Promise<InstallationStore> {
+      const other = await openDatabase(url);
+      extra.push(other);
+      return createInstallationStore(other.db, new TokenCipher(key), other.dialect);
+    }
+
     beforeEach(async () => {
-      const created = await target.create();
-      ({ cleanup, file, url } = created);
+      ({ cleanup, file, url } = await target.create());
       database = await openDatabase(url);
       store = createInstallationStore(database.db, new TokenCipher(key), database.dialect);
     });
     afterEach(async () => {
-      await database.close();
+      await Promise.all([database, ...extra.splice(0)].map((open) => open.close()));
       await cleanup();
     });
 
-    const install = (overrides: Partial<Parameters<InstallationStore['saveInstall']>[0]> = {}) =>
+    const install = (overrides: Partial<NewInstallation> = {}, now = t0) =>
       store.saveInstall(
-        { portalId: 10000001, accessToken: ACCESS, refreshToken: REFRESH, accessTokenExpiresAt: new Date(t0.getTime() + 1_800_000), scopes: ['oauth', 'tickets'], installedByUserId: 11, ...overrides },
-        t0,
+        { portalId: PORTAL, accessToken: ACCESS, refreshToken: REFRESH, accessTokenExpiresAt: at(1_800_000), scopes: SCOPES, installedByUserId: 11, ...overrides },
+        now,
       );
 
-    it('runs its migrations idempotently', async () => {
-      const again = await openDatabase(url);
-      await again.close();
-      expect(await store.get(1)).toBeUndefined();
+    it('has nothing for an account that never installed', async () => {
+      expect(await store.get(PORTAL)).toBeUndefined();
     });
 
     it('round-trips an install', async () => {
       const saved = await install();
       expect(saved).toEqual({
-        portalId: 10000001,
+        portalId: PORTAL,
         accessToken: ACCESS,
         refreshToken: REFRESH,
-        accessTokenExpiresAt: new Date(t0.getTime() + 1_800_000),
-        scopes: ['oauth', 'tickets'],
+        accessTokenExpiresAt: at(1_800_000),
+        scopes: SCOPES,
         installedByUserId: 11,
         installedAt: t0,
         updatedAt: t0,
@@ -56,96 +73,201 @@ describe.each(databaseTargets)('installations on $title', (target) => {
         statusReason: null,
         statusChangedAt: t0,
       });
-      expect(await store.get(10000001)).toEqual(saved);
+      expect(await store.get(PORTAL)).toEqual(saved);
     });
 
     it('reinstall replaces installer, tokens and scopes and reactivates', async () => {
       await install();
-      await store.markStatus(10000001, 'needs_reinstall', 'refresh refused', new Date(t0.getTime() + 1000));
-      expect((await store.get(10000001))?.status).toBe('needs_reinstall');
-      const later = new Date(t0.getTime() + 60_000);
-      await store.saveInstall({ portalId: 10000001, accessToken: 'a2', refreshToken: 'r2', accessTokenExpiresAt: later, scopes: ['oauth'], installedByUserId: 12 }, later);
-      expect(await store.get(10000001)).toMatchObject({ status: 'active', statusReason: null, installedByUserId: 12, accessToken: 'a2', refreshToken: 'r2', scopes: ['oauth'], installedAt: later });
+      await store.markStatus(PORTAL, 'needs_reinstall', 'refresh refused', at(1000));
+      const later = at(60_000);
+      const saved = await install({ accessToken: 'a2', refreshToken: 'r2', accessTokenExpiresAt: later, scopes: ['oauth'], installedByUserId: 12 }, later);
+      expect(saved).toEqual({
+        portalId: PORTAL,
+        accessToken: 'a2',
+        refreshToken: 'r2',
+        accessTokenExpiresAt: later,
+        scopes: ['oauth'],
+        installedByUserId: 12,
+        installedAt: later,
+        updatedAt: later,
+        status: 'active',
+        statusReason: null,
+        statusChangedAt: later,
+      });
+      expect(await store.get(PORTAL)).toEqual(saved);
     });
 
-    it('saves refreshed tokens and forgets them on disconnect', async () => {
+    it('saves refreshed tokens and leaves the rest alone', async () => {
       await install();
-      const later = new Date(t0.getTime() + 2_000_000);
-      await store.saveRefreshedTokens(10000001, { accessToken: 'a3', refreshToken: 'r3', accessTokenExpiresAt: later }, later);
-      expect(await store.get(10000001)).toMatchObject({ accessToken: 'a3', refreshToken: 'r3', accessTokenExpiresAt: later, updatedAt: later, installedAt: t0 });
-      await store.forgetTokens(10000001, later);
-      expect(await store.get(10000001)).toMatchObject({ accessToken: '', refreshToken: '', status: 'uninstalled', installedByUserId: 11 });
+      const later = at(2_000_000);
+      await store.saveRefreshedTokens(PORTAL, { accessToken: 'a3', refreshToken: 'r3', accessTokenExpiresAt: at(3_800_000) }, later);
+      expect(await store.get(PORTAL)).toEqual({
+        portalId: PORTAL,
+        accessToken: 'a3',
+        refreshToken: 'r3',
+        accessTokenExpiresAt: at(3_800_000),
+        scopes: SCOPES,
+        installedByUserId: 11,
+        installedAt: t0,
+        updatedAt: later,
+        status: 'active',
+        statusReason: null,
+        statusChangedAt: t0,
+      });
+    });
+
+    it('marks a status with its reason and time, and back', async () => {
+      await install();
+      await store.markStatus(PORTAL, 'needs_reinstall', 'HubSpot refused the refresh token.', at(5000));
+      expect(await store.get(PORTAL)).toMatchObject({
+        status: 'needs_reinstall',
+        statusReason: 'HubSpot refused the refresh token.',
+        statusChangedAt: at(5000),
+        updatedAt: at(5000),
+        accessToken: ACCESS,
+      });
+      await store.markStatus(PORTAL, 'active', null, at(6000));
+      expect(await store.get(PORTAL)).toMatchObject({ status: 'active', statusReason: null, statusChangedAt: at(6000) });
+    });
+
+    it('forgets the tokens on disconnect, keeps who installed, and never takes refreshed tokens back', async () => {
+      await install();
+      await store.forgetTokens(PORTAL, at(1000));
+      const forgotten = {
+        accessToken: '',
+        refreshToken: '',
+        accessTokenExpiresAt: new Date(0),
+        status: 'uninstalled',
+        statusChangedAt: at(1000),
+        installedByUserId: 11,
+        installedAt: t0,
+      };
+      expect(await store.get(PORTAL)).toMatchObject(forgotten);
+      const raw = await database.db.selectFrom('installations').select(['access_token_enc', 'refresh_token_enc']).execute();
+      expect(raw).toEqual([{ access_token_enc: '', refresh_token_enc: '' }]);
+      // A refresh that was under way when the admin disconnected.
+      await store.saveRefreshedTokens(PORTAL, { accessToken: 'late', refreshToken: 'late', accessTokenExpiresAt: at(9_000_000) }, at(2000));
+      expect(await store.get(PORTAL)).toMatchObject(forgotten);
+      await store.forgetTokens(424242, at(2000));
+      expect(await store.get(424242)).toBeUndefined();
     });
 
     it('keeps tokens unreadable at rest', async () => {
       await install();
-      const raw = await sql<{ access_token_enc: string; refresh_token_enc: string }>`select access_token_enc, refresh_token_enc from installations`.execute(database.db);
-      const row = raw.rows[0]!;
-      expect(row.access_token_enc).not.toContain(ACCESS);
-      expect(row.refresh_token_enc).not.toContain(REFRESH);
-      expect(row.access_token_enc).toMatch(/^v1\./);
-      if (file !== undefined) {
-        await database.close();
-        const bytes = [file, `${file}-wal`].filter(existsSync).map((name) => readFileSync(name).toString('latin1')).join('');
-        expect(bytes.length).toBeGreaterThan(0);
+      const raw = await database.db.selectFrom('installations').select(['access_token_enc', 'refresh_token_enc']).executeTakeFirstOrThrow();
+      expect(raw.access_token_enc).toMatch(/^v1\./);
+      expect(raw.refresh_token_enc).toMatch(/^v1\./);
+      for (const column of Object.values(raw)) {
+        expect(column).not.toContain(ACCESS);
+        expect(column).not.toContain(REFRESH);
+      }
+      if (file === undefined) return;
+      const dbFile = file;
+      const diskBytes = () => [dbFile, `${dbFile}-wal`].filter(existsSync).map((name) => readFileSync(name).toString('latin1')).join('');
+      // While open the row sits in the WAL; after close it is checkpointed into the main file. Check both.
+      const whileOpen = diskBytes();
+      await database.close();
+      const afterClose = diskBytes();
+      database = await openDatabase(url);
+      for (const bytes of [whileOpen, afterClose]) {
+        // The row is really there (its scopes are stored in the clear), only the tokens are not.
+        expect(bytes).toContain(SCOPES[2]);
+        expect(bytes).toContain(raw.access_token_enc);
         expect(bytes).not.toContain(ACCESS);
         expect(bytes).not.toContain(REFRESH);
-        database = await openDatabase(url);
       }
     });
 
-    it('refuses to decrypt with another key or a row moved to another account', async () => {
+    it('refuses to decrypt with another key, or a ciphertext moved to another account or column', async () => {
       await install();
       const wrongKey = createInstallationStore(database.db, new TokenCipher(randomBytes(32)), database.dialect);
-      await expect(wrongKey.get(10000001)).rejects.toThrow(/could not be decrypted/);
-      await sql`insert into installations select 10000002, access_token_enc, refresh_token_enc, access_token_expires_at, scopes, installed_by_user_id, installed_at, updated_at, status, status_reason, status_changed_at from installations where portal_id = 10000001`.execute(database.db);
-      await expect(store.get(10000002)).rejects.toThrow(/could not be decrypted/);
+      await expect(wrongKey.get(PORTAL)).rejects.toThrow(TokenDecryptionError);
+
+      await install({ portalId: 10000002, accessToken: 'other-access', refreshToken: 'other-refresh' });
+      const victim = await database.db.selectFrom('installations').select(['access_token_enc', 'refresh_token_enc']).where('portal_id', '=', PORTAL).executeTakeFirstOrThrow();
+      await database.db.updateTable('installations').set(victim).where('portal_id', '=', 10000002).execute();
+      await expect(store.get(10000002)).rejects.toThrow(TokenDecryptionError);
+
+      await database.db
+        .updateTable('installations')
+        .set({ access_token_enc: victim.refresh_token_enc, refresh_token_enc: victim.access_token_enc })
+        .where('portal_id', '=', PORTAL)
+        .execute();
+      await expect(store.get(PORTAL)).rejects.toThrow(TokenDecryptionError);
     });
 
-    it('serialises refresh locks on the same account', async () => {
+    it('refuses a row that does not match the schema, instead of guessing', async () => {
       await install();
-      const events: string[] = [];
-      const second = target.name === 'postgres' ? await openDatabase(url) : database;
-      const otherStore = createInstallationStore(second.db, new TokenCipher(key), second.dialect);
-      let inside = 0;
-      let overlapped = false;
-      const hold = (name: string, s: InstallationStore) =>
-        s.withRefreshLock(10000001, async (locked) => {
-          inside += 1;
-          overlapped ||= inside > 1;
-          events.push(`${name} in`);
-          await new Promise((resolve) => setTimeout(resolve, 100));
-          await locked.saveRefreshedTokens(10000001, { accessToken: name, refreshToken: name, accessTokenExpiresAt: t0 }, t0);
-          events.push(`${name} out`);
-          inside -= 1;
-        });
-      if (target.name === 'postgres') {
-        await Promise.all([hold('a', store), hold('b', otherStore)]);
-        expect(overlapped).toBe(false);
-        expect(events).toHaveLength(4);
-        await second.close();
-      } else {
-        // SQLite is single-process: the lock runs fn directly and the token manager's single flight serialises.
-        await hold('a', store);
-        expect(events).toEqual(['a in', 'a out']);
-      }
-      expect((await store.get(10000001))?.accessToken).toMatch(/^[ab]$/);
+      await sql`update installations set scopes = ${'oauth tickets'}`.execute(database.db);
+      await expect(store.get(PORTAL)).rejects.toThrow(/installations row does not match the schema[\s\S]*scopes/);
     });
 
-    it.runIf(target.name === 'postgres')('does not block other accounts while one is locked', async () => {
+    it('serialises refresh locks on one account, and the second holder sees the first one\u2019s tokens', async () => {
+      await install();
+      // PostgreSQL: two instances sharing the database, as two processes would. SQLite: one process, one instance.
+      const other = target.name === 'postgres' ? await secondInstance() : createInstallationStore(database.db, new TokenCipher(key), database.dialect);
+      const events: string[] = [];
+      const seen: string[] = [];
+      const refresh = (name: string, from: InstallationStore) =>
+        from.withRefreshLock(PORTAL, async (locked) => {
+          events.push(`${name} in`);
+          seen.push((await locked.get(PORTAL))?.accessToken ?? 'none');
+          await sleep(150);
+          await locked.saveRefreshedTokens(PORTAL, { accessToken: name, refreshToken: name, accessTokenExpiresAt: at(1_800_000) }, at(1000));
+          events.push(`${name} out`);
+        });
+      await Promise.all([refresh('a', store), refresh('b', other)]);
+      const [first, second] = events[0] === 'a in' ? ['a', 'b'] : ['b', 'a'];
+      expect(events).toEqual([`${first} in`, `${first} out`, `${second} in`, `${second} out`]);
+      expect(seen).toEqual([ACCESS, first]);
+      expect((await store.get(PORTAL))?.accessToken).toBe(second);
+    });
+
+    it('does not make other accounts wait', async () => {
       await install();
       await install({ portalId: 10000002 });
+      const other = target.name === 'postgres' ? await secondInstance() : store;
       const order: string[] = [];
-      await Promise.all([
-        store.withRefreshLock(10000001, async () => {
-          await new Promise((resolve) => setTimeout(resolve, 200));
-          order.push('slow');
-        }),
-        store.withRefreshLock(10000002, async () => {
+      let releaseSlow: () => void = () => undefined;
+      const slowHeld = new Promise<void>((resolve) => {
+        releaseSlow = resolve;
+      });
+      const slow = store.withRefreshLock(PORTAL, async () => {
+        order.push('slow in');
+        await slowHeld;
+        order.push('slow out');
+      });
+      await sleep(50);
+      try {
+        const fast = other.withRefreshLock(10000002, async (locked) => {
           order.push('fast');
-        }),
-      ]);
-      expect(order).toEqual(['fast', 'slow']);
+          await locked.saveRefreshedTokens(10000002, { accessToken: 'f', refreshToken: 'f', accessTokenExpiresAt: at(1) }, at(1));
+        });
+        await Promise.race([fast, sleep(3000).then(() => Promise.reject(new Error('account 10000002 waited for 10000001')))]);
+      } finally {
+        releaseSlow();
+        await slow;
+      }
+      expect(order).toEqual(['slow in', 'fast', 'slow out']);
+    });
+
+    it('releases the lock when fn throws (and on PostgreSQL rolls back what fn wrote)', async () => {
+      await install();
+      const failing = store.withRefreshLock(PORTAL, async (locked) => {
+        await locked.saveRefreshedTokens(PORTAL, { accessToken: 'doomed', refreshToken: 'doomed', accessTokenExpiresAt: at(1) }, at(1));
+        throw new Error('HubSpot went away');
+      });
+      await expect(failing).rejects.toThrow('HubSpot went away');
+      const after = await store.withRefreshLock(PORTAL, async (locked) => (await locked.get(PORTAL))?.accessToken);
+      expect(after).toBe(target.name === 'postgres' ? ACCESS : 'doomed');
+    });
+
+    it('lets the locked store re-enter its own account and refuses another', async () => {
+      await install();
+      await store.withRefreshLock(PORTAL, async (locked) => {
+        await expect(locked.withRefreshLock(PORTAL, async (again) => (await again.get(PORTAL))?.accessToken)).resolves.toBe(ACCESS);
+        await expect(locked.withRefreshLock(10000002, async () => 'never')).rejects.toThrow(/while holding the refresh lock of 10000001/);
+      });
     });
   });
 });

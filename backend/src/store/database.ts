@@ -1,10 +1,8 @@
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
-import pg from 'pg';
-import { migrationProvider } from './migrations.js';
+import type { Kysely } from 'kysely';
+import { migrateToLatest } from './migrate.js';
+import { postgresKysely } from './postgres.js';
 import type { Tables } from './schema.js';
+import { sqliteKysely } from './sqlite.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -14,53 +12,26 @@ export interface StoreDatabase {
   close(): Promise<void>;
 }
 
-const INT8_OID = 20;
-
-function sqliteDatabase(file: string): Kysely<Tables> {
-  if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const database = new SQLite(file);
-  // WAL lets readers proceed during a write; busy_timeout makes a second process wait instead of failing.
-  database.pragma('journal_mode = WAL');
-  database.pragma('foreign_keys = ON');
-  database.pragma('busy_timeout = 5000');
-  return new Kysely<Tables>({ dialect: new SqliteDialect({ database }) });
-}
-
-function postgresDatabase(connectionString: string): Kysely<Tables> {
-  const pool = new pg.Pool({
-    connectionString,
-    max: 10,
-    // Per pool rather than pg's global type registry: bigint epoch-ms columns come back as numbers.
-    types: {
-      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-        oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
-    },
-  });
-  return new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
+function connect(url: string): { db: Kysely<Tables>; dialect: Dialect } {
+  if (url.startsWith('sqlite:')) {
+    const file = url.slice('sqlite:'.length);
+    if (file === '') throw new Error('DATABASE_URL sqlite: needs a file, e.g. sqlite:./data/viewer-guard.db');
+    return { db: sqliteKysely(file), dialect: 'sqlite' };
+  }
+  if (/^postgres(ql)?:\/\//.test(url)) return { db: postgresKysely(url), dialect: 'postgres' };
+  // Only the scheme is echoed: the rest of a URL may hold a password.
+  const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0] ?? '(none)';
+  throw new Error(`DATABASE_URL scheme ${scheme} is not supported: use sqlite:<file>, sqlite::memory: or postgres://…`);
 }
 
 /**
- * Opens `sqlite:<file>` (or `sqlite::memory:`) or `postgres://…` and brings the schema to the latest migration.
- * On PostgreSQL Kysely's migrator takes an advisory lock, so instances starting together migrate once.
+ * Opens `sqlite:<file>` (relative to the working directory; its folder is created), `sqlite::memory:` or
+ * `postgres://…` / `postgresql://…`, and brings the schema to the latest migration before returning.
  */
 export async function openDatabase(url: string): Promise<StoreDatabase> {
-  let db: Kysely<Tables>;
-  let dialect: Dialect;
-  if (url.startsWith('sqlite:')) {
-    db = sqliteDatabase(url.slice('sqlite:'.length));
-    dialect = 'sqlite';
-  } else if (/^postgres(ql)?:\/\//.test(url)) {
-    db = postgresDatabase(url);
-    dialect = 'postgres';
-  } else {
-    throw new Error('DATABASE_URL must start with sqlite: or postgres://');
-  }
+  const { db, dialect } = connect(url);
   try {
-    const { error, results } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
-    if (error !== undefined) {
-      const failed = results?.find((result) => result.status === 'Error')?.migrationName ?? 'unknown';
-      throw new Error(`database migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-    }
+    await migrateToLatest(db, dialect);
   } catch (error) {
     await db.destroy();
     throw error;

@@ -1,6 +1,7 @@
-import { type Kysely, type Selectable, sql } from 'kysely';
-import { z } from 'zod';
+import type { Kysely } from 'kysely';
 import type { Dialect } from './database.js';
+import { decodeInstallation, encryptTokens, forgottenTokens } from './installation-row.js';
+import { KeyedMutex } from './keyed-mutex.js';
 import type { InstallationsTable, Tables } from './schema.js';
 import type { TokenCipher } from './token-cipher.js';
 
@@ -32,55 +33,78 @@ export interface RefreshedTokens {
 
 export interface InstallationStore {
   get(portalId: number): Promise<Installation | undefined>;
-  /** After an OAuth code exchange. A reinstall replaces tokens, scopes and installer, and reactivates. */
+  /** After an OAuth code exchange. A reinstall replaces tokens, scopes, installer and install time, and reactivates. */
   saveInstall(input: NewInstallation, now: Date): Promise<Installation>;
+  /**
+   * Does nothing once the install is disconnected (or gone), so a refresh that finishes after a disconnect never
+   * writes tokens back.
+   */
   saveRefreshedTokens(portalId: number, tokens: RefreshedTokens, now: Date): Promise<void>;
   markStatus(portalId: number, status: InstallationStatus, reason: string | null, now: Date): Promise<void>;
-  /** Disconnect: the tokens are erased; the row stays, status `uninstalled`, so the history of who installed remains. */
+  /**
+   * Disconnect: both tokens are erased ('' in place of the ciphertexts, expiry 0); the row stays with status
+   * `uninstalled`, so who installed and when remains for the admin status page until a reinstall replaces it.
+   */
   forgetTokens(portalId: number, now: Date): Promise<void>;
   /**
-   * Runs fn holding this account's refresh lock, with a store bound to the lock, so fn can re-read the row and
-   * write new tokens before anyone else refreshes. PostgreSQL: a transaction holding `SELECT … FOR UPDATE` on the
-   * row, which serialises every instance sharing the database. SQLite is embedded in one process, where the token
-   * manager's single flight already serialises refreshes; holding SQLite's only connection across an HTTP call
-   * would stall every other query, so there fn runs without a transaction.
+   * Runs fn holding this account's refresh lock; fn gets a store bound to the lock, so it can re-read the row and
+   * write new tokens before anyone else refreshes. Inside fn use that store only: on PostgreSQL the outer one
+   * writes from another connection and would wait for the very lock fn holds. The bound store's own
+   * withRefreshLock re-enters for the same account and refuses any other (two locks held at once could deadlock).
+   *
+   * PostgreSQL: a transaction that starts with `SELECT … FOR UPDATE` on the account's row. Every instance sharing
+   * the database queues on that row lock; the next holder re-reads the row (read committed: each statement sees
+   * what committed before it) and finds the fresh token. The row lock also holds back a disconnect or reinstall of
+   * the same account until the refresh commits. Other accounts' rows, and plain reads, are never blocked. An
+   * account with no row locks nothing, and has nothing to refresh either. If fn throws, its writes roll back.
+   *
+   * SQLite (embedded, one process): an in-process lock per account and database. Not a transaction: Kysely runs
+   * SQLite on a single connection, so a transaction held across HubSpot's token call would stall every other
+   * query, every account's, until HubSpot answered. Each write is one statement and atomic on its own.
    */
   withRefreshLock<T>(portalId: number, fn: (locked: InstallationStore) => Promise<T>): Promise<T>;
 }
 
-const scopesSchema = z.array(z.string());
-const tokenContext = (kind: 'access_token' | 'refresh_token', portalId: number) => `${kind}:${portalId}`;
+type RefreshLock = InstallationStore['withRefreshLock'];
 
-export function createInstallationStore(db: Kysely<Tables>, cipher: TokenCipher, dialect: Dialect): InstallationStore {
-  const decode = (row: Selectable<InstallationsTable>): Installation => ({
-    portalId: Number(row.portal_id),
-    accessToken: row.access_token_enc === '' ? '' : cipher.decrypt(row.access_token_enc, tokenContext('access_token', Number(row.portal_id))),
-    refreshToken: row.refresh_token_enc === '' ? '' : cipher.decrypt(row.refresh_token_enc, tokenContext('refresh_token', Number(row.portal_id))),
-    accessTokenExpiresAt: new Date(Number(row.access_token_expires_at)),
-    scopes: scopesSchema.parse(JSON.parse(row.scopes)),
-    installedByUserId: Number(row.installed_by_user_id),
-    installedAt: new Date(Number(row.installed_at)),
-    updatedAt: new Date(Number(row.updated_at)),
-    status: row.status,
-    statusReason: row.status_reason,
-    statusChangedAt: new Date(Number(row.status_changed_at)),
+/** A store on `db` whose every query shares the refresh lock already held for `heldPortalId`. */
+function lockedStore(db: Kysely<Tables>, cipher: TokenCipher, heldPortalId: number): InstallationStore {
+  const locked: InstallationStore = storeOn(db, cipher, async (portalId, fn) => {
+    if (portalId !== heldPortalId) {
+      throw new Error(`withRefreshLock(${portalId}) called while holding the refresh lock of ${heldPortalId}`);
+    }
+    return fn(locked);
   });
+  return locked;
+}
 
-  const encryptTokens = (portalId: number, tokens: RefreshedTokens) => ({
-    access_token_enc: cipher.encrypt(tokens.accessToken, tokenContext('access_token', portalId)),
-    refresh_token_enc: cipher.encrypt(tokens.refreshToken, tokenContext('refresh_token', portalId)),
-    access_token_expires_at: tokens.accessTokenExpiresAt.getTime(),
-  });
+function postgresRowLock(db: Kysely<Tables>, cipher: TokenCipher): RefreshLock {
+  return (portalId, fn) =>
+    db.transaction().execute(async (trx) => {
+      await trx.selectFrom('installations').select('portal_id').where('portal_id', '=', portalId).forUpdate().execute();
+      return fn(lockedStore(trx, cipher, portalId));
+    });
+}
 
-  const store: InstallationStore = {
+// Keyed by database so every store over one SQLite database shares its locks.
+const sqliteLocks = new WeakMap<Kysely<Tables>, KeyedMutex<number>>();
+
+function inProcessLock(db: Kysely<Tables>, cipher: TokenCipher): RefreshLock {
+  const mutex = sqliteLocks.get(db) ?? new KeyedMutex<number>();
+  sqliteLocks.set(db, mutex);
+  return (portalId, fn) => mutex.run(portalId, () => fn(lockedStore(db, cipher, portalId)));
+}
+
+function storeOn(db: Kysely<Tables>, cipher: TokenCipher, withRefreshLock: RefreshLock): InstallationStore {
+  return {
     async get(portalId) {
       const row = await db.selectFrom('installations').selectAll().where('portal_id', '=', portalId).executeTakeFirst();
-      return row === undefined ? undefined : decode(row);
+      return row === undefined ? undefined : decodeInstallation(row, cipher);
     },
 
     async saveInstall(input, now) {
       const values = {
-        ...encryptTokens(input.portalId, input),
+        ...encryptTokens(input.portalId, input, cipher),
         scopes: JSON.stringify(input.scopes),
         installed_by_user_id: input.installedByUserId,
         installed_at: now.getTime(),
@@ -89,21 +113,21 @@ export function createInstallationStore(db: Kysely<Tables>, cipher: TokenCipher,
         status_reason: null,
         status_changed_at: now.getTime(),
       };
-      await db
+      const row = await db
         .insertInto('installations')
         .values({ portal_id: input.portalId, ...values })
         .onConflict((conflict) => conflict.column('portal_id').doUpdateSet(values))
-        .execute();
-      const saved = await store.get(input.portalId);
-      if (saved === undefined) throw new Error(`installation ${input.portalId} vanished right after it was saved`);
-      return saved;
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return decodeInstallation(row, cipher);
     },
 
     async saveRefreshedTokens(portalId, tokens, now) {
       await db
         .updateTable('installations')
-        .set({ ...encryptTokens(portalId, tokens), updated_at: now.getTime() })
+        .set({ ...encryptTokens(portalId, tokens, cipher), updated_at: now.getTime() })
         .where('portal_id', '=', portalId)
+        .where('status', '!=', 'uninstalled')
         .execute();
     },
 
@@ -119,9 +143,7 @@ export function createInstallationStore(db: Kysely<Tables>, cipher: TokenCipher,
       await db
         .updateTable('installations')
         .set({
-          access_token_enc: '',
-          refresh_token_enc: '',
-          access_token_expires_at: 0,
+          ...forgottenTokens,
           status: 'uninstalled',
           status_reason: 'Disconnected from Viewer Guard.',
           status_changed_at: now.getTime(),
@@ -131,13 +153,10 @@ export function createInstallationStore(db: Kysely<Tables>, cipher: TokenCipher,
         .execute();
     },
 
-    async withRefreshLock(portalId, fn) {
-      if (dialect === 'sqlite') return fn(store);
-      return db.transaction().execute(async (trx) => {
-        await sql`select portal_id from installations where portal_id = ${portalId} for update`.execute(trx);
-        return fn(createInstallationStore(trx, cipher, dialect));
-      });
-    },
+    withRefreshLock,
   };
-  return store;
+}
+
+export function createInstallationStore(db: Kysely<Tables>, cipher: TokenCipher, dialect: Dialect): InstallationStore {
+  return storeOn(db, cipher, dialect === 'postgres' ? postgresRowLock(db, cipher) : inProcessLock(db, cipher));
 }

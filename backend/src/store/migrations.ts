@@ -3,6 +3,15 @@ import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely
 /**
  * One migration set for SQLite and PostgreSQL, in code (no directory scan, so it works the same from tsx, a
  * bundle or a test). Names sort in the order they run; never edit one that has shipped, add the next.
+ *
+ * Column types are the subset both databases treat alike:
+ * - timestamps are epoch milliseconds in `bigint`: SQLite has no date type (it keeps whatever text or number it is
+ *   given), while integers compare, sort and index identically on both; PostgreSQL's int8
+ *   is read back as a number (postgres.ts), so rows decode the same either way;
+ * - ids from HubSpot (portal, user) are `bigint`: HubSpot promises no upper bound and its record ids already
+ *   exceed int4, so int8 rules out a later overflow;
+ * - lists and documents are JSON in `text` and validated with zod when read, not `jsonb`, which SQLite lacks;
+ * - enumerations are `text` with a CHECK constraint, which both enforce, instead of PostgreSQL enum types.
  */
 const migrations: Record<string, Migration> = {
   '0001_installations': {

@@ -1,12 +1,13 @@
-import type { Generated } from 'kysely';
+export const INSTALLATION_STATUSES = ['active', 'needs_reinstall', 'uninstalled'] as const;
 
 /**
  * Table types as Kysely sees them. Timestamps are epoch milliseconds in `bigint` columns: the one representation
  * that compares and sorts the same on SQLite and PostgreSQL (pg's int8 parser is set to return numbers, safe
- * for millisecond timestamps until the year 285,616).
+ * for millisecond timestamps until the year 285,616). Why each type: migrations.ts.
  */
 export interface InstallationsTable {
   portal_id: number;
+  /** token-cipher.ts ciphertexts; '' once the tokens are forgotten (disconnect). */
   access_token_enc: string;
   refresh_token_enc: string;
   access_token_expires_at: number;
@@ -15,7 +16,7 @@ export interface InstallationsTable {
   installed_by_user_id: number;
   installed_at: number;
   updated_at: number;
-  status: 'active' | 'needs_reinstall' | 'uninstalled';
+  status: (typeof INSTALLATION_STATUSES)[number];
   status_reason: string | null;
   status_changed_at: number;
 }
@@ -50,5 +51,3 @@ export interface Tables {
   policies: PoliciesTable;
   audit_log: AuditLogTable;
 }
-
-export type { Generated };

@@ -6,6 +6,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
  * column does not decrypt. Stored as `v1.<iv>.<tag>.<ciphertext>` (base64url) to allow a later format.
  */
 const VERSION = 'v1';
+const KEY_BYTES = 32;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
@@ -21,7 +22,7 @@ export class TokenCipher {
   readonly #key: Buffer;
 
   constructor(key: Buffer) {
-    if (key.length !== 32) throw new Error('TokenCipher needs a 32-byte key');
+    if (key.length !== KEY_BYTES) throw new Error(`TokenCipher needs a ${KEY_BYTES}-byte key, got ${key.length} bytes`);
     this.#key = Buffer.from(key);
   }
 
@@ -30,7 +31,7 @@ export class TokenCipher {
     const cipher = createCipheriv('aes-256-gcm', this.#key, iv, { authTagLength: TAG_BYTES });
     cipher.setAAD(Buffer.from(context, 'utf8'));
     const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    return [VERSION, iv, cipher.getAuthTag(), ciphertext].map((part) => (typeof part === 'string' ? part : part.toString('base64url'))).join('.');
+    return [VERSION, ...[iv, cipher.getAuthTag(), ciphertext].map((part) => part.toString('base64url'))].join('.');
   }
 
   decrypt(stored: string, context: string): string {

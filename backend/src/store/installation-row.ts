@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import type { Installation, RefreshedTokens } from './installations.js';
+import { INSTALLATION_STATUSES, type InstallationsTable } from './schema.js';
+import type { TokenCipher } from './token-cipher.js';
+
+/** What a forgotten token column holds: no ciphertext is ever empty, so it cannot be mistaken for one. */
+const FORGOTTEN = '';
+
+type TokenColumns = Pick<InstallationsTable, 'access_token_enc' | 'refresh_token_enc' | 'access_token_expires_at'>;
+
+const scopesJson = z
+  .string()
+  .transform((text, context): unknown => {
+    try {
+      return JSON.parse(text);
+    } catch {
+      context.addIssue({ code: 'custom', message: 'scopes is not JSON' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.array(z.string()));
+
+// Checked at runtime, not just typed: a driver returning int8 as a string, or a hand-edited row, fails here loudly.
+const rowSchema = z.object({
+  portal_id: z.int(),
+  access_token_enc: z.string(),
+  refresh_token_enc: z.string(),
+  access_token_expires_at: z.int(),
+  scopes: scopesJson,
+  installed_by_user_id: z.int(),
+  installed_at: z.int(),
+  updated_at: z.int(),
+  status: z.enum(INSTALLATION_STATUSES),
+  status_reason: z.string().nullable(),
+  status_changed_at: z.int(),
+});
+
+/** The AAD binding a ciphertext to its column and account, e.g. "access_token:10000001". */
+const tokenContext = (column: 'access_token' | 'refresh_token', portalId: number) => `${column}:${portalId}`;
+
+export function decodeInstallation(raw: unknown, cipher: TokenCipher): Installation {
+  const parsed = rowSchema.safeParse(raw);
+  if (!parsed.success) throw new Error(`installations row does not match the schema:\n${z.prettifyError(parsed.error)}`);
+  const row = parsed.data;
+  const reveal = (column: 'access_token' | 'refresh_token', stored: string) =>
+    stored === FORGOTTEN ? FORGOTTEN : cipher.decrypt(stored, tokenContext(column, row.portal_id));
+  return {
+    portalId: row.portal_id,
+    accessToken: reveal('access_token', row.access_token_enc),
+    refreshToken: reveal('refresh_token', row.refresh_token_enc),
+    accessTokenExpiresAt: new Date(row.access_token_expires_at),
+    scopes: row.scopes,
+    installedByUserId: row.installed_by_user_id,
+    installedAt: new Date(row.installed_at),
+    updatedAt: new Date(row.updated_at),
+    status: row.status,
+    statusReason: row.status_reason,
+    statusChangedAt: new Date(row.status_changed_at),
+  };
+}
+
+export function encryptTokens(portalId: number, tokens: RefreshedTokens, cipher: TokenCipher): TokenColumns {
+  return {
+    access_token_enc: cipher.encrypt(tokens.accessToken, tokenContext('access_token', portalId)),
+    refresh_token_enc: cipher.encrypt(tokens.refreshToken, tokenContext('refresh_token', portalId)),
+    access_token_expires_at: tokens.accessTokenExpiresAt.getTime(),
+  };
+}
+
+export const forgottenTokens: TokenColumns = { access_token_enc: FORGOTTEN, refresh_token_enc: FORGOTTEN, access_token_expires_at: 0 };
