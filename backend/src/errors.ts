@@ -34,6 +34,16 @@ export const errorCatalogue = {
     message: 'The request was signed for a different HubSpot app.',
     fix: 'Check HUBSPOT_APP_ID: it must be the id of the app whose card calls this backend.',
   },
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    message: 'Viewer Guard\'s API takes JSON bodies only.',
+    fix: 'Send the body as application/json (the Viewer Guard card does).',
+  },
+  BODY_TOO_LARGE: {
+    status: 413,
+    message: 'The request body is larger than HubSpot lets a card send (1 MB).',
+    fix: 'Send less: notes and ticket descriptions are limited to 10,000 characters.',
+  },
   USER_NOT_IN_PORTAL: {
     status: 403,
     message: 'Your HubSpot user is not a user of this HubSpot account, or it was deactivated.',
@@ -119,8 +129,6 @@ export interface AppErrorOptions {
   fix?: string;
   /** Extra machine-readable detail that is safe to show the caller (e.g. field errors). */
   details?: unknown;
-  /** Where to act on the fix (e.g. the install URL). */
-  link?: string;
   cause?: unknown;
 }
 
@@ -129,7 +137,6 @@ export class AppError extends Error {
   readonly status: number;
   readonly fix: string | undefined;
   readonly details: unknown;
-  readonly link: string | undefined;
 
   constructor(code: ErrorCode, options: AppErrorOptions = {}) {
     const entry = errorCatalogue[code];
@@ -139,24 +146,22 @@ export class AppError extends Error {
     this.status = entry.status;
     this.fix = options.fix ?? entry.fix;
     this.details = options.details;
-    this.link = options.link;
   }
 }
 
 /**
  * A refusal decided by the access rules: answered 403 with the decision's own code, message and fix (e.g.
- * OWNED_ONLY_NOT_OWNER), so the card can show exactly why.
+ * OWNED_ONLY_NOT_OWNER), so the card can show exactly why; the error handler audits it with the decision.
  */
 export class AccessDeniedError extends Error {
   readonly status = 403;
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly fix: string | null,
-    readonly details: unknown,
-  ) {
-    super(message);
+  readonly code: string;
+  readonly fix: string | null;
+  constructor(readonly decision: { code: string; message: string; fix: string | null; action: string; source: string; level: string | null }) {
+    super(decision.message);
     this.name = 'AccessDeniedError';
+    this.code = decision.code;
+    this.fix = decision.fix;
   }
 }
 

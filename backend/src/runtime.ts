@@ -1,10 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import { buildApp, loggerOptions } from './app.js';
+import { buildBackend, loggerOptions } from './app.js';
 import type { Config } from './config.js';
 import { loadOrCreateDevKey } from './dev-key.js';
-import { createServices } from './services.js';
-import { createAuditLog, createInstallationStore, createPolicyStore, openDatabase, pingDatabase, TokenCipher } from './store/index.js';
+import { createAuditLog, openDatabase } from './store/index.js';
 
 const AUDIT_PURGE_INTERVAL_MS = 6 * 60 * 60 * 1000;
 
@@ -25,19 +24,10 @@ export async function startBackend(config: Config, options: { dataDir?: string }
       key = dev.key;
       notes.push(`TOKEN_ENCRYPTION_KEY is not set: using the local development key in ${dev.file}${dev.created ? ' (just generated)' : ''}`);
     }
-    const installations = createInstallationStore(database.db, new TokenCipher(key), database.dialect);
     const logger = pino(loggerOptions(config.logLevel));
     for (const note of notes) logger.warn(note);
+    const app = await buildBackend({ config, database, tokenKey: key, logger, trustProxy: true });
     const audit = createAuditLog(database.db);
-    const deps = createServices({
-      config,
-      installations,
-      policies: createPolicyStore(database.db),
-      audit,
-      pingDatabase: () => pingDatabase(database.db),
-      log: logger,
-    });
-    const app = await buildApp(deps, { logger, trustProxy: true });
     // Audit retention: purge at start, then every few hours; the timer never keeps the process alive.
     const purge = async () => {
       try {

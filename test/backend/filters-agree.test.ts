@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { decide } from '../../backend/src/access/decide.js';
 import { LEVELS, type Grant, type RecordFacts, type ViewerFacts } from '../../backend/src/access/model.js';
 import { visibility } from '../../backend/src/access/visibility.js';
-import { SEARCH_LIMITS, visibilityFilterGroups } from '../../backend/src/hubspot/search-filters.js';
+import { SEARCH_LIMITS, ownerScopeFilterGroups } from '../../backend/src/hubspot/search-filters.js';
 import { createFakeHubSpot, loadSeed, type Seed } from '../hubspot-fake/index.js';
 
 const APP = { clientId: 'prop-client', clientSecret: 'prop-secret', appId: 1 };
@@ -66,7 +66,7 @@ describe('compiled search filters agree with decide()', () => {
             })
             .map((ticket) => ticket.id);
 
-          const groups = visibilityFilterGroups(visibility(viewer, grant, teamOwnerIds), base);
+          const groups = ownerScopeFilterGroups(visibility(viewer, grant, teamOwnerIds), base);
           expect(groups).toBeDefined();
           let found: string[] = [];
           if (groups !== 'none' && groups !== undefined) {
@@ -87,7 +87,7 @@ describe('compiled search filters agree with decide()', () => {
     const viewer: ViewerFacts = { userId: 1, name: 'V', superAdmin: false, ownerId: 1, teams: [{ id: '301', name: 'A' }] };
     const grant: Grant = { level: 'team+unassigned', source: 'policy', rule: 'r', configured: true };
     const many = Array.from({ length: 250 }, (_, index) => index + 2);
-    const groups = visibilityFilterGroups(visibility(viewer, grant, many), base);
+    const groups = ownerScopeFilterGroups(visibility(viewer, grant, many), base);
     expect(groups).not.toBe('none');
     if (groups === undefined || groups === 'none') throw new Error('expected filter groups');
     expect(groups).toHaveLength(4);
@@ -95,6 +95,6 @@ describe('compiled search filters agree with decide()', () => {
       expect(group.filters.length).toBeLessThanOrEqual(SEARCH_LIMITS.filtersPerGroup);
       for (const filter of group.filters) if ('values' in filter) expect(filter.values.length).toBeLessThanOrEqual(SEARCH_LIMITS.inValues);
     }
-    expect(visibilityFilterGroups(visibility(viewer, grant, Array.from({ length: 600 }, (_, index) => index + 2)), base)).toBeUndefined();
+    expect(ownerScopeFilterGroups(visibility(viewer, grant, Array.from({ length: 600 }, (_, index) => index + 2)), base)).toBeUndefined();
   });
 });

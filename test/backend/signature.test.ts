@@ -1,9 +1,9 @@
 import { Signature } from '@hubspot/api-client';
-import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, type InjectOptions } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { computeSignatureV3, signedUri } from '../../backend/src/hubspot/signature.js';
 import { errorHandlerPlugin } from '../../backend/src/plugins/error-handler.js';
-import { requireIdentity, signedRequestsPlugin } from '../../backend/src/plugins/signed-requests.js';
+import { signedApiPlugin } from '../../backend/src/pipeline/signed-api.js';
 import { hubspotSignature, signedRequest } from '../support/signing.js';
 
 const SECRET = 'test-client-secret-0b7c';
@@ -45,15 +45,27 @@ describe('signed-requests plugin', () => {
   beforeEach(async () => {
     now = NOW;
     app = Fastify();
-    await app.register(errorHandlerPlugin);
+    await app.register(errorHandlerPlugin, { installUrl: `${BASE}/`, recordRefusal: async () => undefined });
     await app.register(async (api) => {
-      await api.register(signedRequestsPlugin, { clientSecret: SECRET, publicBaseUrl: BASE, appId: 777, now: () => now });
-      const echo = async (request: Parameters<typeof requireIdentity>[0]) => ({ identity: requireIdentity(request), body: request.body ?? null });
-      api.get('/api/v1/echo', echo);
-      api.get('/api/v1/other', echo);
-      api.post('/api/v1/echo', echo);
-      api.put('/api/v1/echo', echo);
-      api.get('/api/v1/a:b', echo);
+      await api.register(signedApiPlugin, {
+        clientSecret: SECRET,
+        publicBaseUrl: BASE,
+        appId: 777,
+        now: () => now,
+        bodyLimitBytes: 1024 * 1024,
+        // The viewer step is the harness's business; here it only has to let the signed identity through.
+        resolveViewer: async (identity) => ({
+          viewer: { portalId: identity.portalId, userId: identity.userId, email: 'someone@example.com', firstName: undefined, lastName: undefined, superAdmin: false, roleIds: [], ownerId: null, teams: [] },
+          portal: { portalId: identity.portalId } as never,
+        }),
+      });
+      const echo = async (request: FastifyRequest) => ({ identity: request.identity, body: request.body ?? null });
+      const viewer = { config: { auth: 'viewer' as const } };
+      api.get('/api/v1/echo', viewer, echo);
+      api.get('/api/v1/other', viewer, echo);
+      api.post('/api/v1/echo', viewer, echo);
+      api.put('/api/v1/echo', viewer, echo);
+      api.get('/api/v1/a:b', viewer, echo);
     });
   });
   afterEach(async () => app.close());

@@ -42,7 +42,7 @@ describe.each(databaseTargets)('install token refresh on $title', (target) => {
       const oauth = createOAuthClient({ apiBaseUrl: fake.url, clientId: APP.clientId, clientSecret: APP.clientSecret, scheduler: new HubSpotScheduler() });
       return {
         database,
-        tokens: createTokenManager({ installations, oauth, refreshMarginMs: MARGIN_MS, installUrl: 'https://vg.example.com/', now: () => now, log: silent }),
+        tokens: createTokenManager({ installations, oauth, refreshMarginMs: MARGIN_MS, now: () => now, log: silent }),
       };
     }
 

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { buildApp } from '../../backend/src/app.js';
+import type { FastifyBaseLogger, FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { buildBackend } from '../../backend/src/app.js';
 import { loadConfig, type Config } from '../../backend/src/config.js';
-import { createServices } from '../../backend/src/services.js';
-import { createAuditLog, createInstallationStore, createPolicyStore, openDatabase, pingDatabase, TokenCipher, type InstallationStore, type StoreDatabase } from '../../backend/src/store/index.js';
+import { createInstallationStore, openDatabase, TokenCipher, type InstallationStore, type StoreDatabase } from '../../backend/src/store/index.js';
 import { createFakeHubSpot, type FakeHubSpot } from '../hubspot-fake/index.js';
 import { freePort } from './free-port.js';
 import { signedRequest } from './signing.js';
@@ -25,7 +24,7 @@ export interface Harness {
 }
 
 /** The local HubSpot and a listening backend wired to it, on a fresh in-memory SQLite unless told otherwise. */
-export async function startHarness(options: { now?: () => number; databaseUrl?: string; env?: Record<string, string> } = {}): Promise<Harness> {
+export async function startHarness(options: { now?: () => number; databaseUrl?: string; env?: Record<string, string>; logger?: FastifyBaseLogger } = {}): Promise<Harness> {
   const now = options.now ?? Date.now;
   const fake = createFakeHubSpot({ app: TEST_APP, now });
   const fakeUrl = await fake.listen();
@@ -43,19 +42,9 @@ export async function startHarness(options: { now?: () => number; databaseUrl?: 
     ...options.env,
   });
   const database = await openDatabase(config.databaseUrl);
-  const installations = createInstallationStore(database.db, new TokenCipher(randomBytes(32)), database.dialect);
-  const silent = { info: () => undefined, warn: () => undefined };
-  const app = await buildApp(
-    createServices({
-      config,
-      installations,
-      policies: createPolicyStore(database.db),
-      audit: createAuditLog(database.db),
-      pingDatabase: () => pingDatabase(database.db),
-      now,
-      log: silent,
-    }),
-  );
+  const tokenKey = randomBytes(32);
+  const installations = createInstallationStore(database.db, new TokenCipher(tokenKey), database.dialect);
+  const app = await buildBackend({ config, database, tokenKey, now, ...(options.logger === undefined ? {} : { logger: options.logger }) });
   await app.listen({ port, host: '127.0.0.1' });
 
   return {

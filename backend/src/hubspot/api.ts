@@ -1,8 +1,8 @@
 import type http from 'node:http';
 import { Client } from '@hubspot/api-client';
 import type { z } from 'zod';
+import type { GetToken, PortalCall } from './call.js';
 import { AppError } from '../errors.js';
-import type { TokenManager } from '../tokens/token-manager.js';
 import { createTimeoutAgent } from './http-agent.js';
 import { readHttpFailure } from './http-error.js';
 import { rawRequest } from './raw-request.js';
@@ -22,9 +22,8 @@ import {
 export interface HubSpotApiOptions {
   apiBaseUrl: string;
   scheduler: HubSpotScheduler;
-  tokens: TokenManager;
+  getToken: GetToken;
   requestTimeoutMs: number;
-  installUrl: string;
 }
 
 export interface Team {
@@ -34,6 +33,7 @@ export interface Team {
 
 /** What the backend asks HubSpot about one account, always with that account's own install token. */
 export interface PortalApi extends CrmApi {
+  readonly portalId: number;
   /** undefined when the user is not (or no longer) a user of this account. */
   getUser(userId: number): Promise<PublicUser | undefined>;
   /** The CRM owner record of a user (owner ids differ from user ids); undefined when the user owns nothing. */
@@ -45,19 +45,12 @@ export interface PortalApi extends CrmApi {
 }
 
 export interface HubSpotApi {
-  forPortal(portalId: number): PortalApi;
+  /**
+   * `token`: the install token the caller already holds for this request (the pipeline reads the installation once);
+   * without it every call asks `getToken`.
+   */
+  forPortal(portalId: number, token?: string): PortalApi;
 }
-
-/**
- * One HubSpot call for an account: its install token, our scheduler, HubSpot's 401/403 explained, the answer
- * parsed with a schema. `notFoundIsEmpty` turns a 404 into undefined for look-ups where absence is an answer.
- */
-export type PortalCall = <S extends z.ZodType>(
-  what: string,
-  schema: S,
-  request: (client: Client) => Promise<unknown>,
-  options: { notFoundIsEmpty: boolean },
-) => Promise<z.infer<S> | undefined>;
 
 /** HubSpot's 403 body names the scopes it wanted (Error.errors[].context.requiredGranularScopes). */
 function missingScopes(body: unknown): string[] {
@@ -87,12 +80,13 @@ export function createHubSpotApi(options: HubSpotApiOptions): HubSpotApi {
 
   async function call<S extends z.ZodType>(
     portalId: number,
+    knownToken: string | undefined,
     what: string,
     schema: S,
     request: (client: Client) => Promise<unknown>,
     { notFoundIsEmpty }: { notFoundIsEmpty: boolean },
   ): Promise<z.infer<S> | undefined> {
-    const token = await options.tokens.accessTokenFor(portalId);
+    const token = knownToken ?? (await options.getToken(portalId));
     let result: unknown;
     try {
       result = await options.scheduler.run(portalId, () => request(clientFor(portalId, token)));
@@ -106,14 +100,12 @@ export function createHubSpotApi(options: HubSpotApiOptions): HubSpotApi {
             scopes.length > 0
               ? `HubSpot refused to ${what}: this account did not grant Viewer Guard ${scopes.join(' or ')}.`
               : `HubSpot refused to ${what} for this account.`,
-          link: options.installUrl,
           cause: error,
         });
       }
       if (failure?.status === 401) {
         throw new AppError('INSTALL_NEEDS_REPAIR', {
           message: 'HubSpot no longer accepts Viewer Guard\'s access token for this account.',
-          link: options.installUrl,
           cause: error,
         });
       }
@@ -136,30 +128,30 @@ export function createHubSpotApi(options: HubSpotApiOptions): HubSpotApi {
   }
 
   return {
-    forPortal(portalId) {
-      const portalCall: PortalCall = (what, schema, request, options) => call(portalId, what, schema, request, options);
+    forPortal(portalId, token) {
+      const portalCall: PortalCall = (what, schema, request, callOptions) => call(portalId, token, what, schema, request, callOptions);
       return {
-        ...createCrmApi(portalCall),
+        portalId,
+        ...createCrmApi(portalCall, portalId),
         getUser: (userId) =>
-          call(portalId, 'read a user', publicUserSchema, (c) => c.settings.users.usersApi.getById(String(userId)), {
+          portalCall('read a user', publicUserSchema, (c) => c.settings.users.usersApi.getById(String(userId)), {
             notFoundIsEmpty: true,
           }),
         getOwnerByUserId: (userId) =>
-          call(
-            portalId,
+          portalCall(
             'read an owner',
             publicOwnerSchema,
             (c) => c.crm.owners.ownersApi.getById(userId, 'userId', false),
             { notFoundIsEmpty: true },
           ),
         async listTeams() {
-          const teams = await call(portalId, 'list teams', teamsResponseSchema, (c) => c.settings.users.teamsApi.getAll(), {
+          const teams = await portalCall('list teams', teamsResponseSchema, (c) => c.settings.users.teamsApi.getAll(), {
             notFoundIsEmpty: false,
           });
           return (teams?.results ?? []).map((team) => ({ id: team.id, name: team.name }));
         },
         async listRoles() {
-          const roles = await call(portalId, 'list roles', rolesResponseSchema, (c) => c.settings.users.rolesApi.getAll(), { notFoundIsEmpty: false });
+          const roles = await portalCall('list roles', rolesResponseSchema, (c) => c.settings.users.rolesApi.getAll(), { notFoundIsEmpty: false });
           return (roles?.results ?? []).map((role) => ({ id: role.id, name: role.name }));
         },
         async listUsers() {
@@ -167,8 +159,7 @@ export function createHubSpotApi(options: HubSpotApiOptions): HubSpotApi {
           let after: string | undefined;
           do {
             // The published spec lists users at /settings/users/v3; the SDK's getPage calls another path.
-            const page = await call(
-              portalId,
+            const page = await portalCall(
               'list users',
               usersPageSchema,
               (c) => rawRequest(c, { method: 'GET', path: '/settings/users/v3', qs: { limit: 100, ...(after === undefined ? {} : { after }) } }),

@@ -2,8 +2,9 @@ import type { Client } from '@hubspot/api-client';
 import { AssociationSpecAssociationCategoryEnum, FilterOperatorEnum } from '@hubspot/api-client/lib/codegen/crm/tickets/index.js';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
-import type { PortalCall } from './api.js';
+import type { PortalCall } from './call.js';
 import { rawRequest } from './raw-request.js';
+import { associatedWithContact, ownerScopeFilterGroups, type OwnerScope, type SearchFilter } from './search-filters.js';
 
 /**
  * CRM records, owners, pipelines and the permissions API in the backend's own terms. Property names and shapes come
@@ -37,39 +38,48 @@ export interface PipelineStage {
   label: string;
   closed: boolean;
 }
-export type SearchFilter =
-  | { propertyName: string; operator: 'EQ' | 'NEQ'; value: string }
-  | { propertyName: string; operator: 'IN'; values: string[] }
-  | { propertyName: string; operator: 'HAS_PROPERTY' | 'NOT_HAS_PROPERTY' };
+/** Per user id, the actions HubSpot's permissions API says they may take on one record (lower case: view, edit…). */
 export type PermittedActions = Map<number, Set<string>>;
+/** The CRM objects Viewer Guard reads; declared here so hubspot/ needs nothing from access/. */
+export type CrmObjectType = 'tickets' | 'contacts';
 export interface NewTicket {
   subject: string;
   content?: string;
   priority?: 'LOW' | 'MEDIUM' | 'HIGH';
   ownerId: number | null;
-  pipelineId: string;
-  stageId: string;
+}
+/** A page of a contact's tickets; `narrowed` is false when the owner scope did not fit a search and was not applied. */
+export interface ContactTicketsPage {
+  tickets: TicketRecord[];
+  narrowed: boolean;
 }
 
 /** HubSpot's default ticket pipeline id ("Pipelines API": the default ticket pipeline is "0"). */
-export const DEFAULT_TICKET_PIPELINE = '0';
+const DEFAULT_TICKET_PIPELINE = '0';
 /** CRM object type ids, as the permissions API's hcrn wants them (HubSpot docs, "Object type IDs"). */
-export const OBJECT_TYPE_IDS = { contacts: '0-1', tickets: '0-5' } as const;
+const OBJECT_TYPE_IDS: Record<CrmObjectType, string> = { contacts: '0-1', tickets: '0-5' };
 
 export interface CrmApi {
   getTicket(id: string): Promise<TicketRecord | undefined>;
   getContact(id: string): Promise<ContactRecord | undefined>;
-  /** Every page, in id order; bounded by `max` so a runaway search cannot exhaust the rate budget. */
-  searchTickets(filterGroups: Array<{ filters: SearchFilter[] }>, max: number): Promise<{ tickets: TicketRecord[]; total: number }>;
-  countTickets(filters: SearchFilter[]): Promise<number>;
+  /**
+   * The contact's tickets within an owner scope, in id order, at most `max`: the scope is compiled to search filters
+   * so hidden tickets are never fetched, unless it does not fit HubSpot's search limits (then `narrowed` is false and
+   * the caller must filter).
+   */
+  searchContactTickets(contactId: string, scope: OwnerScope, max: number): Promise<ContactTicketsPage>;
+  /** How many tickets the contact has, whoever owns them. */
+  countContactTickets(contactId: string): Promise<number>;
   assignTicket(id: string, ownerId: number): Promise<TicketRecord>;
   moveTicketStage(id: string, stageId: string): Promise<TicketRecord>;
+  /** A new ticket in the default pipeline's first open stage, associated with the contact. */
   createTicket(ticket: NewTicket, contactId: string): Promise<TicketRecord>;
   createNote(ticketId: string, body: string, ownerId: number | null, timestamp: Date): Promise<{ id: string }>;
-  getTicketPipelineStages(pipelineId: string): Promise<PipelineStage[] | undefined>;
+  /** The stages of a ticket pipeline (null: the default one); undefined when the pipeline does not exist. */
+  getTicketStages(pipelineId: string | null): Promise<PipelineStage[] | undefined>;
   listOwners(): Promise<OwnerRecord[]>;
   /** undefined when HubSpot's answer is not the shape we understand: callers treat that as "unknown", never "allowed". */
-  permittedUsers(objectTypeId: string, recordId: string, portalId: number): Promise<PermittedActions | undefined>;
+  permittedUsers(objectType: CrmObjectType, recordId: string): Promise<PermittedActions | undefined>;
   uninstall(): Promise<void>;
 }
 
@@ -152,7 +162,7 @@ function required<T>(value: T | undefined, what: string): T {
   return value;
 }
 
-export function createCrmApi(call: PortalCall): CrmApi {
+export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
   const search = (client: Client, filterGroups: Array<{ filters: SearchFilter[] }>, limit: number, after: string | undefined) =>
     client.crm.tickets.searchApi.doSearch({
       filterGroups: filterGroups.map((group) => ({ filters: group.filters.map(sdkFilter) })),
@@ -161,6 +171,33 @@ export function createCrmApi(call: PortalCall): CrmApi {
       limit,
       ...(after === undefined ? {} : { after }),
     });
+
+  /** Every page, in id order; bounded by `max` so a runaway search cannot exhaust the rate budget. */
+  async function searchTickets(filterGroups: Array<{ filters: SearchFilter[] }>, max: number): Promise<TicketRecord[]> {
+    const tickets: TicketRecord[] = [];
+    let after: string | undefined;
+    do {
+      const page = required(
+        await call('search tickets', searchPageSchema, (client) => search(client, filterGroups, Math.min(PAGE_SIZE, max - tickets.length), after), {
+          notFoundIsEmpty: false,
+        }),
+        'search tickets',
+      );
+      tickets.push(...page.results);
+      after = page.paging?.next?.after;
+    } while (after !== undefined && tickets.length < max);
+    return tickets;
+  }
+
+  async function getTicketStages(pipelineId: string | null): Promise<PipelineStage[] | undefined> {
+    const pipeline = await call(
+      'read the ticket pipeline',
+      pipelineSchema,
+      (client) => client.crm.pipelines.pipelinesApi.getById('tickets', pipelineId ?? DEFAULT_TICKET_PIPELINE),
+      { notFoundIsEmpty: true },
+    );
+    return pipeline?.stages.filter((stage) => !stage.archived).map((stage) => ({ id: stage.id, label: stage.label, closed: stage.metadata.ticketState === 'CLOSED' }));
+  }
 
   const updateTicket = async (id: string, properties: Record<string, string>) =>
     required(await call('update a ticket', ticketSchema, (client) => client.crm.tickets.basicApi.update(id, { properties }), { notFoundIsEmpty: false }), 'update a ticket');
@@ -172,26 +209,18 @@ export function createCrmApi(call: PortalCall): CrmApi {
     getContact: (id) =>
       call('read a contact', contactSchema, (client) => client.crm.contacts.basicApi.getById(id, CONTACT_PROPERTIES), { notFoundIsEmpty: true }),
 
-    async searchTickets(filterGroups, max) {
-      const tickets: TicketRecord[] = [];
-      let after: string | undefined;
-      let total = 0;
-      do {
-        const page = required(
-          await call('search tickets', searchPageSchema, (client) => search(client, filterGroups, Math.min(PAGE_SIZE, max - tickets.length), after), {
-            notFoundIsEmpty: false,
-          }),
-          'search tickets',
-        );
-        total = page.total;
-        tickets.push(...page.results);
-        after = page.paging?.next?.after;
-      } while (after !== undefined && tickets.length < max);
-      return { tickets, total };
+    async searchContactTickets(contactId, scope, max) {
+      const about = associatedWithContact(contactId);
+      const groups = ownerScopeFilterGroups(scope, about);
+      if (groups === 'none') return { tickets: [], narrowed: true };
+      return { tickets: await searchTickets(groups ?? [{ filters: about }], max), narrowed: groups !== undefined };
     },
 
-    async countTickets(filters) {
-      const page = required(await call('count tickets', searchPageSchema, (client) => search(client, [{ filters }], 1, undefined), { notFoundIsEmpty: false }), 'count tickets');
+    async countContactTickets(contactId) {
+      const page = required(
+        await call('count tickets', searchPageSchema, (client) => search(client, [{ filters: associatedWithContact(contactId) }], 1, undefined), { notFoundIsEmpty: false }),
+        'count tickets',
+      );
       return page.total;
     },
 
@@ -200,10 +229,12 @@ export function createCrmApi(call: PortalCall): CrmApi {
     moveTicketStage: (id, stageId) => updateTicket(id, { hs_pipeline_stage: stageId }),
 
     async createTicket(ticket, contactId) {
+      const firstOpen = (await getTicketStages(null))?.find((stage) => !stage.closed);
+      if (firstOpen === undefined) throw new AppError('HUBSPOT_RESPONSE_INVALID', { message: 'The default ticket pipeline has no open stage.' });
       const properties = {
         subject: ticket.subject,
-        hs_pipeline: ticket.pipelineId,
-        hs_pipeline_stage: ticket.stageId,
+        hs_pipeline: DEFAULT_TICKET_PIPELINE,
+        hs_pipeline_stage: firstOpen.id,
         ...(ticket.content === undefined ? {} : { content: ticket.content }),
         ...(ticket.priority === undefined ? {} : { hs_ticket_priority: ticket.priority }),
         ...(ticket.ownerId === null ? {} : { hubspot_owner_id: String(ticket.ownerId) }),
@@ -235,12 +266,7 @@ export function createCrmApi(call: PortalCall): CrmApi {
       return required(created, 'add a note');
     },
 
-    async getTicketPipelineStages(pipelineId) {
-      const pipeline = await call('read the ticket pipeline', pipelineSchema, (client) => client.crm.pipelines.pipelinesApi.getById('tickets', pipelineId), { notFoundIsEmpty: true });
-      return pipeline?.stages
-        .filter((stage) => !stage.archived)
-        .map((stage) => ({ id: stage.id, label: stage.label, closed: stage.metadata.ticketState === 'CLOSED' }));
-    },
+    getTicketStages,
 
     async listOwners() {
       const owners: OwnerRecord[] = [];
@@ -264,7 +290,7 @@ export function createCrmApi(call: PortalCall): CrmApi {
       return owners;
     },
 
-    async permittedUsers(objectTypeId, recordId, portalId) {
+    async permittedUsers(objectType, recordId) {
       const json = await call(
         'read who may access a record',
         z.unknown(),
@@ -272,7 +298,7 @@ export function createCrmApi(call: PortalCall): CrmApi {
           rawRequest(client, {
             method: 'GET',
             path: '/resource-permissions/v3/permitted-users',
-            qs: { resource: `hcrn:${portalId}:crm-object:${objectTypeId}:${recordId}` },
+            qs: { resource: `hcrn:${portalId}:crm-object:${OBJECT_TYPE_IDS[objectType]}:${recordId}` },
           }),
         { notFoundIsEmpty: true },
       );

@@ -14,7 +14,9 @@ export interface SignedIdentity {
 
 export type IdentityFailure = 'IDENTITY_MISSING' | 'IDENTITY_CONFLICT' | 'APP_MISMATCH';
 
+/** HubSpot ids are positive integers; past 2^53 a JavaScript number silently becomes a different id. */
 const ID_PATTERN = /^[1-9]\d{0,15}$/;
+const isId = (value: string) => ID_PATTERN.test(value) && Number.isSafeInteger(Number(value));
 
 function singleValue(params: URLSearchParams, name: string): { value: string | undefined } | 'conflict' {
   const values = params.getAll(name);
@@ -37,8 +39,8 @@ export function readSignedIdentity(
     return { ok: false, failure: 'IDENTITY_CONFLICT' };
   }
   if (portal.value === undefined || user.value === undefined) return { ok: false, failure: 'IDENTITY_MISSING' };
-  if (!ID_PATTERN.test(portal.value) || !ID_PATTERN.test(user.value)) return { ok: false, failure: 'IDENTITY_MISSING' };
-  if (app.value !== undefined && !ID_PATTERN.test(app.value)) return { ok: false, failure: 'APP_MISMATCH' };
+  if (!isId(portal.value) || !isId(user.value)) return { ok: false, failure: 'IDENTITY_MISSING' };
+  if (app.value !== undefined && !isId(app.value)) return { ok: false, failure: 'APP_MISMATCH' };
 
   const appId = app.value === undefined ? undefined : Number(app.value);
   if (expectedAppId !== undefined && appId !== undefined && appId !== expectedAppId) {

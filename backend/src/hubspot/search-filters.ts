@@ -1,5 +1,16 @@
-import type { Visibility } from '../access/visibility.js';
-import type { SearchFilter } from './crm.js';
+/**
+ * A HubSpot search filter, in the SDK's terms. Kept inside hubspot/: callers describe what they want as an OwnerScope.
+ */
+export type SearchFilter =
+  | { propertyName: string; operator: 'EQ' | 'NEQ'; value: string }
+  | { propertyName: string; operator: 'IN'; values: string[] }
+  | { propertyName: string; operator: 'HAS_PROPERTY' | 'NOT_HAS_PROPERTY' };
+
+/**
+ * Which records by owner: everything, nothing, or "owned by one of these owners (and maybe unassigned)". The same
+ * shape as access/'s Visibility, declared here so hubspot/ stays a leaf (TypeScript matches them structurally).
+ */
+export type OwnerScope = { kind: 'all' } | { kind: 'none' } | { kind: 'owners'; ownerIds: readonly number[]; unassigned: boolean };
 
 /**
  * Turns "which owners may the viewer see" into HubSpot search filterGroups (groups are ORed, filters within a group
@@ -10,7 +21,7 @@ import type { SearchFilter } from './crm.js';
  */
 export const SEARCH_LIMITS = { groups: 5, filtersPerGroup: 10, filters: 25, inValues: 100 } as const;
 
-export function visibilityFilterGroups(rule: Visibility, base: SearchFilter[]): Array<{ filters: SearchFilter[] }> | 'none' | undefined {
+export function ownerScopeFilterGroups(rule: OwnerScope, base: SearchFilter[]): Array<{ filters: SearchFilter[] }> | 'none' | undefined {
   if (rule.kind === 'none') return 'none';
   if (rule.kind === 'all') return [{ filters: base }];
   const groups: Array<{ filters: SearchFilter[] }> = [];

@@ -43,24 +43,50 @@ export interface SignatureInput {
   clientSecret: string;
   method: string;
   uri: string;
-  body: string;
+  /** The body exactly as received: HubSpot signs the bytes it sends, whatever their content type. */
+  body: string | Buffer;
   timestamp: string;
 }
 
 export function computeSignatureV3(input: SignatureInput): string {
   return createHmac('sha256', input.clientSecret)
-    .update(input.method.toUpperCase() + input.uri + input.body + input.timestamp)
+    .update(input.method.toUpperCase() + input.uri)
+    .update(input.body)
+    .update(input.timestamp)
     .digest('base64');
 }
+
+/**
+ * An HMAC-SHA256 digest in standard base64 is always 44 characters ending in one `=`. Anything else (a header sent
+ * twice and joined with ", ", trailing bytes that a lenient decoder would skip, base64url, no padding) is not what
+ * HubSpot sends, so it is refused before any comparison instead of being decoded leniently.
+ */
+const CANONICAL_SIGNATURE = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
+const TIMESTAMP = /^[1-9]\d{0,15}$/;
 
 export type SignatureFailure = 'SIGNATURE_MISSING' | 'SIGNATURE_INVALID' | 'SIGNATURE_EXPIRED';
 
 export interface SignedRequest {
   method: string;
   uri: string;
-  body: string;
+  body: string | Buffer;
   signature: string | undefined;
   timestamp: string | undefined;
+}
+
+/** What can be checked before the body is read: both headers present, in HubSpot's form, and the timestamp fresh. */
+export function precheckSignature(
+  headers: { signature: string | undefined; timestamp: string | undefined },
+  nowMs: number,
+): { ok: true; signature: string; timestamp: string } | { ok: false; failure: SignatureFailure } {
+  const { signature, timestamp } = headers;
+  if (signature === undefined || signature === '' || timestamp === undefined || timestamp === '') {
+    return { ok: false, failure: 'SIGNATURE_MISSING' };
+  }
+  if (!CANONICAL_SIGNATURE.test(signature) || !TIMESTAMP.test(timestamp)) return { ok: false, failure: 'SIGNATURE_INVALID' };
+  const age = nowMs - Number(timestamp);
+  if (age > MAX_SIGNATURE_AGE_MS || age < -MAX_CLOCK_SKEW_MS) return { ok: false, failure: 'SIGNATURE_EXPIRED' };
+  return { ok: true, signature, timestamp };
 }
 
 export function verifySignatureV3(
@@ -68,20 +94,14 @@ export function verifySignatureV3(
   clientSecret: string,
   nowMs: number,
 ): { ok: true } | { ok: false; failure: SignatureFailure } {
-  const { signature, timestamp } = request;
-  if (signature === undefined || signature === '' || timestamp === undefined || timestamp === '') {
-    return { ok: false, failure: 'SIGNATURE_MISSING' };
-  }
-  if (!/^\d{1,15}$/.test(timestamp)) return { ok: false, failure: 'SIGNATURE_INVALID' };
-  const age = nowMs - Number(timestamp);
-  if (age > MAX_SIGNATURE_AGE_MS || age < -MAX_CLOCK_SKEW_MS) return { ok: false, failure: 'SIGNATURE_EXPIRED' };
-
+  const headers = precheckSignature(request, nowMs);
+  if (!headers.ok) return headers;
   const expected = Buffer.from(
-    computeSignatureV3({ clientSecret, method: request.method, uri: request.uri, body: request.body, timestamp }),
+    computeSignatureV3({ clientSecret, method: request.method, uri: request.uri, body: request.body, timestamp: headers.timestamp }),
     'base64',
   );
-  const provided = Buffer.from(signature, 'base64');
-  // The digest length is public (32 bytes), so checking it first leaks nothing; timingSafeEqual needs equal lengths.
+  const provided = Buffer.from(headers.signature, 'base64');
+  // Both are 32 bytes once the header passed the canonical form; the length check only guards timingSafeEqual.
   const matches = provided.length === expected.length && timingSafeEqual(provided, expected);
   return matches ? { ok: true } : { ok: false, failure: 'SIGNATURE_INVALID' };
 }

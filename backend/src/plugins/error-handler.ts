@@ -2,23 +2,27 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AccessDeniedError, AppError, errorCatalogue, type ErrorCode } from '../errors.js';
+import type { AuditEntryInput } from '../store/index.js';
 
 export interface ErrorBody {
   error: { code: ErrorCode | string; message: string; fix?: string; link?: string; details?: unknown; correlationId: string };
 }
 
-export function errorBody(error: AppError, correlationId: string): ErrorBody {
-  return {
-    error: {
-      code: error.code,
-      message: error.message,
-      ...(error.fix === undefined ? {} : { fix: error.fix }),
-      ...(error.link === undefined ? {} : { link: error.link }),
-      ...(error.details === undefined ? {} : { details: error.details }),
-      correlationId,
-    },
-  };
+export interface ErrorHandlerOptions {
+  /** Where a Super Admin installs or repairs the install: the link for the errors only a (re)install fixes. */
+  installUrl: string;
+  /** Every refusal of a verified caller is audited; a failure to audit is logged, never answered. */
+  recordRefusal(entry: AuditEntryInput): Promise<void>;
 }
+
+/** Errors whose fix is the install page. */
+const FIXED_BY_INSTALLING: ReadonlySet<ErrorCode> = new Set(['NOT_INSTALLED', 'INSTALL_NEEDS_REPAIR', 'HUBSPOT_SCOPE_MISSING']);
+
+/** Fastify's own codes for what its parsers refuse, mapped to ours so every answer has one shape. */
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+};
 
 function toAppError(error: FastifyError): AppError {
   if (error instanceof AppError) return error;
@@ -30,40 +34,94 @@ function toAppError(error: FastifyError): AppError {
       })),
     });
   }
-  // Fastify's own 4xx (bad JSON, body too large, unsupported media type) keep their status but get our shape.
+  const mapped = error.code === undefined ? undefined : FASTIFY_CODES[error.code];
+  if (mapped !== undefined) return new AppError(mapped);
+  // Fastify's other 4xx (bad JSON, bad content length) are the caller's input: 400 in our shape.
   if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
     return new AppError('VALIDATION_FAILED', { message: error.message });
   }
   return new AppError('INTERNAL', { cause: error });
 }
 
-/** The one place an error becomes a response, so every route answers failures in the same shape. */
-export const errorHandlerPlugin = fp(
-  async (app: FastifyInstance) => {
-    app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+/** The record a refused request was about, as the caller named it (never read back from HubSpot). */
+function askedAbout(request: FastifyRequest): { objectType: string | null; recordId: string | null } {
+  const params = (request.params ?? {}) as Record<string, unknown>;
+  const body = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, unknown>;
+  const text = (value: unknown) => (typeof value === 'string' || typeof value === 'number' ? String(value).slice(0, 40) : null);
+  const url = request.routeOptions.url ?? '';
+  const objectType = text(params.objectType) ?? text(body.objectType) ?? (/\/(tickets|contacts)\/:id/.exec(url)?.[1] ?? null);
+  return { objectType, recordId: text(params.id) ?? text(body.recordId) };
+}
+
+/**
+ * The one place an error becomes a response, so every route answers failures in the same shape, links the install
+ * page where installing is the fix, and audits every refusal of a caller HubSpot's signature vouched for (requests
+ * that fail the signature name no account we could trust, so they are logged, not audited).
+ */
+export const errorHandlerPlugin = fp<ErrorHandlerOptions>(
+  async (app: FastifyInstance, options) => {
+    async function audit(request: FastifyRequest, refusal: { code: string; message: string; source?: string | null }) {
+      if (!request.identity) return; // undefined outside the signed scope, null before the signature verified
+      const config = request.routeOptions.config;
+      try {
+        await options.recordRefusal({
+          portalId: request.identity.portalId,
+          userId: request.identity.userId,
+          action: config.write ?? `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`,
+          ...askedAbout(request),
+          decisionCode: refusal.code,
+          source: refusal.source ?? null,
+          outcome: 'refused',
+          message: refusal.message,
+        });
+      } catch (error) {
+        request.log.error({ err: error, code: refusal.code }, 'refusal could not be audited');
+      }
+    }
+
+    app.setErrorHandler(async (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       if (error instanceof AccessDeniedError) {
         request.log.info({ code: error.code }, 'access refused');
+        await audit(request, { code: error.code, message: error.message, source: error.decision.source });
+        const { decision } = error;
         return reply.status(403).send({
-          error: { code: error.code, message: error.message, ...(error.fix === null ? {} : { fix: error.fix }), details: error.details, correlationId: request.id },
+          error: {
+            code: error.code,
+            message: error.message,
+            ...(error.fix === null ? {} : { fix: error.fix }),
+            details: { action: decision.action, source: decision.source, level: decision.level },
+            correlationId: request.id,
+          },
         });
       }
       const appError = toAppError(error);
-      const status =
-        appError.code === 'VALIDATION_FAILED' && error.statusCode !== undefined && error.statusCode < 500
-          ? error.statusCode
-          : appError.status;
+      const status = appError.status;
       if (status >= 500) {
         request.log.error({ err: error, code: appError.code }, 'request failed');
       } else {
         request.log.info({ code: appError.code, status }, 'request refused');
+        await audit(request, appError);
       }
-      return reply.status(status).send(errorBody(appError, request.id));
+      return reply.status(status).send(errorBody(appError, request.id, FIXED_BY_INSTALLING.has(appError.code) ? options.installUrl : undefined));
     });
 
     app.setNotFoundHandler((request, reply) => {
       const notFound = new AppError('NOT_FOUND', { message: `There is no ${request.method} ${request.url.split('?')[0]}.` });
-      return reply.status(errorCatalogue.NOT_FOUND.status).send(errorBody(notFound, request.id));
+      return reply.status(errorCatalogue.NOT_FOUND.status).send(errorBody(notFound, request.id, undefined));
     });
   },
   { name: 'error-handler' },
 );
+
+export function errorBody(error: AppError, correlationId: string, link: string | undefined): ErrorBody {
+  return {
+    error: {
+      code: error.code,
+      message: error.message,
+      ...(error.fix === undefined ? {} : { fix: error.fix }),
+      ...(link === undefined ? {} : { link }),
+      ...(error.details === undefined ? {} : { details: error.details }),
+      correlationId,
+    },
+  };
+}

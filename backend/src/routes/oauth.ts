@@ -1,7 +1,11 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Config } from '../config.js';
+import type { HubSpotApi } from '../hubspot/api.js';
 import { z } from 'zod';
 import { isAppError } from '../errors.js';
-import { InvalidGrantError } from '../hubspot/oauth.js';
+import { InvalidGrantError, type OAuthClient } from '../hubspot/oauth.js';
+import type { InstallationStore } from '../store/index.js';
+import { displayName as personName } from '../viewer/directory.js';
 import { createStateCodec, STATE_TTL_MS } from '../oauth/state.js';
 import {
   alreadyInstalledPage,
@@ -24,22 +28,31 @@ const callbackQuery = z.object({
   error_description: z.string().max(1000).optional(),
 });
 
-export async function oauthRoutes(app: FastifyInstance): Promise<void> {
-  const { config } = app;
+export interface OAuthRouteDeps {
+  config: Config;
+  oauth: OAuthClient;
+  installations: InstallationStore;
+  hubspot: HubSpotApi;
+  now: () => number;
+}
+
+/** The install pages and the OAuth flow: public routes (a browser, not a card, calls them). */
+export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): Promise<void> {
+  const { config } = deps;
   const base = config.publicBaseUrl;
   const redirectUri = `${base}/oauth/callback`;
   const landingUrl = `${base}/`;
-  const states = createStateCodec(config.hubspot.clientSecret, app.now);
+  const states = createStateCodec(config.hubspot.clientSecret, deps.now);
   const secureCookie = base.startsWith('https://');
 
   const sendPage = (reply: FastifyReply, status: number, body: string) =>
     reply.status(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
 
-  app.get('/', async (_request, reply) =>
+  app.get('/', { config: { auth: 'public' } }, async (_request, reply) =>
     sendPage(reply, 200, landingPage({ installUrl: `${base}/oauth/install`, requiredScopes: config.hubspot.requiredScopes })),
   );
 
-  app.get('/oauth/install', async (_request, reply) => {
+  app.get('/oauth/install', { config: { auth: 'public' } }, async (_request, reply) => {
     const { state, nonce } = states.issue();
     const authorize = new URL(config.hubspot.authorizeUrl);
     authorize.searchParams.set('client_id', config.hubspot.clientId);
@@ -62,7 +75,7 @@ export async function oauthRoutes(app: FastifyInstance): Promise<void> {
       .redirect(authorize.toString(), 302);
   });
 
-  app.get('/oauth/callback', async (request, reply) => {
+  app.get('/oauth/callback', { config: { auth: 'public' } }, async (request, reply) => {
     const query = callbackQuery.safeParse(request.query);
     const params = query.success ? query.data : {};
     const stateCheck = states.verify(params.state, request.cookies[STATE_COOKIE]);
@@ -83,7 +96,7 @@ export async function oauthRoutes(app: FastifyInstance): Promise<void> {
 
     let tokens;
     try {
-      tokens = await app.oauth.exchangeCode(params.code, redirectUri);
+      tokens = await deps.oauth.exchangeCode(params.code, redirectUri);
     } catch (error) {
       request.log.warn({ err: error }, 'install code exchange failed');
       const reason =
@@ -95,9 +108,9 @@ export async function oauthRoutes(app: FastifyInstance): Promise<void> {
       return sendPage(reply, 502, exchangeFailedPage({ reason, landingUrl }));
     }
 
-    const now = new Date(app.now());
-    const previous = await app.installations.get(tokens.hub_id);
-    const installation = await app.installations.saveInstall(
+    const now = new Date(deps.now());
+    const previous = await deps.installations.get(tokens.hub_id);
+    const installation = await deps.installations.saveInstall(
       {
         portalId: tokens.hub_id,
         accessToken: tokens.access_token,
@@ -116,7 +129,7 @@ export async function oauthRoutes(app: FastifyInstance): Promise<void> {
         200,
         alreadyInstalledPage({
           portalId: installation.portalId,
-          installedBy: await displayName(app, installation.portalId, previous.installedByUserId),
+          installedBy: await displayName(deps, app, installation.portalId, previous.installedByUserId),
           installedAt: previous.installedAt,
         }),
       );
@@ -127,7 +140,7 @@ export async function oauthRoutes(app: FastifyInstance): Promise<void> {
       200,
       installedPage({
         portalId: installation.portalId,
-        installerName: await displayName(app, installation.portalId, installation.installedByUserId),
+        installerName: await displayName(deps, app, installation.portalId, installation.installedByUserId),
         grantedScopes: tokens.scopes,
         missingOptional: config.hubspot.optionalScopes
           .filter((scope) => !granted.has(scope))
@@ -138,11 +151,10 @@ export async function oauthRoutes(app: FastifyInstance): Promise<void> {
 }
 
 /** A person's name for a page; the page must still render when HubSpot cannot be asked. */
-async function displayName(app: FastifyInstance, portalId: number, userId: number): Promise<string> {
+async function displayName(deps: OAuthRouteDeps, app: FastifyInstance, portalId: number, userId: number): Promise<string> {
   try {
-    const user = await app.hubspot.forPortal(portalId).getUser(userId);
-    const name = [user?.firstName, user?.lastName].filter(Boolean).join(' ');
-    if (user !== undefined) return name === '' ? user.email : `${name} (${user.email})`;
+    const user = await deps.hubspot.forPortal(portalId).getUser(userId);
+    if (user !== undefined) return personName(user) === user.email ? user.email : `${personName(user)} (${user.email})`;
   } catch (error) {
     app.log.warn({ err: error, portalId }, 'could not look up installer name');
   }

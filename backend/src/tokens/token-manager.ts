@@ -7,7 +7,6 @@ export interface TokenManagerOptions {
   oauth: OAuthClient;
   /** Refresh this long before expiry, so a token never dies in the middle of a request. */
   refreshMarginMs: number;
-  installUrl: string;
   now: () => number;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
@@ -31,10 +30,10 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
 
   function usable(installation: Installation | undefined): Installation {
     if (installation === undefined || installation.status === 'uninstalled') {
-      throw new AppError('NOT_INSTALLED', { link: options.installUrl });
+      throw new AppError('NOT_INSTALLED');
     }
     if (installation.status === 'needs_reinstall') {
-      throw new AppError('INSTALL_NEEDS_REPAIR', { link: options.installUrl });
+      throw new AppError('INSTALL_NEEDS_REPAIR');
     }
     return installation;
   }
@@ -74,7 +73,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
         return { kind: 'revoked' };
       }
     });
-    if (outcome.kind === 'revoked') throw new AppError('INSTALL_NEEDS_REPAIR', { link: options.installUrl });
+    if (outcome.kind === 'revoked') throw new AppError('INSTALL_NEEDS_REPAIR');
     return outcome.accessToken;
   }
 

@@ -1,0 +1,116 @@
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { AppError } from '../errors.js';
+import type { PortalApi } from '../hubspot/api.js';
+import { readSignedIdentity, type SignedIdentity } from '../hubspot/identity.js';
+import { precheckSignature, signedUri, verifySignatureV3 } from '../hubspot/signature.js';
+import type { ViewerContext } from '../usecases/context.js';
+import type { Viewer } from '../viewer/directory.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set only after the HubSpot signature verified: the one source of "who is asking". */
+    identity: SignedIdentity | null;
+    /** Set once per request, after the identity: the viewer as HubSpot knows them. */
+    viewer: Viewer | null;
+    /** HubSpot for the viewer's account, holding the install token read for this request. */
+    portal: PortalApi | null;
+  }
+}
+
+export interface SignedApiOptions {
+  clientSecret: string;
+  publicBaseUrl: string;
+  appId: number | undefined;
+  now: () => number;
+  /** HubSpot's hubspot.fetch() payload limit is 1 MB; nothing legitimate is bigger. */
+  bodyLimitBytes: number;
+  /** The installation (read once) and the viewer's profile: throws NOT_INSTALLED, INSTALL_NEEDS_REPAIR, USER_NOT_IN_PORTAL. */
+  resolveViewer(identity: SignedIdentity): Promise<ViewerContext>;
+}
+
+/** A header sent twice arrives joined (", ") or as an array: neither is what HubSpot sends, and neither verifies. */
+const single = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value.join(', ') : value);
+
+/** Reads the whole body before anything parses it, refusing at once past the limit. */
+async function readBody(payload: NodeJS.ReadableStream, declaredLength: string | undefined, limit: number): Promise<Buffer> {
+  if (declaredLength !== undefined && Number(declaredLength) > limit) throw new AppError('BODY_TOO_LARGE');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of payload) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    size += bytes.length;
+    if (size > limit) throw new AppError('BODY_TOO_LARGE');
+    chunks.push(bytes);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * The signed API's request path, registered in one place and in this order (README "How a request flows"):
+ * 1. preParsing: the HubSpot signature over the raw bytes (before any parser, whatever the content type), then the
+ *    signed identity from the query string;
+ * 2. parsing: JSON only; a body of another type is refused 415, after the signature;
+ * 3. preValidation: the viewer, resolved once, then the route guard from the route's config (admin routes refuse
+ *    non-admins here, before the body is validated);
+ * 4. validation, the handler (one use case) and the response schema, per route.
+ * Register inside the SIGNED_PREFIX scope only.
+ */
+export const signedApiPlugin = fp<SignedApiOptions>(
+  async (app: FastifyInstance, options) => {
+    app.decorateRequest('identity', null);
+    app.decorateRequest('viewer', null);
+    app.decorateRequest('portal', null);
+
+    app.addHook('preParsing', async (request: FastifyRequest, _reply, payload) => {
+      const headers = precheckSignature(
+        { signature: single(request.headers['x-hubspot-signature-v3']), timestamp: single(request.headers['x-hubspot-request-timestamp']) },
+        options.now(),
+      );
+      if (!headers.ok) throw new AppError(headers.failure);
+      const body = await readBody(payload, single(request.headers['content-length']), options.bodyLimitBytes);
+      const rawUrl = request.raw.url ?? request.url;
+      const check = verifySignatureV3(
+        { method: request.method, uri: signedUri(options.publicBaseUrl, rawUrl), body, signature: headers.signature, timestamp: headers.timestamp },
+        options.clientSecret,
+        options.now(),
+      );
+      if (!check.ok) throw new AppError(check.failure);
+      const identity = readSignedIdentity(rawUrl, options.appId);
+      if (!identity.ok) throw new AppError(identity.failure);
+      request.identity = identity.identity;
+      return Readable.from(body.length === 0 ? [] : [body]);
+    });
+
+    // The only bodies the API takes; an empty body (any type) is no body.
+    app.removeAllContentTypeParsers();
+    const parseJson = app.getDefaultJsonParser('error', 'error');
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+      const text = typeof body === 'string' ? body : body.toString('utf8');
+      if (text === '') done(null, undefined);
+      else parseJson(request, text, done);
+    });
+    app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {
+      if (body.length === 0) done(null, undefined);
+      else done(new AppError('UNSUPPORTED_MEDIA_TYPE'), undefined);
+    });
+
+    app.addHook('preValidation', async (request: FastifyRequest) => {
+      if (request.identity === null) throw new AppError('SIGNATURE_MISSING');
+      const { viewer, portal } = await options.resolveViewer(request.identity);
+      request.viewer = viewer;
+      request.portal = portal;
+      const auth = request.routeOptions.config.auth;
+      if (auth === 'admin' && !viewer.superAdmin) throw new AppError('NOT_AN_ADMIN');
+      if (auth !== 'admin' && auth !== 'viewer') throw new AppError('INTERNAL', { message: 'This route declares no signed guard.' });
+    });
+  },
+  { name: 'signed-api' },
+);
+
+/** For handlers behind the pipeline: the resolved viewer, or a fail-closed error if the pipeline was bypassed. */
+export function viewerOf(request: FastifyRequest): ViewerContext {
+  if (request.viewer === null || request.portal === null) throw new AppError('SIGNATURE_MISSING');
+  return { viewer: request.viewer, portal: request.portal };
+}

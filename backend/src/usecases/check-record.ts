@@ -1,0 +1,53 @@
+import type { Decision } from '../access/decide.js';
+import { LEVEL_LABELS } from '../access/catalogue.js';
+import { actionsOf, type ObjectType } from '../access/model.js';
+import type { Directory } from '../viewer/directory.js';
+import type { AccessSource } from './access-source.js';
+import type { ViewerContext } from './context.js';
+import { loadRecord, requireAll } from './records.js';
+
+/** A decision as the card shows it: the verdict and its words, without the facts behind it. */
+export function verdict(decision: Decision) {
+  return {
+    allowed: decision.allowed,
+    code: decision.code,
+    message: decision.message,
+    fix: decision.fix,
+    level: decision.level,
+    levelLabel: decision.level === null ? null : LEVEL_LABELS[decision.level],
+    source: decision.source,
+  };
+}
+export type Verdict = ReturnType<typeof verdict>;
+
+/**
+ * checkRecord: the record (loaded once), its owner with team names, and the viewer's verdict on every action that
+ * applies to it. Refused with the view decision when the viewer may not see the record at all.
+ */
+export function createCheckRecord(deps: { access: AccessSource; directory: Directory }) {
+  return async function checkRecord(ctx: ViewerContext, ref: { objectType: ObjectType; id: string }) {
+    const loaded = await loadRecord(deps.access, ctx, ref.objectType, ref.id);
+    const [view] = await requireAll((action) => deps.access.decide(ctx, action, loaded.facts), ['view']);
+    const others = actionsOf(ref.objectType).filter((action) => action !== 'view');
+    const [decisions, teams, stages] = await Promise.all([
+      Promise.all(others.map((action) => deps.access.decide(ctx, action, loaded.facts))),
+      deps.directory.teams(ctx.portal),
+      loaded.objectType === 'tickets' ? ctx.portal.getTicketStages(loaded.ticket.pipelineId) : Promise.resolve(undefined),
+    ]);
+    const owner = loaded.facts.owner;
+    const teamName = (teamId: string) => teams.find((team) => team.id === teamId)?.name ?? `Team ${teamId}`;
+    return {
+      record: {
+        objectType: ref.objectType,
+        id: ref.id,
+        title: loaded.objectType === 'tickets' ? loaded.ticket.subject : loaded.contact.name,
+        owner: owner === null ? null : { ownerId: owner.ownerId, name: owner.name, teams: owner.teamIds.map((id) => ({ id, name: teamName(id) })) },
+        ...(loaded.objectType === 'tickets'
+          ? { pipelineId: loaded.ticket.pipelineId, stageId: loaded.ticket.stageId, stages: (stages ?? []).map(({ id, label }) => ({ id, label })) }
+          : {}),
+      },
+      viewer: { userId: ctx.viewer.userId, ownerId: ctx.viewer.ownerId, superAdmin: ctx.viewer.superAdmin, teams: ctx.viewer.teams },
+      verdicts: Object.fromEntries([['view', verdict(view as Decision)], ...others.map((action, index) => [action, verdict(decisions[index] as Decision)])]),
+    };
+  };
+}
