@@ -8,8 +8,11 @@ import { z } from 'zod';
  */
 
 const level = z.enum(['everything', 'team+unassigned', 'team', 'owned+unassigned', 'owned', 'none']);
-const ticketPermissions = z.object({ view: level, edit: level, delete: level });
-const contactPermissions = z.object({ view: level, edit: level, delete: level, communicate: level });
+/** A user's permission set per object type; `communicate` exists for contacts only. */
+export const permissionsSchema = z.object({
+  tickets: z.object({ view: level, edit: level, delete: level }),
+  contacts: z.object({ view: level, edit: level, delete: level, communicate: level }),
+});
 
 const userSchema = z.object({
   id: z.number().int().positive(),
@@ -23,7 +26,7 @@ const userSchema = z.object({
   roleIds: z.array(z.string()).default([]),
   primaryTeamId: z.string().optional(),
   secondaryTeamIds: z.array(z.string()).default([]),
-  permissions: z.object({ tickets: ticketPermissions, contacts: contactPermissions }),
+  permissions: permissionsSchema,
 });
 
 const ownerSchema = z.object({

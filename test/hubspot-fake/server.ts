@@ -14,6 +14,7 @@ import { ownerRoutes } from './routes/owners.js';
 import { settingsRoutes } from './routes/settings.js';
 import { loadSeed, type Seed } from './seed.js';
 import { FakeState, type AccessTokenRecord, type CallRecord } from './state.js';
+import { createWorld, type FakeWorld } from './world.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -55,6 +56,15 @@ export interface FakeHubSpot {
     expireAccessTokens(): void;
   };
   readonly contract: { violations(): ContractViolation[] };
+  /**
+   * What people change in HubSpot's own UI while the backend runs (details in world.ts), visible in the very next
+   * API answer; not recorded in `calls`, which holds API requests only:
+   * - reassign(portalId, 'tickets' | 'contacts', recordId, ownerId | null): a record's owner changes (null = unassigned);
+   * - deactivateUser(portalId, userId): the Users API answers 404 and drops them; their owner becomes archived;
+   * - setTeams(portalId, userId, { primary, secondary }): the user's teams, hence their owner's teams and team access;
+   * - setPermissions(portalId, userId, objectType, { view?, edit?, delete?, communicate? }): their permission set.
+   */
+  readonly world: FakeWorld;
 }
 
 /** What route plugins get: the options and the shared state. */
@@ -222,5 +232,6 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
       },
     },
     contract: { violations: () => [...violations] },
+    world: createWorld(state),
   };
 }

@@ -29,6 +29,8 @@ export async function settingsRoutes(app: FastifyInstance, { context }: { contex
     const { idProperty } = z.object({ idProperty: z.enum(['USER_ID', 'EMAIL']).default('USER_ID') }).parse(request.query);
     const account = accountOf(request, state);
     const user = account.users.find((candidate) => (idProperty === 'EMAIL' ? candidate.email === userId : String(candidate.id) === userId));
+    // settings-users-v3.json and 2026-03/users.json declare only 200 and a `default` Error for this operation, and no
+    // published source says how a deactivated user is answered: it is answered as an unknown id, so callers refuse it.
     if (user === undefined || user.deactivated) return sendError(reply, 404, notFound(`User ${userId}`));
     return publicUser(user);
   });
