@@ -199,7 +199,7 @@ describe('card API with HubSpot\'s permissions API (auto)', () => {
   it('uses the mirrored levels for the words once the admin set them, and falls back to them when HubSpot fails', async () => {
     await h.signed({ method: 'PUT', path: '/api/v1/admin/policy', portalId: P, userId: ana!.id, body: mirrorPolicy(northwind) });
     const refused = await h.signed({ path: '/api/v1/records/tickets/5011/access', portalId: P, userId: bob!.id });
-    expect(refused.json().error).toMatchObject({ code: 'OWNED_ONLY_NOT_OWNER', details: { decision: { source: 'hubspot' } } });
+    expect(refused.json().error).toMatchObject({ code: 'OWNED_ONLY_NOT_OWNER', details: { source: 'hubspot' } });
     // HubSpot can only be asked about existing records: a new ticket is decided by the mirrored levels.
     const list = (await h.signed({ path: '/api/v1/contacts/6002/tickets', portalId: P, userId: bob!.id })).json();
     expect(list.canCreateTicket).toMatchObject({ allowed: true, source: 'policy' });

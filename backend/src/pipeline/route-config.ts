@@ -36,8 +36,9 @@ export const routeConfigPlugin = fp(
     const table: RouteEntry[] = [];
     app.decorate('routeTable', table);
     app.addHook('onRoute', (route) => {
-      const auth = route.config?.auth;
       const methods = Array.isArray(route.method) ? route.method : [route.method];
+      // @fastify/cors answers preflights on its own `OPTIONS *` route, which carries no data and takes no config.
+      const auth = route.config?.auth ?? (methods.every((method) => method === 'OPTIONS') ? 'public' : undefined);
       if (auth === undefined) throw new Error(`${methods.join(',')} ${route.url}: every route must declare config.auth`);
       const signed = route.url.startsWith(SIGNED_PREFIX);
       if (signed !== (auth !== 'public')) {
