@@ -1,4 +1,4 @@
-import { Alert, Button, ErrorState, Input, Link, LoadingSpinner, Select, TableCell, TableRow, Text } from '@hubspot/ui-extensions';
+import { Alert, Button, ErrorState, Input, Link, List, LoadingSpinner, Select, TableCell, TableRow, Text } from '@hubspot/ui-extensions';
 import { createRenderer } from '@hubspot/ui-extensions/testing';
 import { describe, expect, it } from 'vitest';
 import { SettingsPageView } from '../../hubspot-project/app/settings/SettingsPageView.tsx';
@@ -77,6 +77,30 @@ describe('settings page', () => {
     await renderer.waitFor(() => expect(renderer.mocks.actions.addAlert.calls.length).toBe(1));
     expect(calls.find((call) => call.method === 'PUT')?.body).toEqual({ default: {}, roles: {}, teams: { '302': { tickets: { view: 'team' } } }, users: {} });
     expect(renderer.mocks.actions.addAlert.calls[0]?.[0]).toMatchObject({ type: 'success', message: 'Access levels saved (version 4).' });
+  });
+
+  it('lists each rule a refused save breaks above the editor, until a save goes through', async () => {
+    const problems = [
+      { field: 'body.users.2002.tickets.edit', message: "user 2002: tickets Edit 'Team' would reach tickets that View 'Owned only' hides; set Edit to 'Owned only' or narrower, or widen View" },
+      { field: 'body.users.2002.tickets.delete', message: "user 2002: tickets Delete 'All' would reach tickets that View 'Owned only' hides; set Delete to 'Owned only' or narrower, or widen View" },
+    ];
+    let saves = 0;
+    const { renderer } = renderPage({
+      'PUT /api/v1/admin/policy': () => {
+        saves += 1;
+        return saves === 1 ? { status: 400, body: { error: { ...errorBody('VALIDATION_FAILED', 'Some of the request is not valid.').error, details: problems } } } : { status: 200, body: { ...policy, version: 4 } };
+      },
+    });
+    await ready(renderer);
+    const title = 'The levels were not saved. Fix these rules:';
+    expect(renderer.maybeFind(Alert, { title })).toBeNull();
+    renderer.findByTestId(Button, 'save-policy').trigger('onClick');
+    await renderer.waitFor(() => expect(renderer.maybeFind(Alert, { title })).not.toBeNull());
+    expect(renderer.find(Alert, { title }).find(List).findAll(Text).map((node) => node.text)).toEqual(problems.map((problem) => problem.message));
+    expect(renderer.mocks.actions.addAlert.calls[0]?.[0]).toMatchObject({ type: 'danger', title: 'The levels were not saved' });
+    renderer.findByTestId(Button, 'save-policy').trigger('onClick');
+    await renderer.waitFor(() => expect(renderer.mocks.actions.addAlert.calls.length).toBe(2));
+    expect(renderer.maybeFind(Alert, { title })).toBeNull();
   });
 
   it('clears a rule so the less specific one applies again', async () => {

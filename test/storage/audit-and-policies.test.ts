@@ -62,5 +62,13 @@ describe.each(databaseTargets)('audit log and policies on $title', (target) => {
       await expect(policies.save(1, invalid, 10, new Date(t0))).rejects.toThrow();
       expect(await policies.current(1)).toBeUndefined();
     });
+
+    it('refuses a rule whose Edit reaches past its View, yet still loads such a version saved before the check', async () => {
+      const wider = { default: {}, roles: {}, teams: {}, users: { '2002': { tickets: { view: 'owned' as const, edit: 'team' as const } } } };
+      await expect(policies.save(1, wider, 10, new Date(t0))).rejects.toThrow("user 2002: tickets Edit 'Team' would reach tickets that View 'Owned only' hides");
+      expect(await policies.current(1)).toBeUndefined();
+      await database.db.insertInto('policies').values({ portal_id: 1, version: 1, document: JSON.stringify(wider), changed_by_user_id: 10, changed_at: t0 }).execute();
+      expect(await policies.current(1)).toMatchObject({ version: 1, document: wider });
+    });
   });
 });

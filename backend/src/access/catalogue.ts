@@ -15,7 +15,8 @@ export const LEVEL_LABELS: Record<Level, string> = {
 };
 
 const VERBS: Record<Action, string> = { view: 'open', edit: 'edit', delete: 'delete', communicate: 'email or call' };
-const PERMISSION_NAMES: Record<Action, string> = { view: 'View', edit: 'Edit', delete: 'Delete', communicate: 'Communicate' };
+/** HubSpot's names for the permissions, as its permission sets and our settings page show them. */
+export const PERMISSION_NAMES: Record<Action, string> = { view: 'View', edit: 'Edit', delete: 'Delete', communicate: 'Communicate' };
 
 export interface MessageFacts {
   objectType: ObjectType;

@@ -18,8 +18,12 @@ export interface Decision {
   facts: DecisionFacts;
 }
 
+/** Who owns a record, relative to the viewer: every level is the set of these it covers. */
+export const OWNER_RELATIONS = ['self', 'team', 'other', 'unassigned'] as const;
+export type OwnerRelation = (typeof OWNER_RELATIONS)[number];
+
 /** Which records a level covers, as facts about the record's owner relative to the viewer. */
-export function levelCovers(level: Level, relation: 'self' | 'team' | 'other' | 'unassigned'): boolean {
+export function levelCovers(level: Level, relation: OwnerRelation): boolean {
   switch (level) {
     case 'everything':
       return true;
@@ -36,20 +40,20 @@ export function levelCovers(level: Level, relation: 'self' | 'team' | 'other' | 
   }
 }
 
-export function ownerRelation(viewer: ViewerFacts, record: RecordFacts): 'self' | 'team' | 'other' | 'unassigned' {
+export function ownerRelation(viewer: ViewerFacts, record: RecordFacts): OwnerRelation {
   if (record.owner === null) return 'unassigned';
   if (viewer.ownerId !== null && record.owner.ownerId === viewer.ownerId) return 'self';
   const teamIds = new Set(viewer.teams.map((team) => team.id));
   return record.owner.teamIds.some((id) => teamIds.has(id)) ? 'team' : 'other';
 }
 
-function refusalCode(level: Level, relation: 'team' | 'other' | 'unassigned'): DecisionCode {
+function refusalCode(level: Level, relation: Exclude<OwnerRelation, 'self'>): DecisionCode {
   const teamLevel = level === 'team' || level === 'team+unassigned';
   if (relation === 'unassigned') return teamLevel ? 'TEAM_ONLY_UNASSIGNED' : 'OWNED_ONLY_UNASSIGNED';
   return teamLevel ? 'TEAM_ONLY_OTHER_TEAM' : 'OWNED_ONLY_NOT_OWNER';
 }
 
-function approvalCode(level: Level, relation: 'self' | 'team' | 'other' | 'unassigned'): DecisionCode {
+function approvalCode(level: Level, relation: OwnerRelation): DecisionCode {
   if (level === 'everything') return 'ALLOWED_ALL';
   if (relation === 'self') return 'ALLOWED_OWNER';
   return relation === 'team' ? 'ALLOWED_TEAM' : 'ALLOWED_UNASSIGNED';
@@ -62,13 +66,13 @@ export function decide(viewer: ViewerFacts, action: Action, record: RecordFacts,
   return explain(code, { viewer, action, record, level: grant.level, source: grant.source, rule: grant.rule });
 }
 
-function chooseCode(viewer: ViewerFacts, action: Action, record: RecordFacts, grant: Grant, relation: ReturnType<typeof ownerRelation>): DecisionCode {
+function chooseCode(viewer: ViewerFacts, action: Action, record: RecordFacts, grant: Grant, relation: OwnerRelation): DecisionCode {
   if (!actionsOf(record.objectType).includes(action)) return 'ACTION_NOT_APPLICABLE';
   if (viewer.superAdmin) return 'ALLOWED_SUPER_ADMIN';
   if (!grant.configured) return 'NOT_CONFIGURED';
   if (grant.level === 'none') return 'NO_PERMISSION';
   if (levelCovers(grant.level, relation)) return approvalCode(grant.level, relation);
-  return refusalCode(grant.level, relation as 'team' | 'other' | 'unassigned');
+  return refusalCode(grant.level, relation as Exclude<OwnerRelation, 'self'>);
 }
 
 /** Builds the decision object for a code; also used by sources that decide without a level (HubSpot's API). */

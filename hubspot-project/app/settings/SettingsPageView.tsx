@@ -8,6 +8,7 @@ import {
   Heading,
   Input,
   Link,
+  List,
   LoadingSpinner,
   Select,
   Table,
@@ -19,7 +20,7 @@ import {
   Text,
 } from '@hubspot/ui-extensions';
 import type { BackendClient } from '../shared/backend-client.ts';
-import { describeError } from '../shared/backend-client.ts';
+import { BackendError, describeError } from '../shared/backend-client.ts';
 import { ErrorView } from '../shared/ErrorView.tsx';
 import type { AdminDirectory, AdminStatus, AuditEntry, Explanation, Level, LevelMap, PolicyDocument } from '../shared/types.ts';
 import { useLoad } from '../shared/useLoad.ts';
@@ -91,6 +92,8 @@ export function PolicyEditor({ client, directory, initial, actions }: { client: 
   const [entity, setEntity] = useState<string>('');
   const [objectType, setObjectType] = useState<'tickets' | 'contacts'>('tickets');
   const [saving, setSaving] = useState(false);
+  /** Why the last save was refused, rule by rule, kept until the next save so the admin can fix each one. */
+  const [problems, setProblems] = useState<string[]>([]);
 
   const entities = scope === 'users' ? directory.users.map((user) => ({ id: String(user.id), name: user.name })) : scope === 'teams' ? directory.teams : scope === 'roles' ? directory.roles : [];
   const key = scope === 'default' ? '' : entity;
@@ -119,8 +122,10 @@ export function PolicyEditor({ client, directory, initial, actions }: { client: 
     setSaving(true);
     try {
       const saved = await client.savePolicy(policy);
+      setProblems([]);
       actions.addAlert({ type: 'success', message: `Access levels saved (version ${saved.version}).` });
     } catch (error) {
+      setProblems(error instanceof BackendError && error.code === 'VALIDATION_FAILED' ? error.details.map((detail) => detail.message) : []);
       const described = describeError(error);
       actions.addAlert({ type: 'danger', title: 'The levels were not saved', message: described.message });
     } finally {
@@ -131,6 +136,15 @@ export function PolicyEditor({ client, directory, initial, actions }: { client: 
   const affected = scope === 'default' || entity !== '' ? affectedUsers(directory, scope, entity) : [];
   return (
     <Flex direction="column" gap="sm">
+      {problems.length > 0 && (
+        <Alert title="The levels were not saved. Fix these rules:" variant="danger">
+          <List>
+            {problems.map((problem) => (
+              <Text key={problem}>{problem}</Text>
+            ))}
+          </List>
+        </Alert>
+      )}
       <Flex direction="row" gap="sm">
         <Select
           label="Applies to"

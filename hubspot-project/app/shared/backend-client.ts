@@ -27,6 +27,8 @@ export class BackendError extends Error {
     readonly fix: string | null,
     readonly link: string | null,
     readonly status: number,
+    /** Per-field problems of a VALIDATION_FAILED answer, e.g. a policy rule whose Edit reaches past its View. */
+    readonly details: ReadonlyArray<{ field: string; message: string }> = [],
   ) {
     super(message);
     this.name = 'BackendError';
@@ -41,12 +43,19 @@ export class BackendError extends Error {
 function readError(body: unknown, status: number): BackendError {
   const error = typeof body === 'object' && body !== null && 'error' in body ? (body as { error: Record<string, unknown> }).error : undefined;
   const text = (value: unknown) => (typeof value === 'string' ? value : null);
+  const details = (Array.isArray(error?.details) ? (error.details as unknown[]) : []).flatMap((detail) => {
+    const entry = typeof detail === 'object' && detail !== null ? (detail as Record<string, unknown>) : {};
+    const field = text(entry.field);
+    const message = text(entry.message);
+    return field === null || message === null ? [] : [{ field, message }];
+  });
   return new BackendError(
     text(error?.code) ?? 'UNEXPECTED',
     text(error?.message) ?? `Viewer Guard answered ${status}.`,
     text(error?.fix),
     text(error?.link),
     status,
+    details,
   );
 }
 
