@@ -5,6 +5,7 @@ import { ACTIONS } from '../access/model.js';
 import { policyDocumentSchema } from '../access/policy.js';
 import { viewerOf } from '../pipeline/signed-api.js';
 import type { Admin } from '../usecases/admin.js';
+import { auditResponse, directoryResponse, disconnectResponse, explainResponse, policyHistoryResponse, policyResponse, statusResponse } from './responses.js';
 import { objectType, recordId, userId } from './schemas.js';
 
 declare module 'fastify' {
@@ -22,23 +23,23 @@ export async function adminRoutes(root: FastifyInstance): Promise<void> {
   const app = root.withTypeProvider<ZodTypeProvider>();
   const admin = { auth: 'admin' } as const;
 
-  app.get('/status', { config: admin }, async (request) => root.admin.status(viewerOf(request)));
+  app.get('/status', { config: admin, schema: { response: { 200: statusResponse } } }, async (request) => root.admin.status(viewerOf(request)));
 
-  app.get('/directory', { config: admin }, async (request) => root.admin.directory(viewerOf(request)));
+  app.get('/directory', { config: admin, schema: { response: { 200: directoryResponse } } }, async (request) => root.admin.directory(viewerOf(request)));
 
-  app.get('/policy', { config: admin }, async (request) => root.admin.policy(viewerOf(request)));
+  app.get('/policy', { config: admin, schema: { response: { 200: policyResponse } } }, async (request) => root.admin.policy(viewerOf(request)));
 
-  app.get('/policy/history', { config: admin, schema: { querystring: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }) } }, async (request) =>
+  app.get('/policy/history', { config: admin, schema: { querystring: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }), response: { 200: policyHistoryResponse } } }, async (request) =>
     root.admin.policyHistory(viewerOf(request), request.query.limit),
   );
 
-  app.put('/policy', { config: { ...admin, write: 'policy-update' }, schema: { body: policyDocumentSchema } }, async (request) =>
+  app.put('/policy', { config: { ...admin, write: 'policy-update' }, schema: { body: policyDocumentSchema, response: { 200: policyResponse } } }, async (request) =>
     root.admin.savePolicy(viewerOf(request), request.body),
   );
 
   app.post(
     '/explain',
-    { config: admin, schema: { body: z.object({ userId, objectType, recordId, action: z.enum(ACTIONS) }) } },
+    { config: admin, schema: { body: z.object({ userId, objectType, recordId, action: z.enum(ACTIONS) }), response: { 200: explainResponse } } },
     async (request) => root.admin.explain(viewerOf(request), request.body),
   );
 
@@ -55,10 +56,11 @@ export async function adminRoutes(root: FastifyInstance): Promise<void> {
           recordId: z.string().max(20).optional(),
           outcome: z.enum(['allowed', 'refused', 'done', 'failed']).optional(),
         }),
+        response: { 200: auditResponse },
       },
     },
     async (request) => root.admin.auditPage(viewerOf(request), request.query),
   );
 
-  app.post('/disconnect', { config: { ...admin, write: 'disconnect' } }, async (request) => root.admin.disconnect(viewerOf(request)));
+  app.post('/disconnect', { config: { ...admin, write: 'disconnect' }, schema: { response: { 200: disconnectResponse } } }, async (request) => root.admin.disconnect(viewerOf(request)));
 }

@@ -5,6 +5,7 @@ import { viewerOf } from '../pipeline/signed-api.js';
 import type { createCheckRecord } from '../usecases/check-record.js';
 import type { createContactTickets } from '../usecases/contact-tickets.js';
 import type { Writes } from '../usecases/writes.js';
+import { contactTicketsResponse, meResponse, noteWriteResponse, recordAccessResponse, ticketWriteResponse } from './responses.js';
 import { objectType, recordId } from './schemas.js';
 
 declare module 'fastify' {
@@ -21,7 +22,7 @@ const ticketParams = z.object({ id: recordId });
 export async function cardRoutes(root: FastifyInstance): Promise<void> {
   const app = root.withTypeProvider<ZodTypeProvider>();
 
-  app.get('/me', { config: { auth: 'viewer' } }, async (request) => {
+  app.get('/me', { config: { auth: 'viewer' }, schema: { response: { 200: meResponse } } }, async (request) => {
     const { viewer } = viewerOf(request);
     return {
       portalId: viewer.portalId,
@@ -36,27 +37,27 @@ export async function cardRoutes(root: FastifyInstance): Promise<void> {
     };
   });
 
-  app.get('/records/:objectType/:id/access', { config: { auth: 'viewer' }, schema: { params: z.object({ objectType, id: recordId }) } }, async (request) =>
+  app.get('/records/:objectType/:id/access', { config: { auth: 'viewer' }, schema: { params: z.object({ objectType, id: recordId }), response: { 200: recordAccessResponse } } }, async (request) =>
     root.checkRecord(viewerOf(request), request.params),
   );
 
-  app.get('/contacts/:id/tickets', { config: { auth: 'viewer' }, schema: { params: z.object({ id: recordId }) } }, async (request) =>
+  app.get('/contacts/:id/tickets', { config: { auth: 'viewer' }, schema: { params: z.object({ id: recordId }), response: { 200: contactTicketsResponse } } }, async (request) =>
     root.listContactTickets(viewerOf(request), request.params.id),
   );
 
-  app.post('/tickets/:id/assign-to-me', { config: { auth: 'viewer', write: 'assign-to-me' }, schema: { params: ticketParams } }, async (request) =>
+  app.post('/tickets/:id/assign-to-me', { config: { auth: 'viewer', write: 'assign-to-me' }, schema: { params: ticketParams, response: { 200: ticketWriteResponse } } }, async (request) =>
     root.writes.assignToMe(viewerOf(request), request.params.id),
   );
 
   app.post(
     '/tickets/:id/stage',
-    { config: { auth: 'viewer', write: 'move-stage' }, schema: { params: ticketParams, body: z.object({ stageId: z.string().min(1).max(64) }) } },
+    { config: { auth: 'viewer', write: 'move-stage' }, schema: { params: ticketParams, body: z.object({ stageId: z.string().min(1).max(64) }), response: { 200: ticketWriteResponse } } },
     async (request) => root.writes.moveStage(viewerOf(request), request.params.id, request.body.stageId),
   );
 
   app.post(
     '/tickets/:id/notes',
-    { config: { auth: 'viewer', write: 'add-note' }, schema: { params: ticketParams, body: z.object({ body: z.string().trim().min(1, 'must not be empty').max(10_000) }) } },
+    { config: { auth: 'viewer', write: 'add-note' }, schema: { params: ticketParams, body: z.object({ body: z.string().trim().min(1, 'must not be empty').max(10_000) }), response: { 200: noteWriteResponse } } },
     async (request) => root.writes.addNote(viewerOf(request), request.params.id, request.body.body),
   );
 
@@ -71,6 +72,7 @@ export async function cardRoutes(root: FastifyInstance): Promise<void> {
           content: z.string().max(10_000).optional(),
           priority: z.enum(['LOW', 'MEDIUM', 'HIGH']).optional(),
         }),
+        response: { 200: ticketWriteResponse },
       },
     },
     async (request) => root.writes.createTicket(viewerOf(request), request.params.id, request.body),

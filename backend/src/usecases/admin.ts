@@ -141,7 +141,7 @@ export function createAdmin(deps: AdminDeps) {
       await ctx.portal.uninstall();
       await deps.installations.forgetTokens(ctx.viewer.portalId, at());
       await deps.audit.record({ portalId: ctx.viewer.portalId, userId: ctx.viewer.userId, action: 'disconnect', outcome: 'done', message: 'uninstalled from HubSpot; tokens deleted' }, at());
-      return { disconnected: true, installUrl: deps.installUrl };
+      return { disconnected: true as const, installUrl: deps.installUrl };
     },
   };
 }

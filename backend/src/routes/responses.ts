@@ -1,0 +1,138 @@
+import { z } from 'zod';
+import { ACTIONS, LEVELS } from '../access/model.js';
+import { policyDocumentSchema } from '../access/policy.js';
+
+/**
+ * What each route answers, checked on the way out: the serializer parses every 200 with these schemas, so a field a
+ * use case did not mean to send (record data, a token, a stack) is dropped rather than sent, and a wrong shape is a 500
+ * we see in tests instead of a card that breaks in HubSpot. hubspot-project/app/shared/types.ts mirrors them.
+ */
+
+const level = z.enum(LEVELS);
+const team = z.object({ id: z.string(), name: z.string() });
+
+export const verdictSchema = z.object({
+  allowed: z.boolean(),
+  code: z.string(),
+  message: z.string(),
+  fix: z.string().nullable(),
+  level: level.nullable(),
+  levelLabel: z.string().nullable(),
+  source: z.enum(['hubspot', 'policy']),
+});
+
+export const meResponse = z.object({
+  portalId: z.number(),
+  userId: z.number(),
+  email: z.string(),
+  firstName: z.string().nullable(),
+  lastName: z.string().nullable(),
+  superAdmin: z.boolean(),
+  ownerId: z.number().nullable(),
+  roleIds: z.array(z.string()),
+  teams: z.array(team.extend({ primary: z.boolean() })),
+});
+
+export const recordAccessResponse = z.object({
+  record: z.object({
+    objectType: z.enum(['tickets', 'contacts']),
+    id: z.string(),
+    title: z.string(),
+    owner: z.object({ ownerId: z.number(), name: z.string(), teams: z.array(team) }).nullable(),
+    pipelineId: z.string().nullable().optional(),
+    stageId: z.string().nullable().optional(),
+    stages: z.array(z.object({ id: z.string(), label: z.string() })).optional(),
+  }),
+  viewer: z.object({ userId: z.number(), ownerId: z.number().nullable(), superAdmin: z.boolean(), teams: z.array(team.extend({ primary: z.boolean() })) }),
+  verdicts: z.partialRecord(z.enum(ACTIONS), verdictSchema),
+});
+
+export const contactTicketsResponse = z.object({
+  contactId: z.string(),
+  canCreateTicket: verdictSchema,
+  tickets: z.array(
+    z.object({
+      id: z.string(),
+      subject: z.string(),
+      stageId: z.string().nullable(),
+      stageLabel: z.string().nullable(),
+      pipelineId: z.string().nullable(),
+      priority: z.string().nullable(),
+      owner: z.object({ ownerId: z.number(), name: z.string().nullable() }).nullable(),
+    }),
+  ),
+  hidden: z.object({ count: z.number().int(), reasons: z.array(z.object({ code: z.string(), message: z.string(), count: z.number().int() })) }),
+});
+
+const ticketResult = z.object({
+  id: z.string(),
+  subject: z.string(),
+  ownerId: z.number().nullable(),
+  pipelineId: z.string().nullable(),
+  stageId: z.string().nullable(),
+  priority: z.string().nullable(),
+});
+export const ticketWriteResponse = z.object({ result: ticketResult, decision: verdictSchema });
+export const noteWriteResponse = z.object({ result: z.object({ id: z.string() }), decision: verdictSchema });
+
+const storedPolicy = z.object({ version: z.number().int(), document: policyDocumentSchema, changedBy: z.number().nullable(), changedAt: z.string().nullable() });
+export const policyResponse = storedPolicy;
+export const policyHistoryResponse = z.object({ versions: z.array(storedPolicy) });
+
+export const statusResponse = z.object({
+  installation: z
+    .object({
+      status: z.enum(['active', 'needs_reinstall', 'uninstalled']),
+      statusReason: z.string().nullable(),
+      installedAt: z.string(),
+      installedBy: z.object({ userId: z.number(), name: z.string().nullable() }),
+      tokenExpiresAt: z.string(),
+    })
+    .nullable(),
+  scopes: z.object({ requested: z.array(z.string()), granted: z.array(z.string()), missing: z.array(z.object({ scope: z.string(), disables: z.string() })) }),
+  accessSource: z.object({ configured: z.enum(['auto', 'hubspot', 'policy']) }),
+  recentFailures: z.array(z.object({ at: z.string(), action: z.string(), recordId: z.string().nullable(), message: z.string().nullable() })),
+  installUrl: z.string(),
+});
+
+export const directoryResponse = z.object({
+  users: z.array(z.object({ id: z.number(), name: z.string(), email: z.string(), superAdmin: z.boolean(), teamIds: z.array(z.string()), roleIds: z.array(z.string()) })),
+  teams: z.array(team),
+  roles: z.array(team),
+});
+
+const decisionFacts = z.object({
+  viewer: z.object({ userId: z.number(), ownerId: z.number().nullable(), teamIds: z.array(z.string()), superAdmin: z.boolean() }),
+  record: z.object({ objectType: z.string(), id: z.string(), ownerId: z.number().nullable(), ownerName: z.string().nullable(), ownerTeamIds: z.array(z.string()) }),
+  rule: z.string(),
+});
+export const explainResponse = z.object({
+  decision: verdictSchema.omit({ levelLabel: true }).extend({ action: z.enum(ACTIONS), facts: decisionFacts }),
+  trace: z.object({
+    viewer: z.object({ userId: z.number(), ownerId: z.number().nullable(), superAdmin: z.boolean(), teams: z.array(team.extend({ primary: z.boolean() })), roleIds: z.array(z.string()) }),
+    record: z.object({ objectType: z.enum(['tickets', 'contacts']), id: z.string(), owner: z.object({ ownerId: z.number(), name: z.string(), teamIds: z.array(z.string()).readonly() }).nullable() }),
+    policyRule: z.object({ level, source: z.enum(['hubspot', 'policy']), rule: z.string(), configured: z.boolean() }),
+    accessSource: z.enum(['auto', 'hubspot', 'policy']),
+  }),
+});
+
+export const auditResponse = z.object({
+  entries: z.array(
+    z.object({
+      id: z.string(),
+      at: z.string(),
+      userId: z.number(),
+      action: z.string(),
+      objectType: z.string().nullable(),
+      recordId: z.string().nullable(),
+      decisionCode: z.string().nullable(),
+      source: z.string().nullable(),
+      outcome: z.enum(['allowed', 'refused', 'done', 'failed']),
+      message: z.string().nullable(),
+      hubspotCorrelationId: z.string().nullable(),
+    }),
+  ),
+  nextCursor: z.string().nullable(),
+});
+
+export const disconnectResponse = z.object({ disconnected: z.literal(true), installUrl: z.string() });
