@@ -15,7 +15,7 @@ import { adminRoutes } from './routes/admin.js';
 import { cardRoutes } from './routes/card.js';
 import { healthRoutes } from './routes/health.js';
 import { oauthRoutes } from './routes/oauth.js';
-import { createAuditLog, createInstallationStore, createPolicyStore, pingDatabase, TokenCipher, type StoreDatabase } from './store/index.js';
+import { createAuditLog, createInstallationStore, createPolicyStore, createWriteRequestStore, pingDatabase, TokenCipher, type StoreDatabase } from './store/index.js';
 import { createTokenManager } from './tokens/token-manager.js';
 import { createAccessSource } from './usecases/access-source.js';
 import { createAdmin } from './usecases/admin.js';
@@ -26,6 +26,11 @@ import { createDirectory } from './viewer/directory.js';
 
 /** HubSpot's hubspot.fetch() payload limit is 1 MB; nothing legitimate is bigger. */
 const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** How often expired rows are deleted: audit entries past retention, write keys past the signature window. */
+const PURGE_INTERVAL_MS = 10 * 60 * 1000;
+/** A write key is needed while a repeat could still carry a valid signature (5 minutes, plus clock skew). */
+const WRITE_KEY_RETENTION_MS = 10 * 60 * 1000;
 
 /** Per-attempt limit on a HubSpot call; with retries it stays inside hubspot.fetch's 15 s budget. */
 const HUBSPOT_REQUEST_TIMEOUT_MS = 5_000;
@@ -80,6 +85,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   const installations = createInstallationStore(database.db, new TokenCipher(parts.tokenKey), database.dialect);
   const policies = createPolicyStore(database.db);
   const audit = createAuditLog(database.db);
+  const writeRequests = createWriteRequestStore(database.db);
   const scheduler = new HubSpotScheduler({ now, onEvent: (event) => logger?.warn({ ...event }, 'hubspot call delayed') });
   const oauth = createOAuthClient({ apiBaseUrl: config.hubspot.apiBaseUrl, clientId: config.hubspot.clientId, clientSecret: config.hubspot.clientSecret, scheduler });
   const tokens = createTokenManager({
@@ -114,7 +120,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
 
   app.decorate('checkRecord', createCheckRecord({ access, directory }));
   app.decorate('listContactTickets', createContactTickets({ access }));
-  app.decorate('writes', createWrites({ access, audit, now }));
+  app.decorate('writes', createWrites({ access, audit, now, log: logger ?? { error: () => undefined } }));
   app.decorate(
     'admin',
     createAdmin({
@@ -130,6 +136,23 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
     }),
   );
 
+  // Retention: at start, then every few minutes; the timer never keeps the process alive.
+  async function purge() {
+    try {
+      const removed = await audit.purgeOlderThan(new Date(now() - config.auditRetentionMs));
+      if (removed > 0) logger?.info({ removed }, 'audit entries past retention deleted');
+      await writeRequests.purgeOlderThan(new Date(now() - WRITE_KEY_RETENTION_MS));
+    } catch (error) {
+      logger?.error({ err: error }, 'retention purge failed');
+    }
+  }
+  let purgeTimer: NodeJS.Timeout | undefined;
+  app.addHook('onReady', async () => {
+    await purge();
+    purgeTimer = setInterval(() => void purge(), PURGE_INTERVAL_MS).unref();
+  });
+  app.addHook('onClose', async () => clearInterval(purgeTimer));
+
   await app.register(healthRoutes, { pingDatabase: () => pingDatabase(database.db) });
   await app.register(oauthRoutes, { config, oauth, installations, hubspot, now });
   await app.register(
@@ -140,6 +163,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
         appId: config.hubspot.appId,
         now,
         bodyLimitBytes: BODY_LIMIT_BYTES,
+        writeRequests,
         async resolveViewer(identity) {
           // The installation is read once here (NOT_INSTALLED / INSTALL_NEEDS_REPAIR at once, even for a cached
           // viewer), and its token serves every HubSpot call of this request.

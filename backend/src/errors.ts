@@ -44,6 +44,11 @@ export const errorCatalogue = {
     message: 'The request body is larger than HubSpot lets a card send (1 MB).',
     fix: 'Send less: notes and ticket descriptions are limited to 10,000 characters.',
   },
+  WRITE_IN_PROGRESS: {
+    status: 409,
+    message: 'The same change is still being made.',
+    fix: 'Wait a few seconds, then reload the card to see whether it was done.',
+  },
   USER_NOT_IN_PORTAL: {
     status: 403,
     message: 'Your HubSpot user is not a user of this HubSpot account, or it was deactivated.',

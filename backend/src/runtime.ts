@@ -3,9 +3,7 @@ import { pino } from 'pino';
 import { buildBackend, loggerOptions } from './app.js';
 import type { Config } from './config.js';
 import { loadOrCreateDevKey } from './dev-key.js';
-import { createAuditLog, openDatabase } from './store/index.js';
-
-const AUDIT_PURGE_INTERVAL_MS = 6 * 60 * 60 * 1000;
+import { openDatabase } from './store/index.js';
 
 export interface RunningBackend {
   app: FastifyInstance;
@@ -27,22 +25,7 @@ export async function startBackend(config: Config, options: { dataDir?: string }
     const logger = pino(loggerOptions(config.logLevel));
     for (const note of notes) logger.warn(note);
     const app = await buildBackend({ config, database, tokenKey: key, logger, trustProxy: true });
-    const audit = createAuditLog(database.db);
-    // Audit retention: purge at start, then every few hours; the timer never keeps the process alive.
-    const purge = async () => {
-      try {
-        const removed = await audit.purgeOlderThan(new Date(Date.now() - config.auditRetentionMs));
-        if (removed > 0) logger.info({ removed }, 'audit entries past retention deleted');
-      } catch (error) {
-        logger.error({ err: error }, 'audit retention purge failed');
-      }
-    };
-    await purge();
-    const retention = setInterval(() => void purge(), AUDIT_PURGE_INTERVAL_MS).unref();
-    app.addHook('onClose', async () => {
-      clearInterval(retention);
-      await database.close();
-    });
+    app.addHook('onClose', async () => database.close());
     await app.listen({ port: config.port, host: config.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;

@@ -322,3 +322,33 @@ describe('HubSpot failures', () => {
     expect(isNetworkFailure(Object.assign(new Error('missing'), { code: 'ENOENT' }))).toBe(false);
   });
 });
+
+describe('HubSpot call scheduler, creates', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: T0 });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('never sends a create twice once it may have reached HubSpot: a 5xx, a reset or a timeout gives up at once', async () => {
+    const scheduler = new HubSpotScheduler({ random: () => 0 });
+    for (const failure of [httpError(503), fetchFailed('ECONNRESET'), Object.assign(new Error('timed out'), { name: 'TimeoutError' })]) {
+      const starts: number[] = [];
+      const call = failing(starts, failure);
+      const error = await rejection(scheduler.run(1, call, { idempotent: false }));
+      expect(error.code).toBe('HUBSPOT_UNAVAILABLE');
+      expect(call).toHaveBeenCalledTimes(1);
+    }
+  });
+
+  it('still retries a create that certainly was not sent (connection refused) or was refused unprocessed (429)', async () => {
+    const scheduler = new HubSpotScheduler({ random: () => 0 });
+    const starts: number[] = [];
+    const call = failing(starts, fetchFailed('ECONNREFUSED'), httpError(429, { 'retry-after': '1' }));
+    const result = scheduler.run(1, call, { idempotent: false });
+    await vi.runAllTimersAsync();
+    expect(await result).toBe('ok');
+    expect(call).toHaveBeenCalledTimes(3);
+  });
+});

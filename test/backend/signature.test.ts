@@ -53,6 +53,8 @@ describe('signed-requests plugin', () => {
         appId: 777,
         now: () => now,
         bodyLimitBytes: 1024 * 1024,
+        // No write routes here: the exactly-once step is tested through the harness.
+        writeRequests: { claim: async () => ({ kind: 'claimed' }), answer: async () => undefined, release: async () => undefined, purgeOlderThan: async () => 0 },
         // The viewer step is the harness's business; here it only has to let the signed identity through.
         resolveViewer: async (identity) => ({
           viewer: { portalId: identity.portalId, userId: identity.userId, email: 'someone@example.com', firstName: undefined, lastName: undefined, superAdmin: false, roleIds: [], ownerId: null, teams: [] },

@@ -84,12 +84,12 @@ export function createHubSpotApi(options: HubSpotApiOptions): HubSpotApi {
     what: string,
     schema: S,
     request: (client: Client) => Promise<unknown>,
-    { notFoundIsEmpty }: { notFoundIsEmpty: boolean },
+    { notFoundIsEmpty, creates = false }: { notFoundIsEmpty: boolean; creates?: boolean },
   ): Promise<z.infer<S> | undefined> {
     const token = knownToken ?? (await options.getToken(portalId));
     let result: unknown;
     try {
-      result = await options.scheduler.run(portalId, () => request(clientFor(portalId, token)));
+      result = await options.scheduler.run(portalId, () => request(clientFor(portalId, token)), { idempotent: !creates });
     } catch (error) {
       const failure = readHttpFailure(error);
       if (failure?.status === 404 && notFoundIsEmpty) return undefined;

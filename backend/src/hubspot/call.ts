@@ -9,11 +9,12 @@ export type GetToken = (portalId: number) => Promise<string>;
 
 /**
  * One HubSpot call for an account: its install token, our scheduler, HubSpot's 401/403 explained, the answer
- * parsed with a schema. `notFoundIsEmpty` turns a 404 into undefined for look-ups where absence is an answer.
+ * parsed with a schema. `notFoundIsEmpty` turns a 404 into undefined for look-ups where absence is an answer;
+ * `creates` marks a call that makes a record, which the scheduler never sends twice once it may have arrived.
  */
 export type PortalCall = <S extends z.ZodType>(
   what: string,
   schema: S,
   request: (client: Client) => Promise<unknown>,
-  options: { notFoundIsEmpty: boolean },
+  options: { notFoundIsEmpty: boolean; creates?: boolean },
 ) => Promise<z.infer<S> | undefined>;

@@ -247,7 +247,7 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
             properties,
             associations: [{ to: { id: contactId }, types: [{ associationCategory: AssociationSpecAssociationCategoryEnum.HubspotDefined, associationTypeId: TICKET_TO_CONTACT }] }],
           }),
-        { notFoundIsEmpty: false },
+        { notFoundIsEmpty: false, creates: true },
       );
       return required(created, 'create a ticket');
     },
@@ -261,7 +261,7 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
             properties: { hs_note_body: body, hs_timestamp: timestamp.toISOString(), ...(ownerId === null ? {} : { hubspot_owner_id: String(ownerId) }) },
             associations: [{ to: { id: ticketId }, types: [{ associationCategory: AssociationSpecAssociationCategoryEnum.HubspotDefined, associationTypeId: NOTE_TO_TICKET }] }],
           }),
-        { notFoundIsEmpty: false },
+        { notFoundIsEmpty: false, creates: true },
       );
       return required(created, 'add a note');
     },

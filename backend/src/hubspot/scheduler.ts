@@ -42,6 +42,19 @@ export interface SchedulerOptions {
   onEvent?: (event: SchedulerEvent) => void;
 }
 
+export interface RunOptions {
+  /** false for creates: sending one twice makes two records, so it is retried only when it certainly was not sent. */
+  idempotent?: boolean;
+}
+
+/** Connection errors raised before a single byte of the request could leave (Node's socket error codes). */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+function neverSent(error: unknown): boolean {
+  const codeOf = (value: unknown) => (typeof value === 'object' && value !== null && 'code' in value ? String(value.code) : undefined);
+  const code = codeOf(error) ?? (error instanceof Error ? codeOf(error.cause) : undefined);
+  return code !== undefined && NOT_SENT_CODES.has(code);
+}
+
 interface Failure {
   error: unknown;
   status: number | 'network';
@@ -138,7 +151,8 @@ export class HubSpotScheduler {
    * failures. Other failures are rethrown unchanged; giving up throws HUBSPOT_RATE_LIMITED or HUBSPOT_UNAVAILABLE
    * with the last failure as the cause.
    */
-  async run<T>(accountKey: string | number, call: () => Promise<T>): Promise<T> {
+  async run<T>(accountKey: string | number, call: () => Promise<T>, options: RunOptions = {}): Promise<T> {
+    const idempotent = options.idempotent ?? true;
     const account = String(accountKey);
     this.#sweep();
     const deadline = this.#now() + this.#maxTotalWaitMs;
@@ -150,6 +164,12 @@ export class HubSpotScheduler {
       } catch (error) {
         last = classify(error);
         if (last === undefined) throw error;
+        // A create that may have reached HubSpot is never sent again: only a 429 (refused unprocessed) or a connection
+        // that never opened proves it was not carried out.
+        if (!idempotent && last.status !== 429 && !neverSent(error)) {
+          this.#onEvent({ type: 'gave_up', account, attempt, delayMs: 0, status: last.status });
+          throw giveUpError(last);
+        }
       } finally {
         this.#release(account, state);
       }

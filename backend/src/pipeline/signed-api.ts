@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -5,6 +6,7 @@ import { AppError } from '../errors.js';
 import type { PortalApi } from '../hubspot/api.js';
 import { readSignedIdentity, type SignedIdentity } from '../hubspot/identity.js';
 import { precheckSignature, signedUri, verifySignatureV3 } from '../hubspot/signature.js';
+import type { WriteRequestStore } from '../store/index.js';
 import type { ViewerContext } from '../usecases/context.js';
 import type { Viewer } from '../viewer/directory.js';
 
@@ -16,6 +18,8 @@ declare module 'fastify' {
     viewer: Viewer | null;
     /** HubSpot for the viewer's account, holding the install token read for this request. */
     portal: PortalApi | null;
+    /** A write route's claim on this signed request (see the exactly-once step). */
+    writeKey: string | null;
   }
 }
 
@@ -28,6 +32,7 @@ export interface SignedApiOptions {
   bodyLimitBytes: number;
   /** The installation (read once) and the viewer's profile: throws NOT_INSTALLED, INSTALL_NEEDS_REPAIR, USER_NOT_IN_PORTAL. */
   resolveViewer(identity: SignedIdentity): Promise<ViewerContext>;
+  writeRequests: WriteRequestStore;
 }
 
 /** A header sent twice arrives joined (", ") or as an array: neither is what HubSpot sends, and neither verifies. */
@@ -54,7 +59,9 @@ async function readBody(payload: NodeJS.ReadableStream, declaredLength: string |
  * 2. parsing: JSON only; a body of another type is refused 415, after the signature;
  * 3. preValidation: the viewer, resolved once, then the route guard from the route's config (admin routes refuse
  *    non-admins here, before the body is validated);
- * 4. validation, the handler (one use case) and the response schema, per route.
+ * 4. validation, then, on write routes, exactly once: HubSpot retries a hubspot.fetch after a connection failure or a
+ *    5xx with the same signature, so a repeat of a signed write gets the first answer instead of a second write;
+ * 5. the handler (one use case) and the response schema, per route.
  * Register inside the SIGNED_PREFIX scope only.
  */
 export const signedApiPlugin = fp<SignedApiOptions>(
@@ -62,6 +69,7 @@ export const signedApiPlugin = fp<SignedApiOptions>(
     app.decorateRequest('identity', null);
     app.decorateRequest('viewer', null);
     app.decorateRequest('portal', null);
+    app.decorateRequest('writeKey', null);
 
     app.addHook('preParsing', async (request: FastifyRequest, _reply, payload) => {
       const headers = precheckSignature(
@@ -104,6 +112,35 @@ export const signedApiPlugin = fp<SignedApiOptions>(
       const auth = request.routeOptions.config.auth;
       if (auth === 'admin' && !viewer.superAdmin) throw new AppError('NOT_AN_ADMIN');
       if (auth !== 'admin' && auth !== 'viewer') throw new AppError('INTERNAL', { message: 'This route declares no signed guard.' });
+    });
+
+    app.addHook('preHandler', async (request: FastifyRequest, reply) => {
+      if (request.routeOptions.config.write === undefined || request.identity === null) return undefined;
+      const signature = single(request.headers['x-hubspot-signature-v3']) ?? '';
+      // The signature covers method, URL (identity included), body and timestamp: equal signatures, equal requests.
+      const key = createHash('sha256').update(signature).digest('hex');
+      const claim = await options.writeRequests.claim(key, request.identity.portalId, new Date(options.now()));
+      if (claim.kind === 'pending') throw new AppError('WRITE_IN_PROGRESS');
+      if (claim.kind === 'answered') {
+        request.log.info({ statusCode: claim.statusCode }, 'repeated write answered from the first result');
+        return reply.code(claim.statusCode).type('application/json; charset=utf-8').header('x-viewer-guard-repeat', 'true').send(claim.response);
+      }
+      request.writeKey = key;
+      return undefined;
+    });
+
+    app.addHook('onSend', async (request: FastifyRequest, reply, payload) => {
+      if (request.writeKey === null) return payload;
+      const key = request.writeKey;
+      request.writeKey = null;
+      try {
+        // A 5xx means nothing reached HubSpot, or nothing a repeat could reuse: let HubSpot's retry run again.
+        if (reply.statusCode >= 500 || typeof payload !== 'string') await options.writeRequests.release(key);
+        else await options.writeRequests.answer(key, reply.statusCode, payload);
+      } catch (error) {
+        request.log.error({ err: error }, 'could not record the answer to a write for its repeats');
+      }
+      return payload;
     });
   },
   { name: 'signed-api' },

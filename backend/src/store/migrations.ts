@@ -69,6 +69,24 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('policies').execute();
     },
   },
+  '0003_write_requests': {
+    async up(db: Kysely<unknown>) {
+      // One row per signed write request (keyed by a hash of its signature), so HubSpot's retry of a write is
+      // answered from the first result on every instance sharing the database.
+      await db.schema
+        .createTable('write_requests')
+        .addColumn('request_key', 'text', (column) => column.primaryKey())
+        .addColumn('portal_id', 'bigint', (column) => column.notNull())
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .addColumn('status_code', 'integer')
+        .addColumn('response', 'text')
+        .execute();
+      await db.schema.createIndex('write_requests_created_at').on('write_requests').column('created_at').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('write_requests').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -46,8 +46,19 @@ export interface AuditLogTable {
   hubspot_correlation_id: string | null;
 }
 
+export interface WriteRequestsTable {
+  /** sha256 of the request's HubSpot signature, which covers its method, URL, body and timestamp. */
+  request_key: string;
+  portal_id: number;
+  created_at: number;
+  /** null while the first request is still being answered. */
+  status_code: number | null;
+  response: string | null;
+}
+
 export interface Tables {
   installations: InstallationsTable;
   policies: PoliciesTable;
   audit_log: AuditLogTable;
+  write_requests: WriteRequestsTable;
 }

@@ -12,7 +12,14 @@ export interface WriteDeps {
   access: AccessSource;
   audit: AuditLog;
   now: () => number;
+  log: { error(obj: object, msg: string): void };
+  /** Waits between audit attempts after HubSpot accepted a write (injectable for tests). */
+  sleep?: (ms: number) => Promise<void>;
 }
+
+/** Once HubSpot accepted a write, its audit entry is tried this many times before the failure is only logged. */
+const AUDIT_ATTEMPTS = 3;
+const AUDIT_RETRY_DELAY_MS = 100;
 
 /** The ticket-create rule: the viewer must be allowed to edit the ticket they are about to own. */
 export function newTicketFacts(ctx: ViewerContext): RecordFacts {
@@ -43,24 +50,47 @@ export function createWrites(deps: WriteDeps) {
       new Date(deps.now()),
     );
 
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+
+  /**
+   * HubSpot has accepted the write: the viewer gets their 2xx whatever happens to the audit entry, which is retried a
+   * few times and, if the database still refuses it, logged in full so it can be restored.
+   */
+  async function auditAccepted(ctx: ViewerContext, what: Parameters<typeof audit>[1]) {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await audit(ctx, what);
+        return;
+      } catch (error) {
+        if (attempt >= AUDIT_ATTEMPTS) {
+          deps.log.error({ err: error, audit: { portalId: ctx.viewer.portalId, userId: ctx.viewer.userId, ...what, decision: what.decision.code } }, 'write done in HubSpot but its audit entry could not be stored');
+          return;
+        }
+        await sleep(AUDIT_RETRY_DELAY_MS * attempt);
+      }
+    }
+  }
+
   async function perform<T>(ctx: ViewerContext, what: { action: string; objectType: ObjectType; recordId: string; decision: Decision }, write: () => Promise<T>) {
+    let result: T;
     try {
-      const result = await write();
-      // Our write changed the record: HubSpot's earlier answer about it must not outlive it.
-      if (what.objectType === 'tickets') deps.access.forget(ctx.portal.portalId, 'tickets', what.recordId);
-      await audit(ctx, { ...what, outcome: 'done' });
-      return { result, decision: verdict(what.decision) };
+      result = await write();
     } catch (error) {
       deps.access.forget(ctx.portal.portalId, what.objectType, what.recordId);
       const correlationId = hubspotCorrelationId(error);
+      // The write's own failure is what the viewer must hear about, not a failure to audit it.
       await audit(ctx, {
         ...what,
         outcome: 'failed',
         message: isAppError(error) ? `${error.code}: ${error.message}` : 'unexpected error',
         ...(correlationId === undefined ? {} : { hubspotCorrelationId: correlationId }),
-      });
+      }).catch((auditError: unknown) => deps.log.error({ err: auditError }, 'a failed write could not be audited'));
       throw error;
     }
+    // Our write changed the record: HubSpot's earlier answer about it must not outlive it.
+    deps.access.forget(ctx.portal.portalId, what.objectType, what.recordId);
+    await auditAccepted(ctx, { ...what, outcome: 'done' });
+    return { result, decision: verdict(what.decision) };
   }
 
   async function checkedTicket(ctx: ViewerContext, id: string, action: Action) {
