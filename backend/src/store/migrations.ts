@@ -69,7 +69,7 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('policies').execute();
     },
   },
-  '0003_write_requests': {
+  '0004_write_requests': {
     async up(db: Kysely<unknown>) {
       // One row per signed write request (keyed by a hash of its signature), so HubSpot's retry of a write is
       // answered from the first result on every instance sharing the database.
