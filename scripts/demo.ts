@@ -3,6 +3,8 @@
  * Admin through the real OAuth flow, then the API called with HubSpot-signed requests as every seeded user.
  * Leaves both servers running (Ctrl-C stops them) unless `--once` is given.
  */
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import closeWithGrace from 'close-with-grace';
 import { loadConfig } from '../backend/src/config.js';
 import { startBackend } from '../backend/src/runtime.js';
@@ -22,8 +24,18 @@ const hubspotUrl = await fake.listen(Number(process.env.DEMO_HUBSPOT_PORT ?? 0))
 const port = Number(process.env.PORT ?? (await freePort()));
 const backendUrl = `http://127.0.0.1:${port}`;
 
+/*
+ * The local HubSpot starts from its seed on every run, so the backend does too: a database and a token key of this
+ * run's own (never ./data/viewer-guard.db, which `npm start` may be using against a real account). DATABASE_URL, when
+ * set, is used as it is, and the demo says so.
+ */
+const DEMO_DATABASE_FILE = './data/demo/viewer-guard-demo.db';
+const ownDatabase = process.env.DATABASE_URL === undefined || process.env.DATABASE_URL === '';
+if (ownDatabase) rmSync('./data/demo', { recursive: true, force: true });
 const config = loadConfig({
   ...process.env,
+  DATABASE_URL: ownDatabase ? `sqlite:${DEMO_DATABASE_FILE}` : process.env.DATABASE_URL,
+  TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
   HUBSPOT_CLIENT_ID: DEMO_APP.clientId,
   HUBSPOT_CLIENT_SECRET: DEMO_APP.clientSecret,
   HUBSPOT_APP_ID: String(DEMO_APP.appId),
@@ -42,7 +54,7 @@ const fullName = (user: { firstName?: string; lastName?: string; email: string }
 
 say('Viewer Guard demo');
 say(`  local HubSpot  ${hubspotUrl}`);
-say(`  backend        ${backendUrl}  (database ${config.databaseUrl})`);
+say(`  backend        ${backendUrl}  (${ownDatabase ? `a fresh database for this run: ${DEMO_DATABASE_FILE}` : `reusing DATABASE_URL: earlier runs' installs and policies stay`})`);
 say();
 
 const account = seed.accounts[0];
