@@ -1,6 +1,7 @@
 import closeWithGrace from 'close-with-grace';
 import { ConfigError, loadConfig } from './config.js';
-import { startBackend } from './runtime.js';
+import { startBackend, type RunningBackend } from './runtime.js';
+import { startupProblem } from './startup-problem.js';
 
 /** The production entry point (`npm start`): configured only by environment variables. */
 async function main(): Promise<void> {
@@ -14,7 +15,13 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const backend = await startBackend(config);
+  let backend: RunningBackend;
+  try {
+    backend = await startBackend(config);
+  } catch (error) {
+    console.error(startupProblem(error, config));
+    process.exit(1);
+  }
   backend.app.log.info({ publicBaseUrl: config.publicBaseUrl, accessSource: config.accessSource }, 'Viewer Guard backend ready');
   closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
     if (err !== undefined) backend.app.log.error({ err }, 'shutting down after an error');
