@@ -18,13 +18,14 @@ import type { AccessService } from './guard/access-service.js';
 import type { RecordGuard } from './guard/record-guard.js';
 import { adminRoutes } from './routes/admin.js';
 import { cardRoutes } from './routes/card.js';
-import type { AuditLog, InstallationStore, PolicyStore } from './store/index.js';
+import type { AuditLog, InstallationStore, OAuthStateStore, PolicyStore } from './store/index.js';
 import type { TokenManager } from './tokens/token-manager.js';
 
 /** Everything the HTTP layer needs, built by services.ts (or by a test) and handed in: no I/O at import time. */
 export interface AppDeps {
   config: Config;
   installations: InstallationStore;
+  oauthStates: OAuthStateStore;
   pingDatabase: () => Promise<void>;
   oauth: OAuthClient;
   tokens: TokenManager;

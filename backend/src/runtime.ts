@@ -4,7 +4,7 @@ import { buildApp, loggerOptions } from './app.js';
 import type { Config } from './config.js';
 import { loadOrCreateDevKey } from './dev-key.js';
 import { createServices } from './services.js';
-import { createAuditLog, createInstallationStore, createPolicyStore, openDatabase, pingDatabase, TokenCipher } from './store/index.js';
+import { createAuditLog, createInstallationStore, createOAuthStateStore, createPolicyStore, openDatabase, pingDatabase, TokenCipher } from './store/index.js';
 
 const AUDIT_PURGE_INTERVAL_MS = 6 * 60 * 60 * 1000;
 
@@ -32,6 +32,7 @@ export async function startBackend(config: Config, options: { dataDir?: string }
     const deps = createServices({
       config,
       installations,
+      oauthStates: createOAuthStateStore(database.db),
       policies: createPolicyStore(database.db),
       audit,
       pingDatabase: () => pingDatabase(database.db),

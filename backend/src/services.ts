@@ -6,7 +6,7 @@ import { createOAuthClient } from './hubspot/oauth.js';
 import { HubSpotScheduler } from './hubspot/scheduler.js';
 import { createAccessService } from './guard/access-service.js';
 import { createRecordGuard } from './guard/record-guard.js';
-import type { AuditLog, InstallationStore, PolicyStore } from './store/index.js';
+import type { AuditLog, InstallationStore, OAuthStateStore, PolicyStore } from './store/index.js';
 import { createTokenManager } from './tokens/token-manager.js';
 
 export interface ServiceLog {
@@ -21,6 +21,7 @@ const HUBSPOT_REQUEST_TIMEOUT_MS = 5_000;
 export function createServices(input: {
   config: Config;
   installations: InstallationStore;
+  oauthStates: OAuthStateStore;
   policies: PolicyStore;
   audit: AuditLog;
   pingDatabase: () => Promise<void>;
@@ -64,6 +65,7 @@ export function createServices(input: {
     guard: createRecordGuard({ api: hubspot, access, audit: input.audit, now }),
     config,
     installations: input.installations,
+    oauthStates: input.oauthStates,
     pingDatabase: input.pingDatabase,
     oauth,
     tokens,

@@ -3,7 +3,17 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../backend/src/app.js';
 import { loadConfig, type Config } from '../../backend/src/config.js';
 import { createServices } from '../../backend/src/services.js';
-import { createAuditLog, createInstallationStore, createPolicyStore, openDatabase, pingDatabase, TokenCipher, type InstallationStore, type StoreDatabase } from '../../backend/src/store/index.js';
+import {
+  createAuditLog,
+  createInstallationStore,
+  createOAuthStateStore,
+  createPolicyStore,
+  openDatabase,
+  pingDatabase,
+  TokenCipher,
+  type InstallationStore,
+  type StoreDatabase,
+} from '../../backend/src/store/index.js';
 import { createFakeHubSpot, type FakeHubSpot } from '../hubspot-fake/index.js';
 import { freePort } from './free-port.js';
 import { signedRequest } from './signing.js';
@@ -49,6 +59,7 @@ export async function startHarness(options: { now?: () => number; databaseUrl?: 
     createServices({
       config,
       installations,
+      oauthStates: createOAuthStateStore(database.db),
       policies: createPolicyStore(database.db),
       audit: createAuditLog(database.db),
       pingDatabase: () => pingDatabase(database.db),

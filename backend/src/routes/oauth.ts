@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { isAppError } from '../errors.js';
 import { InvalidGrantError } from '../hubspot/oauth.js';
-import { createStateCodec, STATE_TTL_MS } from '../oauth/state.js';
+import { createOAuthStates, STATE_TTL_MS } from '../oauth/state.js';
 import {
   alreadyInstalledPage,
   exchangeFailedPage,
@@ -29,7 +29,7 @@ export async function oauthRoutes(app: FastifyInstance): Promise<void> {
   const base = config.publicBaseUrl;
   const redirectUri = `${base}/oauth/callback`;
   const landingUrl = `${base}/`;
-  const states = createStateCodec(config.hubspot.clientSecret, app.now);
+  const states = createOAuthStates(config.hubspot.clientSecret, app.oauthStates, app.now);
   const secureCookie = base.startsWith('https://');
 
   const sendPage = (reply: FastifyReply, status: number, body: string) =>
@@ -40,7 +40,7 @@ export async function oauthRoutes(app: FastifyInstance): Promise<void> {
   );
 
   app.get('/oauth/install', async (_request, reply) => {
-    const { state, nonce } = states.issue();
+    const { state, nonce } = await states.issue();
     const authorize = new URL(config.hubspot.authorizeUrl);
     authorize.searchParams.set('client_id', config.hubspot.clientId);
     authorize.searchParams.set('redirect_uri', redirectUri);
@@ -65,7 +65,7 @@ export async function oauthRoutes(app: FastifyInstance): Promise<void> {
   app.get('/oauth/callback', async (request, reply) => {
     const query = callbackQuery.safeParse(request.query);
     const params = query.success ? query.data : {};
-    const stateCheck = states.verify(params.state, request.cookies[STATE_COOKIE]);
+    const cookieNonce = request.cookies[STATE_COOKIE];
     reply.clearCookie(STATE_COOKIE, { path: '/oauth' });
 
     // A HubSpot error is shown even without a valid state: it carries no credential, and hiding it helps no one.
@@ -73,6 +73,7 @@ export async function oauthRoutes(app: FastifyInstance): Promise<void> {
       request.log.info({ hubspotError: params.error }, 'install returned an error from HubSpot');
       return sendPage(reply, 400, hubspotErrorPage({ error: params.error, description: params.error_description, landingUrl }));
     }
+    const stateCheck = await states.redeem(params.state, cookieNonce);
     if (stateCheck !== 'ok') {
       request.log.warn({ stateCheck }, 'install callback refused: state');
       return sendPage(reply, 400, stateProblemPage({ problem: stateCheck, landingUrl }));

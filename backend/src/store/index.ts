@@ -12,3 +12,4 @@ export type { Tables } from './schema.js';
 export { TokenCipher, TokenDecryptionError } from './token-cipher.js';
 export { createPolicyStore, type PolicyStore, type StoredPolicy } from './policies.js';
 export { createAuditLog, type AuditEntry, type AuditEntryInput, type AuditLog, type AuditOutcome, type AuditQuery } from './audit-log.js';
+export { createOAuthStateStore, type OAuthStateStore } from './oauth-states.js';

@@ -46,8 +46,16 @@ export interface AuditLogTable {
   hubspot_correlation_id: string | null;
 }
 
+export interface OAuthStatesTable {
+  /** SHA-256 of the state's nonce (base64url); the nonce itself is never stored. */
+  nonce_hash: string;
+  expires_at: number;
+  created_at: number;
+}
+
 export interface Tables {
   installations: InstallationsTable;
   policies: PoliciesTable;
   audit_log: AuditLogTable;
+  oauth_states: OAuthStatesTable;
 }
