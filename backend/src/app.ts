@@ -10,6 +10,7 @@ import type { Directory } from './hubspot/directory.js';
 import type { HubSpotApi } from './hubspot/api.js';
 import type { OAuthClient } from './hubspot/oauth.js';
 import { errorHandlerPlugin } from './plugins/error-handler.js';
+import { securityHeadersPlugin } from './plugins/security-headers.js';
 import { signedRequestsPlugin } from './plugins/signed-requests.js';
 import { healthRoutes } from './routes/health.js';
 import { meRoutes } from './routes/me.js';
@@ -86,6 +87,7 @@ export async function buildApp(
   for (const [name, value] of Object.entries(deps)) app.decorate(name, value);
 
   await app.register(errorHandlerPlugin);
+  await app.register(securityHeadersPlugin, { publicBaseUrl: deps.config.publicBaseUrl });
   await app.register(cookie);
   await app.register(formbody);
   // Card calls arrive server-to-server through HubSpot and need no CORS; any other browser origin is refused.

@@ -65,8 +65,9 @@ export async function oauthRoutes(app: FastifyInstance): Promise<void> {
   app.get('/oauth/callback', async (request, reply) => {
     const query = callbackQuery.safeParse(request.query);
     const params = query.success ? query.data : {};
+    // The cookie stays until it expires: the stored nonce makes the state single-use, and a reload of this page then
+    // explains that the link was used instead of saying the install session is missing.
     const cookieNonce = request.cookies[STATE_COOKIE];
-    reply.clearCookie(STATE_COOKIE, { path: '/oauth' });
 
     // A HubSpot error is shown even without a valid state: it carries no credential, and hiding it helps no one.
     if (params.error !== undefined) {
