@@ -2,13 +2,13 @@ import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { LoggerOptions } from 'pino';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { randomUUID } from 'node:crypto';
 import type { Config } from './config.js';
 import type { Directory } from './hubspot/directory.js';
 import type { HubSpotApi } from './hubspot/api.js';
 import type { OAuthClient } from './hubspot/oauth.js';
+import { clientErrorHandler } from './logging.js';
 import { errorHandlerPlugin } from './plugins/error-handler.js';
 import { securityHeadersPlugin } from './plugins/security-headers.js';
 import { signedRequestsPlugin } from './plugins/signed-requests.js';
@@ -47,29 +47,6 @@ declare module 'fastify' {
 /** HubSpot's hubspot.fetch() payload limit is 1 MB; nothing legitimate is bigger. */
 const BODY_LIMIT_BYTES = 1024 * 1024;
 
-export function loggerOptions(level: Config['logLevel']): LoggerOptions {
-  return {
-    level,
-    redact: {
-      // Signatures, cookies and bearer tokens never reach the logs; the request serializer below drops query values.
-      paths: [
-        'req.headers.authorization',
-        'req.headers.cookie',
-        'req.headers["x-hubspot-signature-v3"]',
-        'req.headers["x-hubspot-signature"]',
-        'res.headers["set-cookie"]',
-      ],
-      censor: '[redacted]',
-    },
-    serializers: {
-      req(request: { method: string; url: string; id: string }) {
-        // The OAuth callback carries a one-time code in its query string: log paths, not query values.
-        return { method: request.method, path: request.url.split('?')[0], id: request.id };
-      },
-    },
-  };
-}
-
 export async function buildApp(
   deps: AppDeps,
   options: { logger?: FastifyBaseLogger; trustProxy?: boolean } = {},
@@ -80,6 +57,7 @@ export async function buildApp(
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     trustProxy: options.trustProxy ?? false,
+    clientErrorHandler,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import { buildApp, loggerOptions } from './app.js';
+import { buildApp } from './app.js';
 import type { Config } from './config.js';
 import { loadOrCreateDevKey } from './dev-key.js';
+import { loggerOptions } from './logging.js';
 import { createServices } from './services.js';
 import { createAuditLog, createInstallationStore, createOAuthStateStore, createPolicyStore, openDatabase, pingDatabase, TokenCipher } from './store/index.js';
 

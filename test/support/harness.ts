@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../backend/src/app.js';
 import { loadConfig, type Config } from '../../backend/src/config.js';
 import { createServices } from '../../backend/src/services.js';
@@ -34,8 +34,10 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** The local HubSpot and a listening backend wired to it, on a fresh in-memory SQLite unless told otherwise. */
-export async function startHarness(options: { now?: () => number; databaseUrl?: string; env?: Record<string, string> } = {}): Promise<Harness> {
+/** The local HubSpot and a listening backend wired to it, on a fresh in-memory SQLite unless told otherwise; silent unless given a logger. */
+export async function startHarness(
+  options: { now?: () => number; databaseUrl?: string; env?: Record<string, string>; logger?: FastifyBaseLogger } = {},
+): Promise<Harness> {
   const now = options.now ?? Date.now;
   const fake = createFakeHubSpot({ app: TEST_APP, now });
   const fakeUrl = await fake.listen();
@@ -64,8 +66,9 @@ export async function startHarness(options: { now?: () => number; databaseUrl?: 
       audit: createAuditLog(database.db),
       pingDatabase: () => pingDatabase(database.db),
       now,
-      log: silent,
+      log: options.logger ?? silent,
     }),
+    options.logger === undefined ? {} : { logger: options.logger },
   );
   await app.listen({ port, host: '127.0.0.1' });
 
