@@ -1,21 +1,22 @@
 import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { LoggerOptions } from 'pino';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { randomUUID } from 'node:crypto';
 import type { Config } from './config.js';
 import { createHubSpotApi } from './hubspot/api.js';
 import { createOAuthClient } from './hubspot/oauth.js';
+import { clientErrorHandler } from './logging.js';
 import { HubSpotScheduler } from './hubspot/scheduler.js';
 import { routeConfigPlugin, SIGNED_PREFIX } from './pipeline/route-config.js';
 import { signedApiPlugin } from './pipeline/signed-api.js';
 import { errorHandlerPlugin } from './plugins/error-handler.js';
+import { securityHeadersPlugin } from './plugins/security-headers.js';
 import { adminRoutes } from './routes/admin.js';
 import { cardRoutes } from './routes/card.js';
 import { healthRoutes } from './routes/health.js';
 import { oauthRoutes } from './routes/oauth.js';
-import { createAuditLog, createInstallationStore, createPolicyStore, createWriteRequestStore, pingDatabase, TokenCipher, type StoreDatabase } from './store/index.js';
+import { createAuditLog, createInstallationStore, createOAuthStateStore, createPolicyStore, createWriteRequestStore, pingDatabase, TokenCipher, type StoreDatabase } from './store/index.js';
 import { createTokenManager } from './tokens/token-manager.js';
 import { createAccessSource } from './usecases/access-source.js';
 import { createAdmin } from './usecases/admin.js';
@@ -34,29 +35,6 @@ const WRITE_KEY_RETENTION_MS = 10 * 60 * 1000;
 
 /** Per-attempt limit on a HubSpot call; with retries it stays inside hubspot.fetch's 15 s budget. */
 const HUBSPOT_REQUEST_TIMEOUT_MS = 5_000;
-
-export function loggerOptions(level: Config['logLevel']): LoggerOptions {
-  return {
-    level,
-    redact: {
-      // Signatures, cookies and bearer tokens never reach the logs; the request serializer below drops query values.
-      paths: [
-        'req.headers.authorization',
-        'req.headers.cookie',
-        'req.headers["x-hubspot-signature-v3"]',
-        'req.headers["x-hubspot-signature"]',
-        'res.headers["set-cookie"]',
-      ],
-      censor: '[redacted]',
-    },
-    serializers: {
-      req(request: { method: string; url: string; id: string }) {
-        // The OAuth callback carries a one-time code in its query string: log paths, not query values.
-        return { method: request.method, path: request.url.split('?')[0], id: request.id };
-      },
-    },
-  };
-}
 
 /** What the composition root needs from outside: configuration, an opened (migrated) database, the token key, a clock. */
 export interface BackendParts {
@@ -105,12 +83,14 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     trustProxy: parts.trustProxy ?? false,
+    clientErrorHandler,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
   await app.register(routeConfigPlugin);
   await app.register(errorHandlerPlugin, { installUrl, recordRefusal: (entry) => audit.record(entry, new Date(now())) });
+  await app.register(securityHeadersPlugin, { publicBaseUrl: config.publicBaseUrl });
   await app.register(cookie);
   // Card calls arrive server-to-server through HubSpot and need no CORS; any other browser origin is refused.
   await app.register(cors, { origin: config.corsOrigins.length > 0 ? config.corsOrigins : false });
@@ -154,7 +134,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   app.addHook('onClose', async () => clearInterval(purgeTimer));
 
   await app.register(healthRoutes, { pingDatabase: () => pingDatabase(database.db) });
-  await app.register(oauthRoutes, { config, oauth, installations, hubspot, now });
+  await app.register(oauthRoutes, { config, oauth, installations, states: createOAuthStateStore(database.db), hubspot, now });
   await app.register(
     async (api) => {
       await api.register(signedApiPlugin, {

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import { buildBackend, loggerOptions } from './app.js';
+import { buildBackend } from './app.js';
 import type { Config } from './config.js';
 import { loadOrCreateDevKey } from './dev-key.js';
+import { loggerOptions } from './logging.js';
 import { openDatabase } from './store/index.js';
 
 export interface RunningBackend {

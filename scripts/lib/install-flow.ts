@@ -8,6 +8,8 @@ export interface InstallResult {
   /** The page the installer ends on: ours after a redirect, or HubSpot's own when it stops there. */
   page: string;
   finalUrl: string;
+  /** The state cookie the browser held, as a `cookie` header value. */
+  cookie: string;
 }
 
 export async function installThroughHubSpot(input: {
@@ -35,8 +37,8 @@ export async function installThroughHubSpot(input: {
   });
   const back = decided.headers.get('location');
   if (decided.status !== 302 || back === null) {
-    return { status: decided.status, page: await decided.text(), finalUrl: authorize.toString() };
+    return { status: decided.status, page: await decided.text(), finalUrl: authorize.toString(), cookie };
   }
   const callback = await fetch(back, { headers: { cookie }, redirect: 'manual' });
-  return { status: callback.status, page: await callback.text(), finalUrl: back };
+  return { status: callback.status, page: await callback.text(), finalUrl: back, cookie };
 }

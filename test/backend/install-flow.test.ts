@@ -10,8 +10,10 @@ const bystander = account.users.find((user) => !user.superAdmin && !user.canInst
 
 describe('one-time install through HubSpot', () => {
   let harness: Harness;
+  // Moves the backend's clock (and the local HubSpot's) forward for the expiry case only.
+  let clockOffset = 0;
   beforeAll(async () => {
-    harness = await startHarness();
+    harness = await startHarness({ now: () => Date.now() + clockOffset });
   });
   afterAll(async () => harness.close());
 
@@ -65,22 +67,69 @@ describe('one-time install through HubSpot', () => {
     expect(result.page).toContain('Nobody else needs to install it');
   });
 
-  it('refuses a callback whose state is missing, forged or from another browser', async () => {
+  async function startInstall(): Promise<{ state: string; cookie: string }> {
     const start = await fetch(`${harness.backendUrl}/oauth/install`, { redirect: 'manual' });
-    const state = new URL(start.headers.get('location')!).searchParams.get('state')!;
-    const cookie = start.headers.get('set-cookie')!.split(';')[0]!;
+    return { state: new URL(start.headers.get('location')!).searchParams.get('state')!, cookie: start.headers.get('set-cookie')!.split(';')[0]! };
+  }
 
-    const noState = await fetch(`${harness.backendUrl}/oauth/callback?code=abc`, { headers: { cookie } });
-    expect(noState.status).toBe(400);
-    expect(await noState.text()).toContain('Please start the install again');
+  async function callback(query: { code?: string; state?: string }, cookie?: string): Promise<{ status: number; page: string }> {
+    const response = await fetch(`${harness.backendUrl}/oauth/callback?${new URLSearchParams(query)}`, { headers: cookie === undefined ? {} : { cookie } });
+    return { status: response.status, page: await response.text() };
+  }
 
-    const forged = await fetch(`${harness.backendUrl}/oauth/callback?code=abc&state=${encodeURIComponent(`${state}x`)}`, { headers: { cookie } });
-    expect(forged.status).toBe(400);
-    expect(await forged.text()).toContain('does not belong to an install started in this browser');
+  const tokenCalls = () => harness.fake.calls.count('POST', '/oauth/2026-03/token');
 
-    const otherBrowser = await fetch(`${harness.backendUrl}/oauth/callback?code=abc&state=${encodeURIComponent(state)}`);
-    expect(otherBrowser.status).toBe(400);
-    expect(harness.fake.calls.count('POST', '/oauth/2026-03/token')).toBe(2);
+  it('refuses a callback whose state is missing, forged, from another browser or expired, each with its own explanation', async () => {
+    const calls = tokenCalls();
+    const { state, cookie } = await startInstall();
+    const newer = await startInstall();
+
+    const refusals = [
+      [await callback({ code: 'abc' }, cookie), 'opened without the install session'],
+      [await callback({ code: 'abc', state }), 'opened without the install session'],
+      [await callback({ code: 'abc', state: `${state}x` }, cookie), 'was not issued by Viewer Guard'],
+      [await callback({ code: 'abc', state }, newer.cookie), 'does not belong to the install started in this browser'],
+    ] as const;
+    for (const [answer, explanation] of refusals) {
+      expect(answer.status).toBe(400);
+      expect(answer.page).toContain('Please start the install again');
+      expect(answer.page).toContain(explanation);
+    }
+
+    clockOffset = 10 * 60 * 1000;
+    try {
+      const expired = await callback({ code: 'abc', state }, cookie);
+      expect(expired.status).toBe(400);
+      expect(expired.page).toContain('more than ten minutes old');
+    } finally {
+      clockOffset = 0;
+    }
+    expect(tokenCalls()).toBe(calls);
+  });
+
+  it('accepts a state once: replaying the callback, even with another code, is refused as already used', async () => {
+    const installed = await installThroughHubSpot({ backendUrl: harness.backendUrl, userId: superAdmin.id });
+    expect(installed.status).toBe(200);
+    const calls = tokenCalls();
+    const { searchParams } = new URL(installed.finalUrl);
+    const state = searchParams.get('state')!;
+
+    for (const code of [searchParams.get('code')!, 'another-code']) {
+      const replay = await callback({ code, state }, installed.cookie);
+      expect(replay.status).toBe(400);
+      expect(replay.page).toContain('This install link was already used. Start again from the install page.');
+      expect(replay.page).not.toContain('Nothing was installed');
+    }
+    expect(tokenCalls()).toBe(calls);
+  });
+
+  it('lets only one of two racing callbacks with the same state exchange its code', async () => {
+    const { state, cookie } = await startInstall();
+    const calls = tokenCalls();
+    const answers = await Promise.all([callback({ code: 'abc', state }, cookie), callback({ code: 'abc', state }, cookie)]);
+    // 'abc' is no code HubSpot issued: the winner's exchange fails (502), the loser never gets that far.
+    expect(answers.map((answer) => (answer.page.includes('This install link was already used') ? 'used' : answer.status)).sort()).toEqual([502, 'used']);
+    expect(tokenCalls()).toBe(calls + 1);
   });
 
   it('escapes whatever HubSpot puts in error_description', async () => {

@@ -22,6 +22,15 @@ describe.skipIf(!chromiumAvailable)(chromiumAvailable ? 'install pages in a real
     await harness?.close();
   });
 
+  /** Chromium reports every Content-Security-Policy violation on the console; a page here must cause none. */
+  function cspViolations(page: Page): string[] {
+    const violations: string[] = [];
+    page.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) violations.push(message.text());
+    });
+    return violations;
+  }
+
   async function startInstall(page: Page, userId: number, button: 'Connect app' | 'Cancel') {
     await page.goto(`${harness.backendUrl}/`);
     await page.getByRole('link', { name: 'Continue to HubSpot' }).click();
@@ -31,17 +40,22 @@ describe.skipIf(!chromiumAvailable)(chromiumAvailable ? 'install pages in a real
 
   it('explains up front who can install and what HubSpot may show instead', async () => {
     const page = await browser.newPage();
+    const violations = cspViolations(page);
     await page.goto(`${harness.backendUrl}/`);
     await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Install Viewer Guard');
     const text = await page.locator('main').innerText();
     expect(text).toContain('once per HubSpot account');
     expect(text).toContain('You do not have the correct role to grant these permissions');
+    // The inline stylesheet passed the CSP: the button has its colour.
+    expect(await page.evaluate<string>("getComputedStyle(document.querySelector('a.button')).backgroundColor")).toBe('rgb(255, 122, 89)');
+    expect(violations).toEqual([]);
     await page.close();
   });
 
   it('a non-admin is stopped on HubSpot\'s page; a cancel comes back explained; the Super Admin installs', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
+    const violations = cspViolations(page);
 
     await startInstall(page, bystander.id, 'Connect app');
     expect(await page.locator('main').innerText()).toContain('You do not have the correct role to grant these permissions');
@@ -56,9 +70,11 @@ describe.skipIf(!chromiumAvailable)(chromiumAvailable ? 'install pages in a real
     expect(await page.getByRole('status').innerText()).toContain(`${superAdmin.firstName} ${superAdmin.lastName}`);
     await page.screenshot({ path: path.join(tmpdir(), 'viewer-guard-installed.png'), fullPage: true });
 
-    // The state cookie is single-use: reloading the callback does not install twice.
+    // The state is single-use: reloading the callback does not install twice, and says why.
     await page.reload();
     expect(await page.getByRole('heading', { level: 1 }).innerText()).toBe('Please start the install again');
+    expect(await page.getByRole('alert').innerText()).toContain('This install link was already used.');
+    expect(violations).toEqual([]);
     await context.close();
   });
 });

@@ -4,9 +4,9 @@ import type { HubSpotApi } from '../hubspot/api.js';
 import { z } from 'zod';
 import { isAppError } from '../errors.js';
 import { InvalidGrantError, type OAuthClient } from '../hubspot/oauth.js';
-import type { InstallationStore } from '../store/index.js';
+import type { InstallationStore, OAuthStateStore } from '../store/index.js';
 import { displayName as personName } from '../viewer/directory.js';
-import { createStateCodec, STATE_TTL_MS } from '../oauth/state.js';
+import { createOAuthStates, STATE_TTL_MS } from '../oauth/state.js';
 import {
   alreadyInstalledPage,
   exchangeFailedPage,
@@ -32,6 +32,8 @@ export interface OAuthRouteDeps {
   config: Config;
   oauth: OAuthClient;
   installations: InstallationStore;
+  /** Where issued OAuth states are remembered until used once. */
+  states: OAuthStateStore;
   hubspot: HubSpotApi;
   now: () => number;
 }
@@ -42,7 +44,7 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): P
   const base = config.publicBaseUrl;
   const redirectUri = `${base}/oauth/callback`;
   const landingUrl = `${base}/`;
-  const states = createStateCodec(config.hubspot.clientSecret, deps.now);
+  const states = createOAuthStates(config.hubspot.clientSecret, deps.states, deps.now);
   const secureCookie = base.startsWith('https://');
 
   const sendPage = (reply: FastifyReply, status: number, body: string) =>
@@ -53,7 +55,7 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): P
   );
 
   app.get('/oauth/install', { config: { auth: 'public' } }, async (_request, reply) => {
-    const { state, nonce } = states.issue();
+    const { state, nonce } = await states.issue();
     const authorize = new URL(config.hubspot.authorizeUrl);
     authorize.searchParams.set('client_id', config.hubspot.clientId);
     authorize.searchParams.set('redirect_uri', redirectUri);
@@ -78,14 +80,16 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): P
   app.get('/oauth/callback', { config: { auth: 'public' } }, async (request, reply) => {
     const query = callbackQuery.safeParse(request.query);
     const params = query.success ? query.data : {};
-    const stateCheck = states.verify(params.state, request.cookies[STATE_COOKIE]);
-    reply.clearCookie(STATE_COOKIE, { path: '/oauth' });
+    // The cookie stays until it expires: the stored nonce makes the state single-use, and a reload of this page then
+    // explains that the link was used instead of saying the install session is missing.
+    const cookieNonce = request.cookies[STATE_COOKIE];
 
     // A HubSpot error is shown even without a valid state: it carries no credential, and hiding it helps no one.
     if (params.error !== undefined) {
       request.log.info({ hubspotError: params.error }, 'install returned an error from HubSpot');
       return sendPage(reply, 400, hubspotErrorPage({ error: params.error, description: params.error_description, landingUrl }));
     }
+    const stateCheck = await states.redeem(params.state, cookieNonce);
     if (stateCheck !== 'ok') {
       request.log.warn({ stateCheck }, 'install callback refused: state');
       return sendPage(reply, 400, stateProblemPage({ problem: stateCheck, landingUrl }));

@@ -69,6 +69,21 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('policies').execute();
     },
   },
+  '0003_oauth_states': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('oauth_states')
+        .addColumn('nonce_hash', 'text', (column) => column.primaryKey())
+        .addColumn('expires_at', 'bigint', (column) => column.notNull())
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .execute();
+      // The purge on every issue looks for expired rows first.
+      await db.schema.createIndex('oauth_states_expires_at').on('oauth_states').column('expires_at').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('oauth_states').execute();
+    },
+  },
   '0004_write_requests': {
     async up(db: Kysely<unknown>) {
       // One row per signed write request (keyed by a hash of its signature), so HubSpot's retry of a write is

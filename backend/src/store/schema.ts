@@ -56,9 +56,17 @@ export interface WriteRequestsTable {
   response: string | null;
 }
 
+export interface OAuthStatesTable {
+  /** SHA-256 of the state's nonce (base64url); the nonce itself is never stored. */
+  nonce_hash: string;
+  expires_at: number;
+  created_at: number;
+}
+
 export interface Tables {
   installations: InstallationsTable;
   policies: PoliciesTable;
   audit_log: AuditLogTable;
   write_requests: WriteRequestsTable;
+  oauth_states: OAuthStatesTable;
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import escapeHtml from 'escape-html';
 
 /**
@@ -24,14 +25,8 @@ export function html(strings: TemplateStringsArray, ...values: Part[]): Html {
   return new Html(strings.reduce((out, text, index) => out + text + (index < values.length ? render(values[index] as Part) : ''), ''));
 }
 
-export function page(title: string, body: Html): string {
-  return html`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} · Viewer Guard</title>
-<style>
+/** The pages' only styling, inline so a page needs nothing but itself; the CSP allows exactly this text. */
+const PAGE_STYLE = `
   body { font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2a37; background: #f5f8fa; margin: 0; }
   main { max-width: 40rem; margin: 3rem auto; padding: 2rem; background: #fff; border: 1px solid #cbd6e2; border-radius: 8px; }
   h1 { font-size: 1.5rem; margin-top: 0; }
@@ -43,7 +38,19 @@ export function page(title: string, body: Html): string {
   a.button:focus { outline: 3px solid #1f2a37; outline-offset: 2px; }
   code { background: #eaf0f6; padding: 0 .25rem; border-radius: 3px; }
   dt { font-weight: 600; }
-</style>
+`;
+
+/** The CSP source that allows PAGE_STYLE and no other inline style (plugins/security-headers.ts). */
+export const PAGE_STYLE_SOURCE = `'sha256-${createHash('sha256').update(PAGE_STYLE).digest('base64')}'`;
+
+export function page(title: string, body: Html): string {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · Viewer Guard</title>
+<style>${new Html(PAGE_STYLE)}</style>
 </head>
 <body><main>${body}</main></body>
 </html>`.value;

@@ -1,3 +1,4 @@
+import type { StateProblem } from '../oauth/state.js';
 import { html, page } from './html.js';
 
 /**
@@ -93,16 +94,20 @@ ${WHO_CAN_INSTALL}
   );
 }
 
-export function stateProblemPage(input: { problem: 'missing' | 'forged' | 'expired'; landingUrl: string }): string {
+export function stateProblemPage(input: { problem: StateProblem; landingUrl: string }): string {
+  const nothingInstalled = ' Nothing was installed.';
   const explanation = {
-    missing: 'This page was opened without the install session that should come with it (for example, from a bookmark or another browser).',
-    forged: 'This install link does not belong to an install started in this browser, so Viewer Guard refused it.',
-    expired: 'This install link is more than ten minutes old, so Viewer Guard refused it.',
+    missing: `This page was opened without the install session that should come with it (for example, from a bookmark or another browser).${nothingInstalled}`,
+    forged: `This install link was not issued by Viewer Guard (it was altered or made up), so Viewer Guard refused it.${nothingInstalled}`,
+    'other-browser': `This install link does not belong to the install started in this browser (it was started in another browser, or a newer install in another tab replaced it), so Viewer Guard refused it.${nothingInstalled}`,
+    expired: `This install link is more than ten minutes old, so Viewer Guard refused it.${nothingInstalled}`,
+    // Not "nothing was installed": the link's first use may well have installed.
+    used: 'This install link was already used. Start again from the install page.',
   }[input.problem];
   return page(
     'Install link not valid',
     html`<h1>Please start the install again</h1>
-<p class="status error" role="alert">${explanation} Nothing was installed.</p>
+<p class="status error" role="alert">${explanation}</p>
 <p><a class="button" href="${input.landingUrl}">Start the install again</a></p>`,
   );
 }
