@@ -216,5 +216,7 @@ describe('card API with HubSpot\'s permissions API (auto)', () => {
     expect(await h.installations.get(P)).toMatchObject({ status: 'uninstalled', accessToken: '', refreshToken: '' });
     const after = await h.signed({ path: '/api/v1/me', portalId: P, userId: bob!.id });
     expect(after.json().error.code).toBe('NOT_INSTALLED');
+    // The error handler links the install page wherever reinstalling is the fix.
+    expect(after.json().error.link).toBe(`${h.backendUrl}/`);
   });
 });
