@@ -139,3 +139,36 @@ describe('one-time install through HubSpot', () => {
     expect(page).toContain('&lt;script&gt;');
   });
 });
+
+describe('what the install token is for, from HubSpot\'s introspection', () => {
+  let harness: Harness;
+  afterAll(async () => harness.close());
+
+  it('stores the account, installer and scopes HubSpot names for the token', async () => {
+    harness = await startHarness();
+    const result = await installThroughHubSpot({ backendUrl: harness.backendUrl, userId: superAdmin.id });
+    expect(result.status).toBe(200);
+    expect(harness.fake.calls.count('POST', '/oauth/2026-03/token/introspect')).toBe(1);
+    expect(await harness.installations.get(account.portalId)).toMatchObject({ installedByUserId: superAdmin.id, scopes: [...harness.config.hubspot.requiredScopes] });
+    await harness.close();
+  });
+
+  it('explains a user-level install (HubSpot\'s per-user app model) and stores nothing', async () => {
+    harness = await startHarness();
+    harness.fake.switches.userLevelInstalls = true;
+    const result = await installThroughHubSpot({ backendUrl: harness.backendUrl, userId: superAdmin.id });
+    expect(result.status).toBe(409);
+    expect(result.page).toContain('is an <strong>account-level</strong> app');
+    expect(result.page).toMatch(/Nothing was\s+stored/);
+    expect(await harness.installations.get(account.portalId)).toBeUndefined();
+    await harness.close();
+  });
+
+  it('refuses a token HubSpot issued to another app than HUBSPOT_APP_ID', async () => {
+    harness = await startHarness({ env: { HUBSPOT_APP_ID: '999999' } });
+    const result = await installThroughHubSpot({ backendUrl: harness.backendUrl, userId: superAdmin.id });
+    expect(result.status).toBe(502);
+    expect(result.page).toContain('not to this backend&#39;s app (HUBSPOT_APP_ID 999999)');
+    expect(await harness.installations.get(account.portalId)).toBeUndefined();
+  });
+});

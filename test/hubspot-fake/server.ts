@@ -49,6 +49,8 @@ export interface FakeHubSpot {
     timeoutNext(count: number): void;
     rateLimitNext(count: number, options?: { retryAfterSeconds?: number }): void;
     enforceRateLimit: boolean;
+    /** Tokens introspect as user-level installs (HubSpot's per-user app model, platform 2026.09). */
+    userLevelInstalls: boolean;
   };
   readonly tokens: {
     issue(portalId: number, userId: number, scopes?: string[]): { accessToken: string; refreshToken: string };
@@ -95,6 +97,12 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
     },
     rateLimitNext: (count: number, opts: { retryAfterSeconds?: number } = {}) =>
       pending.rateLimits.push(...Array<number | undefined>(count).fill(opts.retryAfterSeconds)),
+    get userLevelInstalls() {
+      return state.userLevelInstalls;
+    },
+    set userLevelInstalls(value: boolean) {
+      state.userLevelInstalls = value;
+    },
   };
   let url = '';
 

@@ -40,6 +40,8 @@ export class FakeState {
   readonly rateWindows = new Map<number, number[]>();
   /** Notes created through the API, with the ticket each is associated with. */
   readonly notes: Array<{ portalId: number; id: string; body: string; ticketIds: string[]; ownerId: string | null }> = [];
+  /** See FakeHubSpot.switches.userLevelInstalls. */
+  userLevelInstalls = false;
   #nextId = 900_000;
 
   constructor(

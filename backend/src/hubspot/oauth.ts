@@ -1,7 +1,7 @@
 import { AppError } from '../errors.js';
 import { HubSpotHttpError, readHttpFailure } from './http-error.js';
 import type { HubSpotScheduler } from './scheduler.js';
-import { accessTokenResponseSchema, readErrorBody, type AccessTokenResponse } from './schemas.js';
+import { accessTokenInfoSchema, accessTokenResponseSchema, readErrorBody, type AccessTokenResponse } from './schemas.js';
 
 /**
  * HubSpot's OAuth token endpoint. @hubspot/api-client 13.x still calls /oauth/v1/token, which HubSpot retires on
@@ -10,6 +10,19 @@ import { accessTokenResponseSchema, readErrorBody, type AccessTokenResponse } fr
  */
 
 const TOKEN_PATH = '/oauth/2026-03/token';
+const INTROSPECT_PATH = '/oauth/2026-03/token/introspect';
+
+/** What HubSpot says an access token is for, from introspection. */
+export interface TokenInfo {
+  active: boolean;
+  appId: number;
+  portalId: number;
+  /** Who installed (the user the token was issued to). */
+  userId: number;
+  scopes: string[];
+  /** A user-level install (HubSpot's per-user app model), which Viewer Guard is not built for. */
+  userLevel: boolean;
+}
 const TOKEN_TIMEOUT_MS = 10_000;
 
 /** The refresh token no longer works: the app was uninstalled or access was revoked. Only a reinstall helps. */
@@ -30,6 +43,7 @@ export interface OAuthClientOptions {
 export interface OAuthClient {
   exchangeCode(code: string, redirectUri: string): Promise<AccessTokenResponse>;
   refresh(portalId: number, refreshToken: string): Promise<AccessTokenResponse>;
+  introspect(accessToken: string): Promise<TokenInfo>;
 }
 
 /**
@@ -44,12 +58,10 @@ function isInvalidGrant(status: number, body: unknown): boolean {
 }
 
 export function createOAuthClient(options: OAuthClientOptions): OAuthClient {
-  const url = `${options.apiBaseUrl}${TOKEN_PATH}`;
-
-  async function postToken(accountKey: string, form: Record<string, string>): Promise<AccessTokenResponse> {
+  async function postForm(path: string, accountKey: string, form: Record<string, string>): Promise<unknown> {
     const body = new URLSearchParams({ ...form, client_id: options.clientId, client_secret: options.clientSecret });
-    const json = await options.scheduler.run(accountKey, async () => {
-      const response = await fetch(url, {
+    return options.scheduler.run(accountKey, async () => {
+      const response = await fetch(`${options.apiBaseUrl}${path}`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
         body,
@@ -61,7 +73,10 @@ export function createOAuthClient(options: OAuthClientOptions): OAuthClient {
       }
       return JSON.parse(text) as unknown;
     });
-    const parsed = accessTokenResponseSchema.safeParse(json);
+  }
+
+  async function postToken(accountKey: string, form: Record<string, string>): Promise<AccessTokenResponse> {
+    const parsed = accessTokenResponseSchema.safeParse(await postForm(TOKEN_PATH, accountKey, form));
     if (!parsed.success) {
       // Never include the body: it would hold tokens.
       throw new AppError('HUBSPOT_RESPONSE_INVALID', {
@@ -99,5 +114,16 @@ export function createOAuthClient(options: OAuthClientOptions): OAuthClient {
       withGrantErrors(() =>
         postToken(`oauth:${portalId}`, { grant_type: 'refresh_token', refresh_token: refreshToken }),
       ),
+    async introspect(accessToken) {
+      const json = await withGrantErrors(() => postForm(INTROSPECT_PATH, 'oauth:install', { token: accessToken, token_type_hint: 'access_token' }));
+      const parsed = accessTokenInfoSchema.safeParse(json);
+      if (!parsed.success) {
+        throw new AppError('HUBSPOT_RESPONSE_INVALID', {
+          message: `HubSpot's token introspection is missing ${parsed.error.issues.map((issue) => issue.path.join('.')).join(', ')}.`,
+        });
+      }
+      const info = parsed.data;
+      return { active: info.active, appId: info.app_id, portalId: info.hub_id, userId: info.user_id, scopes: info.scopes, userLevel: info.signed_access_token.isUserLevel };
+    },
   };
 }

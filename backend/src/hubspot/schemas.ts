@@ -8,15 +8,28 @@ import { z } from 'zod';
 
 const numericId = z.union([z.string().regex(/^\d+$/), z.number().int()]).transform(Number);
 
-/** oauth-2026-03.json, components.schemas.AccessTokenResponse. */
+/**
+ * 2026-03/oauth.json, components.schemas.AccessTokenResponse: `hub_id`, `user_id` and `scopes` are optional there,
+ * so the account, installer and scopes come from introspection (below), where they are required.
+ */
 export const accessTokenResponseSchema = z.object({
   access_token: z.string().min(1),
   refresh_token: z.string().min(1),
   expires_in: z.number().int().positive(),
   token_type: z.string(),
+});
+
+/**
+ * 2026-03/oauth.json, components.schemas.PublicAccessTokenInfoResponse (required: active, app_id, hub_id, scopes,
+ * signed_access_token, user_id, …) and its SignedAccessToken (required: isUserLevel, …).
+ */
+export const accessTokenInfoSchema = z.object({
+  active: z.boolean(),
+  app_id: z.number().int().positive(),
   hub_id: z.number().int().positive(),
-  user_id: z.number().int().positive().optional(),
-  scopes: z.array(z.string()).default([]),
+  user_id: z.number().int().positive(),
+  scopes: z.array(z.string()),
+  signed_access_token: z.object({ isUserLevel: z.boolean() }),
 });
 export type AccessTokenResponse = z.infer<typeof accessTokenResponseSchema>;
 

@@ -14,6 +14,7 @@ import {
   installedPage,
   landingPage,
   stateProblemPage,
+  userLevelInstallPage,
 } from '../views/install-pages.js';
 
 const STATE_COOKIE = 'vg_oauth_state';
@@ -98,9 +99,12 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): P
       return sendPage(reply, 400, exchangeFailedPage({ reason: 'HubSpot came back without an authorization code.', landingUrl }));
     }
 
+    // The token answer may omit the account, installer and scopes (2026-03 spec): introspection names them for sure.
     let tokens;
+    let info;
     try {
       tokens = await deps.oauth.exchangeCode(params.code, redirectUri);
+      info = await deps.oauth.introspect(tokens.access_token);
     } catch (error) {
       request.log.warn({ err: error }, 'install code exchange failed');
       const reason =
@@ -111,21 +115,32 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): P
             : 'Viewer Guard could not reach HubSpot to finish the install.';
       return sendPage(reply, 502, exchangeFailedPage({ reason, landingUrl }));
     }
+    if (!info.active) {
+      return sendPage(reply, 502, exchangeFailedPage({ reason: 'HubSpot reports the new access token as inactive.', landingUrl }));
+    }
+    if (config.hubspot.appId !== undefined && info.appId !== config.hubspot.appId) {
+      request.log.warn({ appId: info.appId }, 'install refused: token issued for another app');
+      return sendPage(reply, 502, exchangeFailedPage({ reason: `HubSpot issued this install to app ${info.appId}, not to this backend's app (HUBSPOT_APP_ID ${config.hubspot.appId}).`, landingUrl }));
+    }
+    if (info.userLevel) {
+      request.log.info({ portalId: info.portalId }, 'install refused: user-level');
+      return sendPage(reply, 409, userLevelInstallPage({ portalId: info.portalId, landingUrl }));
+    }
 
     const now = new Date(deps.now());
-    const previous = await deps.installations.get(tokens.hub_id);
+    const previous = await deps.installations.get(info.portalId);
     const installation = await deps.installations.saveInstall(
       {
-        portalId: tokens.hub_id,
+        portalId: info.portalId,
         accessToken: tokens.access_token,
         refreshToken: tokens.refresh_token,
         accessTokenExpiresAt: new Date(now.getTime() + tokens.expires_in * 1000),
-        scopes: tokens.scopes,
-        installedByUserId: tokens.user_id ?? 0,
+        scopes: info.scopes,
+        installedByUserId: info.userId,
       },
       now,
     );
-    request.log.info({ portalId: installation.portalId, scopes: tokens.scopes.length }, 'installed');
+    request.log.info({ portalId: installation.portalId, scopes: info.scopes.length }, 'installed');
 
     if (previous !== undefined && previous.status === 'active') {
       return sendPage(
@@ -138,14 +153,14 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): P
         }),
       );
     }
-    const granted = new Set(tokens.scopes);
+    const granted = new Set(info.scopes);
     return sendPage(
       reply,
       200,
       installedPage({
         portalId: installation.portalId,
         installerName: await displayName(deps, app, installation.portalId, installation.installedByUserId),
-        grantedScopes: tokens.scopes,
+        grantedScopes: info.scopes,
         missingOptional: config.hubspot.optionalScopes
           .filter((scope) => !granted.has(scope))
           .map((scope) => ({ scope, disables: OPTIONAL_SCOPE_PURPOSE[scope] ?? 'an optional feature' })),

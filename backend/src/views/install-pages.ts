@@ -120,3 +120,20 @@ export function exchangeFailedPage(input: { reason: string; landingUrl: string }
 <p><a class="button" href="${input.landingUrl}">Start the install again</a></p>`,
   );
 }
+
+/**
+ * HubSpot installed the app for one user (its per-user app model, platform 2026.09) rather than for the account:
+ * Viewer Guard's promise rests on one account-wide install checked per viewer, so such a token is not kept.
+ */
+export function userLevelInstallPage(input: { portalId: number; landingUrl: string }): string {
+  return page(
+    'Account-level app',
+    html`<h1>Viewer Guard is installed for the whole account, not per user</h1>
+<p class="status warn" role="alert">HubSpot installed Viewer Guard in account <strong>${input.portalId}</strong> as a
+<strong>user-level</strong> app, for you alone. Viewer Guard is an <strong>account-level</strong> app: a Super Admin
+installs it once, and it then checks each person's own HubSpot permissions whenever they use its cards. Nothing was
+stored.</p>
+<p>Ask a Super Admin of this account to install it from the install page; nobody else needs to.</p>
+<p><a class="button" href="${input.landingUrl}">Open the install page</a></p>`,
+  );
+}

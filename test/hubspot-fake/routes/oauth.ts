@@ -177,4 +177,50 @@ export async function oauthRoutes(app: FastifyInstance, { context }: { context: 
     }
     return sendError(reply, 400, errorBody('VALIDATION_ERROR', `unsupported grant_type ${form.grant_type}`, { error: 'unsupported_grant_type' }));
   });
+
+  // POST /oauth/2026-03/token/introspect (shared/hubspot-openapi/2026-03/oauth.json, PublicAccessTokenInfoResponse with
+  // SignedAccessToken): what HubSpot knows about an access token. Every field the spec requires is served.
+  app.post('/oauth/2026-03/token/introspect', async (request, reply) => {
+    const form = z.object({ client_id: z.string().default(''), client_secret: z.string().default(''), token: z.string().default('') }).parse(request.body ?? {});
+    if (form.client_id !== options.app.clientId || form.client_secret !== options.app.clientSecret) {
+      return sendError(reply, 400, errorBody('VALIDATION_ERROR', 'missing or invalid client credentials', { status: 'BAD_CLIENT_ID', error: 'invalid_client' }));
+    }
+    const record = state.accessTokens.get(form.token);
+    if (record === undefined || record.expiresAt <= state.now()) {
+      return sendError(reply, 400, errorBody('VALIDATION_ERROR', 'the token is not active', { status: 'BAD_ACCESS_TOKEN', error: 'invalid_token' }));
+    }
+    const expiresInSeconds = Math.floor((record.expiresAt - state.now()) / 1000);
+    return reply.send({
+      active: true,
+      app_id: options.app.appId,
+      client_id: options.app.clientId,
+      expires_in: expiresInSeconds,
+      hub_id: record.portalId,
+      is_private_distribution: false,
+      scopes: record.scopes,
+      token: form.token,
+      token_type: 'bearer',
+      token_use: 'access_token',
+      user_id: record.userId,
+      signed_access_token: {
+        appId: options.app.appId,
+        appInstallId: `install-${record.portalId}`,
+        audience: 'api',
+        expiresAt: record.expiresAt,
+        hubId: record.portalId,
+        hublet: 'na1',
+        installingUserId: record.userId,
+        isPrivateDistribution: false,
+        isServiceAccount: false,
+        isUserLevel: state.userLevelInstalls,
+        newSignature: randomBytes(16).toString('base64url'),
+        scopeToScopeGroupPks: '',
+        scopes: record.scopes.join(' '),
+        signature: randomBytes(16).toString('base64url'),
+        trialScopeToScopeGroupPks: '',
+        trialScopes: '',
+        userId: record.userId,
+      },
+    });
+  });
 }
