@@ -1,20 +1,37 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 /**
- * The whole runtime configuration, read once from the environment at start. Every value is validated
- * here so a bad deployment stops with one clear line per problem instead of failing on first use.
+ * The whole runtime configuration, read once at start from the environment and the app's app-hsmeta.json. Every
+ * value is validated here so a bad deployment stops with one clear line per problem instead of failing on first use.
  */
 
-/** Scopes every install must grant (DESIGN.md, "Install"). */
-export const REQUIRED_SCOPES = [
-  'oauth',
-  'tickets',
-  'crm.objects.contacts.read',
-  'crm.objects.contacts.write',
-  'crm.objects.owners.read',
-  'settings.users.read',
-  'settings.users.teams.read',
-] as const;
+/**
+ * The app's own configuration, as uploaded to HubSpot with `hs project upload` and deployed with the backend. The
+ * scopes come from here and nowhere else: HubSpot installs only when the install URL's `scope` holds the app's
+ * required scopes and its `optional_scope` the optional ones ("App scope types",
+ * https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/scopes), so a second list
+ * kept by the backend could only drift into installs that fail.
+ */
+export const APP_CONFIG_FILE = new URL('../../hubspot-project/app/app-hsmeta.json', import.meta.url);
+const APP_CONFIG_NAME = 'hubspot-project/app/app-hsmeta.json';
+
+// Scopes travel space-separated in the install URL, so a name with a space in it would silently become two.
+const scopeList = z.array(z.string().regex(/^\S+$/, 'must be a scope name without spaces'));
+
+const appConfigSchema = z.object({
+  config: z.object({
+    auth: z.object({
+      requiredScopes: scopeList.min(1, 'must name at least one scope'),
+      optionalScopes: scopeList.default([]),
+      // The backend builds one install URL for every account; it has no rule for which accounts a scope is required in.
+      conditionallyRequiredScopes: z
+        .array(z.string())
+        .max(0, 'must be empty: the install URL asks for requiredScopes and optionalScopes only; move these scopes to one of them')
+        .default([]),
+    }),
+  }),
+});
 
 const DEFAULT_DATABASE_URL = 'sqlite:./data/viewer-guard.db';
 
@@ -58,7 +75,6 @@ const envSchema = z
     ACCESS_SOURCE: z.enum(['auto', 'hubspot', 'policy']).default('auto'),
     HUBSPOT_API_BASE_URL: httpUrl.default('https://api.hubapi.com').transform((value) => value.replace(/\/+$/, '')),
     HUBSPOT_AUTHORIZE_URL: httpUrl.default('https://app.hubspot.com/oauth/authorize'),
-    OPTIONAL_SCOPES: csv.optional(),
     CORS_ORIGINS: csv.default([]),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     HOST: z.string().min(1).default('0.0.0.0'),
@@ -67,6 +83,28 @@ const envSchema = z
     AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
     VIEWER_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
   });
+
+/** A variable an operator may still set from an earlier version: refused, so nobody believes it still takes effect. */
+function retiredProblems(env: Record<string, string>): string[] {
+  if (env.OPTIONAL_SCOPES === undefined) return [];
+  return [
+    `OPTIONAL_SCOPES: is no longer read; the scopes come from ${APP_CONFIG_NAME} (auth.requiredScopes and auth.optionalScopes), which HubSpot requires the install URL to match. Remove the variable; to change the scopes, edit that file and run hs project upload`,
+  ];
+}
+
+/** The app's scopes, or the problems that stop the start, each naming the file and the field. */
+function readAppScopes(file: URL): { scopes: { required: string[]; optional: string[] } } | { problems: string[] } {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    return { problems: [`${APP_CONFIG_NAME}: cannot be read as JSON (${error instanceof Error ? error.message : String(error)})`] };
+  }
+  const parsed = appConfigSchema.safeParse(json);
+  if (!parsed.success) return { problems: parsed.error.issues.map((issue) => `${APP_CONFIG_NAME}: ${issue.path.join('.')}: ${issue.message}`) };
+  const { requiredScopes, optionalScopes } = parsed.data.config.auth;
+  return { scopes: { required: requiredScopes, optional: optionalScopes } };
+}
 
 /** Checked on the raw environment so they are reported together with every other problem, not after them. */
 function productionProblems(env: Record<string, string>): string[] {
@@ -120,23 +158,21 @@ export class ConfigError extends Error {
   }
 }
 
-/**
- * Scopes that improve Viewer Guard but must not block an install. The permissions API scope is not in
- * any published OpenAPI spec, so its name is configurable; the default is empty until it is confirmed.
- */
-const DEFAULT_OPTIONAL_SCOPES: readonly string[] = [];
-
-export function loadConfig(env: Record<string, string | undefined>): Config {
+/** `appConfigFile` is the app's app-hsmeta.json; only tests name another one. */
+export function loadConfig(env: Record<string, string | undefined>, appConfigFile: URL = APP_CONFIG_FILE): Config {
   // Empty strings behave as unset, so `FOO=` in a .env file does not turn into a confusing validation error.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
   const parsed = envSchema.safeParse(cleaned);
+  const app = readAppScopes(appConfigFile);
   const problems = [
     ...(parsed.success
       ? []
       : parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`)),
     ...productionProblems(cleaned as Record<string, string>),
+    ...retiredProblems(cleaned as Record<string, string>),
+    ...('problems' in app ? app.problems : []),
   ];
-  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  if (!parsed.success || 'problems' in app || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   return {
     nodeEnv: e.NODE_ENV,
@@ -146,8 +182,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       appId: e.HUBSPOT_APP_ID,
       apiBaseUrl: e.HUBSPOT_API_BASE_URL,
       authorizeUrl: e.HUBSPOT_AUTHORIZE_URL,
-      requiredScopes: REQUIRED_SCOPES,
-      optionalScopes: e.OPTIONAL_SCOPES ?? DEFAULT_OPTIONAL_SCOPES,
+      requiredScopes: app.scopes.required,
+      optionalScopes: app.scopes.optional,
     },
     publicBaseUrl: e.PUBLIC_BASE_URL ?? `http://localhost:${e.PORT}`,
     tokenEncryptionKey: e.TOKEN_ENCRYPTION_KEY,

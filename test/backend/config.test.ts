@@ -1,11 +1,15 @@
-import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../backend/src/config.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { APP_CONFIG_FILE, ConfigError, loadConfig } from '../../backend/src/config.js';
 
 const minimal = { HUBSPOT_CLIENT_ID: 'client', HUBSPOT_CLIENT_SECRET: 'secret' };
 
-function problems(env: Record<string, string>): string[] {
+function problems(env: Record<string, string>, appConfigFile?: URL): string[] {
   try {
-    loadConfig(env);
+    loadConfig(env, appConfigFile);
   } catch (error) {
     if (error instanceof ConfigError) return error.problems;
     throw error;
@@ -66,5 +70,45 @@ describe('configuration', () => {
   it('never echoes a secret value in its messages', () => {
     const lines = problems({ HUBSPOT_CLIENT_ID: 'client', HUBSPOT_CLIENT_SECRET: 'secret', TOKEN_ENCRYPTION_KEY: 'super-secret-but-wrong' });
     expect(lines.join('\n')).not.toContain('super-secret-but-wrong');
+  });
+});
+
+describe('scopes from app-hsmeta.json', () => {
+  const appMeta = JSON.parse(readFileSync(APP_CONFIG_FILE, 'utf8')) as { config: { auth: Record<string, unknown> } };
+  const scratch = mkdtempSync(path.join(tmpdir(), 'viewer-guard-config-'));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+  let files = 0;
+  /** A copy of the app's app-hsmeta.json with `auth` changed, as an operator might edit it. */
+  const withAuth = (auth: Record<string, unknown>) => {
+    const file = path.join(scratch, `app-${(files += 1)}-hsmeta.json`);
+    writeFileSync(file, JSON.stringify({ ...appMeta, config: { ...appMeta.config, auth: { ...appMeta.config.auth, ...auth } } }));
+    return pathToFileURL(file);
+  };
+
+  it('takes the required and optional scopes from the app\'s own app-hsmeta.json', () => {
+    const config = loadConfig(minimal);
+    expect(config.hubspot.requiredScopes).toEqual(appMeta.config.auth.requiredScopes);
+    expect(config.hubspot.optionalScopes).toEqual(appMeta.config.auth.optionalScopes);
+    const edited = loadConfig(minimal, withAuth({ requiredScopes: ['oauth', 'tickets'], optionalScopes: ['crm.objects.deals.read'] }));
+    expect(edited.hubspot).toMatchObject({ requiredScopes: ['oauth', 'tickets'], optionalScopes: ['crm.objects.deals.read'] });
+  });
+
+  it('refuses OPTIONAL_SCOPES, saying where the scopes come from now', () => {
+    expect(problems({ ...minimal, OPTIONAL_SCOPES: 'crm.objects.deals.read' })).toEqual([
+      expect.stringMatching(/^OPTIONAL_SCOPES: is no longer read; the scopes come from hubspot-project\/app\/app-hsmeta\.json \(auth\.requiredScopes and auth\.optionalScopes\)/),
+    ]);
+  });
+
+  it('stops the start on scopes it cannot put into an install URL, naming the file and the field', () => {
+    expect(problems(minimal, withAuth({ requiredScopes: [], optionalScopes: ['crm.objects.deals.read crm.objects.deals.write'], conditionallyRequiredScopes: ['e-commerce'] }))).toEqual([
+      'hubspot-project/app/app-hsmeta.json: config.auth.requiredScopes: must name at least one scope',
+      'hubspot-project/app/app-hsmeta.json: config.auth.optionalScopes.0: must be a scope name without spaces',
+      expect.stringMatching(/^hubspot-project\/app\/app-hsmeta\.json: config\.auth\.conditionallyRequiredScopes: must be empty/),
+    ]);
+  });
+
+  it('stops the start when app-hsmeta.json is missing, alongside the environment\'s problems', () => {
+    const lines = problems({ HUBSPOT_CLIENT_ID: 'client' }, pathToFileURL(path.join(scratch, 'missing-hsmeta.json')));
+    expect(lines).toEqual([expect.stringMatching(/^HUBSPOT_CLIENT_SECRET: /), expect.stringMatching(/^hubspot-project\/app\/app-hsmeta\.json: cannot be read as JSON/)]);
   });
 });

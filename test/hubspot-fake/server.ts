@@ -30,7 +30,8 @@ declare module 'fastify' {
 
 export interface FakeHubSpotOptions {
   seed?: Seed;
-  app: { clientId: string; clientSecret: string; appId: number; redirectUris?: string[] };
+  /** `scopes`: the app's uploaded requiredScopes and optionalScopes; when given, an install URL asking for others is refused. */
+  app: { clientId: string; clientSecret: string; appId: number; redirectUris?: string[]; scopes?: { required: string[]; optional: string[] } };
   accessTokenTtlSeconds?: number;
   now?: () => number;
   validateContract?: boolean;

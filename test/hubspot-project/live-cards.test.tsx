@@ -25,7 +25,7 @@ describe('cards against the live backend', () => {
   const clientFor = (userId: number) => createBackendClient({ fetch: signingFetch(TEST_APP.clientSecret), portalId: account.portalId, userId, baseUrl: h.backendUrl });
   const settled = (renderer: ReturnType<typeof createRenderer>) => renderer.waitFor(() => expect(renderer.maybeFind(LoadingSpinner)).toBeNull(), { timeoutInMs: 10_000 });
 
-  it('lets Dev assign an unassigned ticket to himself from the card, and the card then shows it as his', async () => {
+  it('lets Dev assign an unassigned ticket to himself from the card, and the card and HubSpot\'s page then show it as his', async () => {
     const renderer = createRenderer('crm.record.tab');
     renderer.render(<TicketCardView client={clientFor(user('Dev').id)} ticketId="5004" actions={renderer.mocks.actions} />);
     await settled(renderer);
@@ -33,6 +33,7 @@ describe('cards against the live backend', () => {
     renderer.findByTestId(Button, 'assign-to-me').trigger('onClick');
     await renderer.waitFor(() => expect(renderer.findByTestId(Button, 'assign-to-me').text).toBe('Assigned to you'), { timeoutInMs: 10_000 });
     expect(renderer.mocks.actions.addAlert.calls[0]?.[0]).toMatchObject({ type: 'success' });
+    expect(renderer.mocks.actions.refreshObjectProperties.calls).toHaveLength(1);
   });
 
   it('shows Farid only his team\'s tickets of a contact, and says why the rest are hidden', async () => {

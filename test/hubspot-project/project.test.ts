@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { translate } from '@hubspot/project-parsing-lib/translate';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REQUIRED_SCOPES } from '../../backend/src/config.js';
+import { loadConfig } from '../../backend/src/config.js';
 import { BACKEND_URL } from '../../hubspot-project/app/shared/backend-client.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -46,10 +46,17 @@ describe('the HubSpot project', () => {
 
   it('asks for the scopes the backend requests and lets the cards reach the backend', async () => {
     const nodes = (await parse(SOURCE)).intermediateRepresentation.intermediateNodesIndexedByUid;
-    const app = nodes.viewer_guard_app?.config as { distribution: string; auth: { type: string; requiredScopes: string[]; redirectUrls: string[] }; permittedUrls: { fetch: string[] } };
+    const app = nodes.viewer_guard_app?.config as {
+      distribution: string;
+      auth: { type: string; requiredScopes: string[]; optionalScopes: string[]; redirectUrls: string[] };
+      permittedUrls: { fetch: string[] };
+    };
     expect(app.distribution).toBe('marketplace');
     expect(app.auth.type).toBe('oauth');
-    expect(app.auth.requiredScopes).toEqual([...REQUIRED_SCOPES]);
+    // The backend reads app-hsmeta.json itself; this proves it reads the scopes HubSpot's own parser reads.
+    const backend = loadConfig({ HUBSPOT_CLIENT_ID: 'client', HUBSPOT_CLIENT_SECRET: 'secret' }).hubspot;
+    expect(app.auth.requiredScopes).toEqual(backend.requiredScopes);
+    expect(app.auth.optionalScopes).toEqual(backend.optionalScopes);
     expect(app.auth.redirectUrls).toEqual([`${BACKEND_URL}/oauth/callback`]);
     expect(app.permittedUrls.fetch).toEqual([BACKEND_URL]);
   });

@@ -1,4 +1,4 @@
-import { Alert, Button, ErrorState, Link, LoadingSpinner, Text, TextArea } from '@hubspot/ui-extensions';
+import { Alert, Button, ErrorState, Link, LoadingSpinner, Select, Text, TextArea } from '@hubspot/ui-extensions';
 import { createRenderer } from '@hubspot/ui-extensions/testing';
 import { describe, expect, it } from 'vitest';
 import { createBackendClient } from '../../hubspot-project/app/shared/backend-client.ts';
@@ -14,6 +14,70 @@ function renderCard(routes: Parameters<typeof scriptedFetch>[0]) {
   renderer.render(<TicketCardView client={client} ticketId="5003" actions={renderer.mocks.actions} />);
   return { renderer, calls, fetch };
 }
+
+type Rendered = ReturnType<typeof renderCard>['renderer'];
+
+/** Each write the card offers: the request it sends, and what a user does to send it. */
+const WRITES: Array<{ name: string; route: string; start(renderer: Rendered): Promise<void> }> = [
+  {
+    name: 'assign to me',
+    route: 'POST /api/v1/tickets/5003/assign-to-me',
+    start: async (renderer) => renderer.findByTestId(Button, 'assign-to-me').trigger('onClick'),
+  },
+  {
+    name: 'move stage',
+    route: 'POST /api/v1/tickets/5003/stage',
+    start: async (renderer) => {
+      renderer.find(Select).trigger('onChange', '2' as never);
+      await renderer.waitFor(() => expect(renderer.findByTestId(Button, 'move-stage').props.disabled).toBe(false));
+      renderer.findByTestId(Button, 'move-stage').trigger('onClick');
+    },
+  },
+  {
+    name: 'add note',
+    route: 'POST /api/v1/tickets/5003/notes',
+    start: async (renderer) => {
+      renderer.find(TextArea).trigger('onChange', 'Called the customer' as never);
+      await renderer.waitFor(() => expect(renderer.findByTestId(Button, 'add-note').props.disabled).toBe(false));
+      renderer.findByTestId(Button, 'add-note').trigger('onClick');
+    },
+  },
+];
+
+describe.each(WRITES)('$name keeps HubSpot\'s record page true', ({ route, start }) => {
+  it('asks HubSpot to re-read the record\'s properties exactly once after the write succeeds', async () => {
+    let accessCalls = 0;
+    const { renderer, calls } = renderCard({
+      [ACCESS]: () => {
+        accessCalls += 1;
+        return { status: 200, body: teamTicket };
+      },
+      [route]: { status: 200, body: { result: {} } },
+    });
+    await renderer.waitFor(() => expect(renderer.maybeFind(LoadingSpinner)).toBeNull());
+    expect(renderer.mocks.actions.refreshObjectProperties.calls).toHaveLength(0);
+    await start(renderer);
+    await renderer.waitFor(() => expect(renderer.mocks.actions.addAlert.calls).toHaveLength(1));
+    expect(renderer.mocks.actions.addAlert.calls[0]?.[0]).toMatchObject({ type: 'success' });
+    // The card has reloaded its own view too; that reload brings no second refresh.
+    await renderer.waitFor(() => expect(accessCalls).toBe(2));
+    expect(calls.filter((call) => call.method === 'POST')).toHaveLength(1);
+    expect(renderer.mocks.actions.refreshObjectProperties.calls).toHaveLength(1);
+  });
+
+  it.each([
+    ['is refused by the backend', { status: 403, body: errorBody('TEAM_ONLY_OTHER_TEAM', 'You can only edit tickets owned by you or your team.', 'Ask a Super Admin for All access.') }],
+    ['fails at HubSpot', { status: 502, body: errorBody('HUBSPOT_UNAVAILABLE', 'HubSpot did not answer.', 'Try again in a minute.') }],
+    ['cannot reach the backend', new Error('socket hang up')],
+  ])('never asks HubSpot to re-read when the write %s', async (_case, answer) => {
+    const { renderer } = renderCard({ [ACCESS]: { status: 200, body: teamTicket }, [route]: answer });
+    await renderer.waitFor(() => expect(renderer.maybeFind(LoadingSpinner)).toBeNull());
+    await start(renderer);
+    await renderer.waitFor(() => expect(renderer.mocks.actions.addAlert.calls).toHaveLength(1));
+    expect(renderer.mocks.actions.addAlert.calls[0]?.[0]).toMatchObject({ type: 'danger' });
+    expect(renderer.mocks.actions.refreshObjectProperties.calls).toHaveLength(0);
+  });
+});
 
 describe('ticket card', () => {
   it('shows a spinner while it asks the backend, with the viewer\'s identity in the query', async () => {

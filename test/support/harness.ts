@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { FastifyBaseLogger, FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildBackend } from '../../backend/src/app.js';
-import { loadConfig, type Config } from '../../backend/src/config.js';
+import { APP_CONFIG_FILE, loadConfig, type Config } from '../../backend/src/config.js';
 import { createInstallationStore, openDatabase, TokenCipher, type InstallationStore, type StoreDatabase } from '../../backend/src/store/index.js';
 import { createFakeHubSpot, type FakeHubSpot } from '../hubspot-fake/index.js';
 import { freePort } from './free-port.js';
@@ -24,9 +25,14 @@ export interface Harness {
 }
 
 /** The local HubSpot and a listening backend wired to it, on a fresh in-memory SQLite unless told otherwise. */
-export async function startHarness(options: { now?: () => number; databaseUrl?: string; env?: Record<string, string>; logger?: FastifyBaseLogger } = {}): Promise<Harness> {
+export async function startHarness(
+  options: { now?: () => number; databaseUrl?: string; env?: Record<string, string>; logger?: FastifyBaseLogger; appConfigFile?: URL } = {},
+): Promise<Harness> {
   const now = options.now ?? Date.now;
-  const fake = createFakeHubSpot({ app: TEST_APP, now });
+  const appConfigFile = options.appConfigFile ?? APP_CONFIG_FILE;
+  // The local HubSpot knows the app's scopes as HubSpot does, from the uploaded app-hsmeta.json: read here, not through the backend's config.
+  const { auth } = (JSON.parse(readFileSync(appConfigFile, 'utf8')) as { config: { auth: { requiredScopes: string[]; optionalScopes: string[] } } }).config;
+  const fake = createFakeHubSpot({ app: { ...TEST_APP, scopes: { required: auth.requiredScopes, optional: auth.optionalScopes } }, now });
   const fakeUrl = await fake.listen();
   const port = await freePort();
   const backendUrl = `http://127.0.0.1:${port}`;
@@ -40,7 +46,7 @@ export async function startHarness(options: { now?: () => number; databaseUrl?: 
     DATABASE_URL: options.databaseUrl ?? 'sqlite::memory:',
     PORT: String(port),
     ...options.env,
-  });
+  }, appConfigFile);
   const database = await openDatabase(config.databaseUrl);
   const tokenKey = randomBytes(32);
   const installations = createInstallationStore(database.db, new TokenCipher(tokenKey), database.dialect);

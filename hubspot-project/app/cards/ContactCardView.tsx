@@ -1,11 +1,10 @@
 import { useState } from 'react';
-import { Button, EmptyState, Flex, Input, LoadingSpinner, Table, TableBody, TableCell, TableHead, TableHeader, TableRow, Text } from '@hubspot/ui-extensions';
+import { Button, EmptyState, Flex, Input, LoadingSpinner, Table, TableBody, TableCell, TableHead, TableHeader, TableRow, Text, type CrmHostActions } from '@hubspot/ui-extensions';
 import type { BackendClient } from '../shared/backend-client.ts';
 import { BackendError, describeError } from '../shared/backend-client.ts';
 import { ErrorView } from '../shared/ErrorView.tsx';
 import type { ContactTickets } from '../shared/types.ts';
 import { useLoad } from '../shared/useLoad.ts';
-import type { CardActions } from './TicketCardView.tsx';
 
 /** "3 more tickets are hidden from you: 2 owned by other teams, 1 not assigned to anyone." */
 export function hiddenLine(hidden: ContactTickets['hidden']): string | null {
@@ -14,7 +13,13 @@ export function hiddenLine(hidden: ContactTickets['hidden']): string | null {
   return `${hidden.count} more ${noun} hidden from you: ${hidden.reasons.map((reason) => `${reason.count} ${reason.message}`).join(', ')}.`;
 }
 
-export function ContactCardView({ client, contactId, actions }: { client: BackendClient; contactId: string; actions: CardActions }) {
+/**
+ * Unlike the ticket card, this card does not call `refreshObjectProperties` after a write: creating a ticket changes no
+ * property of the contact, only adds a ticket and its association, and that action re-reads the record's properties.
+ * Whether HubSpot's own Tickets card on the contact re-reads its associations is not documented; `reloadPage` would
+ * reload the whole record for one new row. So only this card's list is reloaded, and it shows the new ticket.
+ */
+export function ContactCardView({ client, contactId, actions }: { client: BackendClient; contactId: string; actions: Pick<CrmHostActions, 'addAlert'> }) {
   const [loaded, reload] = useLoad(() => client.contactTickets(contactId));
   const [subject, setSubject] = useState('');
   const [busy, setBusy] = useState(false);

@@ -1,14 +1,13 @@
 import { useState } from 'react';
-import { Alert, Button, Divider, Flex, LoadingSpinner, Select, Text, TextArea } from '@hubspot/ui-extensions';
+import { Alert, Button, Divider, Flex, LoadingSpinner, Select, Text, TextArea, type CrmHostActions } from '@hubspot/ui-extensions';
 import type { BackendClient } from '../shared/backend-client.ts';
 import { BackendError, describeError } from '../shared/backend-client.ts';
 import { ErrorView } from '../shared/ErrorView.tsx';
 import type { TicketAccess, Verdict } from '../shared/types.ts';
 import { useLoad } from '../shared/useLoad.ts';
 
-export interface CardActions {
-  addAlert(alert: { type?: 'info' | 'warning' | 'success' | 'danger' | 'tip'; title?: string; message: string }): void;
-}
+/** The HubSpot actions the ticket card uses, as `hubspot.extend` hands them to a `crm.record.tab` extension. */
+export type TicketCardActions = Pick<CrmHostActions, 'addAlert' | 'refreshObjectProperties'>;
 
 /** "Owned by Ana Silva, Support EU. You have Team access." */
 export function ownershipLine(access: TicketAccess): string {
@@ -30,7 +29,7 @@ function ActionReason({ verdict }: { verdict: Verdict | undefined }) {
   );
 }
 
-export function TicketCardView({ client, ticketId, actions }: { client: BackendClient; ticketId: string; actions: CardActions }) {
+export function TicketCardView({ client, ticketId, actions }: { client: BackendClient; ticketId: string; actions: TicketCardActions }) {
   const [loaded, reload] = useLoad(() => client.access('tickets', ticketId));
   const [stageId, setStageId] = useState<string | undefined>(undefined);
   const [note, setNote] = useState('');
@@ -60,15 +59,21 @@ export function TicketCardView({ client, ticketId, actions }: { client: BackendC
     setBusy(true);
     try {
       await write();
-      actions.addAlert({ type: 'success', message: what });
-      setNote('');
-      reload();
     } catch (error) {
       const described = describeError(error);
       actions.addAlert({ type: 'danger', title: described.title, message: `${described.message}${described.fix !== null ? ` ${described.fix}` : ''}` });
+      return;
     } finally {
       setBusy(false);
     }
+    // Our backend wrote the ticket, not HubSpot's page, so the record page keeps showing the old owner and stage until
+    // told to re-read the record's properties. That is the SDK's CRM property action `refreshObjectProperties`
+    // (https://developers.hubspot.com/docs/apps/developer-platform/add-features/ui-extensions/ui-extensions-sdk/actions),
+    // and HubSpot's own example calls it once its write has succeeded (HubSpot/ui-extensions-examples, bi-directional-property-refresh).
+    actions.refreshObjectProperties();
+    actions.addAlert({ type: 'success', message: what });
+    setNote('');
+    reload();
   }
 
   return (

@@ -47,6 +47,10 @@ const tokenForm = z.object({
 });
 
 const scopesOf = (value: string) => value.split(/\s+/).filter(Boolean);
+const sameScopes = (value: string, configured: string[]) => {
+  const requested = new Set(scopesOf(value));
+  return requested.size === new Set(configured).size && configured.every((scope) => requested.has(scope));
+};
 
 function page(reply: FastifyReply, title: string, body: string): FastifyReply {
   return reply
@@ -79,6 +83,13 @@ export async function oauthRoutes(app: FastifyInstance, { context }: { context: 
     const unknown = [...scopesOf(params.scope), ...scopesOf(params.optional_scope)].filter((scope) => !KNOWN_SCOPES.has(scope));
     if (unknown.length > 0) return `Unknown scopes requested: ${unknown.join(', ')}.`;
     if (scopesOf(params.scope).length === 0) return 'The app did not request any scopes.';
+    // HubSpot installs only when `scope` holds the app's required scopes and `optional_scope` its optional ones
+    // ("App scope types", https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/scopes).
+    // Whether it tolerates extra scopes is not documented, so the local HubSpot demands equality, the strictest reading.
+    const configured = options.app.scopes;
+    if (configured !== undefined && (!sameScopes(params.scope, configured.required) || !sameScopes(params.optional_scope, configured.optional))) {
+      return 'The scopes in the install URL do not match the scopes configured for this app.';
+    }
     return undefined;
   }
 
