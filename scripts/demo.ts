@@ -10,7 +10,9 @@ import { loadConfig } from '../backend/src/config.js';
 import { startBackend } from '../backend/src/runtime.js';
 import { createFakeHubSpot, loadSeed } from '../test/hubspot-fake/index.js';
 import { freePort } from '../test/support/free-port.js';
+import { withHubSpotIdentity } from '../test/support/hubspot-fetch.ts';
 import { signedRequest } from '../test/support/signing.js';
+import { identitySourceSentence } from '../hubspot-project/app/settings/SettingsPageView.tsx';
 import { previewContactCard, previewTicketCard } from './lib/card-preview.tsx';
 import { installThroughHubSpot } from './lib/install-flow.js';
 import { formatTable } from './lib/table.js';
@@ -82,7 +84,7 @@ async function api(method: 'GET' | 'POST' | 'PUT', path: string, portalId: numbe
     clientSecret: DEMO_APP.clientSecret,
     publicBaseUrl: backendUrl,
     method,
-    path: `${path}${path.includes('?') ? '&' : '?'}portalId=${portalId}&userId=${userId}`,
+    path: withHubSpotIdentity(path, { portalId, userId, appId: DEMO_APP.appId }),
     body,
     timestamp: Date.now(),
   });
@@ -177,9 +179,13 @@ if (bob !== undefined && dev !== undefined) {
   say();
 }
 
+const status = await api('GET', '/api/v1/admin/status', account.portalId, installer.id);
+say(`The settings page's status, on whose word Viewer Guard took each viewer's identity: ${identitySourceSentence(status.body.identitySource)}`);
+say();
+
 say('What the cards show each user (rendered with HubSpot\'s createRenderer, fed by this backend):');
 for (const user of activeUsers) {
-  const target = { backendUrl, clientSecret: DEMO_APP.clientSecret, portalId: account.portalId, userId: user.id };
+  const target = { backendUrl, clientSecret: DEMO_APP.clientSecret, portalId: account.portalId, userId: user.id, appId: DEMO_APP.appId };
   say(`${fullName(user)}, ticket #5003 card:`);
   for (const line of await previewTicketCard(target, '5003')) say(`  ${line}`);
   say(`${fullName(user)}, contact ${contact.properties.firstname} ${contact.properties.lastname} card:`);

@@ -22,6 +22,7 @@ import { createAccessSource } from './usecases/access-source.js';
 import { createAdmin } from './usecases/admin.js';
 import { createCheckRecord } from './usecases/check-record.js';
 import { createContactTickets } from './usecases/contact-tickets.js';
+import { createIdentitySources } from './usecases/identity-sources.js';
 import { createWrites } from './usecases/writes.js';
 import { createDirectory } from './viewer/directory.js';
 
@@ -76,6 +77,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   const hubspot = createHubSpotApi({ apiBaseUrl: config.hubspot.apiBaseUrl, scheduler, getToken: (portalId) => tokens.accessTokenFor(portalId), requestTimeoutMs: HUBSPOT_REQUEST_TIMEOUT_MS });
   const directory = createDirectory({ ttlMs: config.viewerCacheTtlMs, now });
   const access = createAccessSource({ mode: config.accessSource, directory, policies, now });
+  const identitySources = createIdentitySources({ now });
 
   const app = Fastify({
     ...(logger === undefined ? { logger: false } : { loggerInstance: logger }),
@@ -112,6 +114,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
       now,
       scopes: { required: config.hubspot.requiredScopes, optional: config.hubspot.optionalScopes },
       accessSource: config.accessSource,
+      identitySources,
       installUrl,
     }),
   );
@@ -141,6 +144,8 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
         clientSecret: config.hubspot.clientSecret,
         publicBaseUrl: config.publicBaseUrl,
         appId: config.hubspot.appId,
+        allowCardIdentity: config.allowCardIdentity,
+        recordIdentitySource: identitySources.record,
         now,
         bodyLimitBytes: BODY_LIMIT_BYTES,
         writeRequests,

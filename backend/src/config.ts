@@ -73,6 +73,10 @@ const envSchema = z
         message: 'must start with sqlite: or postgres://',
       }),
     ACCESS_SOURCE: z.enum(['auto', 'hubspot', 'policy']).default('auto'),
+    ALLOW_CARD_IDENTITY: z
+      .enum(['true', 'false'], { error: 'must be true or false' })
+      .default('false')
+      .transform((value) => value === 'true'),
     HUBSPOT_API_BASE_URL: httpUrl.default('https://api.hubapi.com').transform((value) => value.replace(/\/+$/, '')),
     HUBSPOT_AUTHORIZE_URL: httpUrl.default('https://app.hubspot.com/oauth/authorize'),
     CORS_ORIGINS: csv.default([]),
@@ -118,6 +122,12 @@ function productionProblems(env: Record<string, string>): string[] {
       'PUBLIC_BASE_URL: is required when NODE_ENV=production (the https URL HubSpot calls, e.g. https://viewer-guard.example.com)',
     );
   }
+  if (env.HUBSPOT_APP_ID === undefined) {
+    problems.push('HUBSPOT_APP_ID: is required when NODE_ENV=production (the app id on the app\'s page in your HubSpot developer account)');
+  }
+  if (env.ALLOW_CARD_IDENTITY === 'true') {
+    problems.push('ALLOW_CARD_IDENTITY: must not be true when NODE_ENV=production (it lets the card name its own viewer; it is for hs project dev only)');
+  }
   return problems;
 }
 
@@ -141,6 +151,11 @@ export interface Config {
   tokenEncryptionKey: Buffer | undefined;
   databaseUrl: string;
   accessSource: 'auto' | 'hubspot' | 'policy';
+  /**
+   * Development only (refused with NODE_ENV=production): when HubSpot's identity parameters are absent, as behind
+   * `hs project dev`'s proxy, the card's own `vgPortalId` / `vgUserId` name the viewer (hubspot/identity.ts).
+   */
+  allowCardIdentity: boolean;
   corsOrigins: string[];
   port: number;
   host: string;
@@ -189,6 +204,7 @@ export function loadConfig(env: Record<string, string | undefined>, appConfigFil
     tokenEncryptionKey: e.TOKEN_ENCRYPTION_KEY,
     databaseUrl: e.DATABASE_URL,
     accessSource: e.ACCESS_SOURCE,
+    allowCardIdentity: e.ALLOW_CARD_IDENTITY,
     corsOrigins: e.CORS_ORIGINS,
     port: e.PORT,
     host: e.HOST,

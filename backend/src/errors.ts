@@ -24,6 +24,14 @@ export const errorCatalogue = {
     message: 'The request does not say which HubSpot account and user it comes from.',
     fix: 'Call this API from the Viewer Guard card inside HubSpot.',
   },
+  HUBSPOT_IDENTITY_MISSING: {
+    status: 401,
+    // The pipeline names exactly which of HubSpot's parameters were absent; this is the general case.
+    message: 'HubSpot did not add the viewer\'s portalId and userId to this request, so nothing HubSpot vouches for says who is asking.',
+    fix:
+      'Open the card again inside HubSpot. If it keeps happening: in local development (hs project dev), start the backend with ALLOW_CARD_IDENTITY=true (never in production); ' +
+      'in production, HubSpot stopped naming the viewer: report it to Viewer Guard support with the correlation id.',
+  },
   IDENTITY_CONFLICT: {
     status: 401,
     message: 'The request names more than one HubSpot account, user or app.',

@@ -15,6 +15,8 @@ export interface PreviewTarget {
   clientSecret: string;
   portalId: number;
   userId: number;
+  /** HubSpot appends it with the viewer's identity, as Viewer Guard assumes it does in production. */
+  appId: number;
 }
 
 type Renderer = ReturnType<typeof createRenderer<'crm.record.tab'>>;
@@ -52,7 +54,8 @@ function describe(renderer: Renderer): string[] {
 /** Renders one card for one user against the live backend and returns what it shows once loaded. */
 async function preview(target: PreviewTarget, card: (client: BackendClient, actions: Renderer['mocks']['actions']) => ReactNode): Promise<string[]> {
   const renderer = createRenderer('crm.record.tab');
-  const client = createBackendClient({ fetch: signingFetch(target.clientSecret), portalId: target.portalId, userId: target.userId, baseUrl: target.backendUrl });
+  const { portalId, userId, appId } = target;
+  const client = createBackendClient({ fetch: signingFetch(target.clientSecret, { portalId, userId, appId }), portalId, userId, baseUrl: target.backendUrl });
   renderer.render(card(client, renderer.mocks.actions));
   await settle(renderer);
   return describe(renderer);

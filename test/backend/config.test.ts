@@ -43,11 +43,23 @@ describe('configuration', () => {
     }
   });
 
-  it('requires an encryption key and a public URL in production', () => {
+  it('requires an encryption key, a public URL and the app id in production', () => {
     const lines = problems({ ...minimal, NODE_ENV: 'production' });
     expect(lines).toEqual([
       expect.stringMatching(/^TOKEN_ENCRYPTION_KEY: is required when NODE_ENV=production/),
       expect.stringMatching(/^PUBLIC_BASE_URL: is required when NODE_ENV=production/),
+      expect.stringMatching(/^HUBSPOT_APP_ID: is required when NODE_ENV=production/),
+    ]);
+  });
+
+  it('allows card-supplied identity only when asked for, and refuses it together with production in one line', () => {
+    expect(loadConfig(minimal).allowCardIdentity).toBe(false);
+    expect(loadConfig({ ...minimal, ALLOW_CARD_IDENTITY: 'true' }).allowCardIdentity).toBe(true);
+    expect(problems({ ...minimal, ALLOW_CARD_IDENTITY: 'yes' })).toEqual(['ALLOW_CARD_IDENTITY: must be true or false']);
+    const production = { ...minimal, NODE_ENV: 'production', TOKEN_ENCRYPTION_KEY: 'ab'.repeat(32), PUBLIC_BASE_URL: 'https://vg.example.com', HUBSPOT_APP_ID: '4242' };
+    expect(loadConfig(production).allowCardIdentity).toBe(false);
+    expect(problems({ ...production, ALLOW_CARD_IDENTITY: 'true' })).toEqual([
+      'ALLOW_CARD_IDENTITY: must not be true when NODE_ENV=production (it lets the card name its own viewer; it is for hs project dev only)',
     ]);
   });
 

@@ -51,6 +51,8 @@ describe('signed-requests plugin', () => {
         clientSecret: SECRET,
         publicBaseUrl: BASE,
         appId: 777,
+        allowCardIdentity: false,
+        recordIdentitySource: () => undefined,
         now: () => now,
         bodyLimitBytes: 1024 * 1024,
         // No write routes here: the exactly-once step is tested through the harness.
@@ -85,21 +87,22 @@ describe('signed-requests plugin', () => {
     });
     const response = await app.inject({ method: 'GET', url: '/api/v1/echo?portalId=42&userId=7&appId=777&userEmail=ana%40example.com', headers });
     expect(response.statusCode).toBe(200);
-    expect(response.json().identity).toEqual({ portalId: 42, userId: 7, appId: 777, userEmail: 'ana@example.com' });
+    expect(response.json().identity).toEqual({ portalId: 42, userId: 7, appId: 777, userEmail: 'ana@example.com', source: 'hubspot' });
   });
 
   it('accepts a signed POST and never takes identity from the body', async () => {
     const response = await app.inject(sign('POST', '/api/v1/echo?portalId=42&userId=7', { userId: 1, portalId: 1 }));
     expect(response.statusCode).toBe(200);
     expect(response.json()).toEqual({
-      identity: { portalId: 42, userId: 7, appId: undefined, userEmail: undefined },
+      identity: { portalId: 42, userId: 7, appId: undefined, userEmail: undefined, source: 'hubspot' },
       body: { userId: 1, portalId: 1 },
     });
   });
 
-  it('accepts an identity parameter repeated with the same value (card and HubSpot both append it)', async () => {
-    const response = await app.inject(sign('GET', '/api/v1/echo?portalId=42&userId=7&portalId=42&userId=7'));
+  it('accepts an identity parameter repeated with the same value, and the card\'s names next to HubSpot\'s when they agree', async () => {
+    const response = await app.inject(sign('GET', '/api/v1/echo?vgPortalId=42&vgUserId=7&portalId=42&userId=7&portalId=42'));
     expect(response.statusCode).toBe(200);
+    expect(response.json().identity).toMatchObject({ portalId: 42, userId: 7, source: 'hubspot' });
   });
 
   it('accepts a path HubSpot signed in decoded form', async () => {
@@ -135,7 +138,9 @@ describe('signed-requests plugin', () => {
     ['conflicting duplicate portalId', 'IDENTITY_CONFLICT', () => sign('GET', '/api/v1/echo?portalId=42&userId=7&portalId=43')],
     ['conflicting duplicate appId', 'IDENTITY_CONFLICT', () => sign('GET', '/api/v1/echo?portalId=42&userId=7&appId=777&appId=778')],
     ['another app', 'APP_MISMATCH', () => sign('GET', '/api/v1/echo?portalId=42&userId=7&appId=778')],
-    ['no userId', 'IDENTITY_MISSING', () => sign('GET', '/api/v1/echo?portalId=42')],
+    ['the card\'s userId differing from HubSpot\'s', 'IDENTITY_CONFLICT', () => sign('GET', '/api/v1/echo?vgPortalId=42&vgUserId=1&portalId=42&userId=7')],
+    ['no userId from HubSpot', 'HUBSPOT_IDENTITY_MISSING', () => sign('GET', '/api/v1/echo?portalId=42')],
+    ['only the card\'s names, without ALLOW_CARD_IDENTITY', 'HUBSPOT_IDENTITY_MISSING', () => sign('GET', '/api/v1/echo?vgPortalId=42&vgUserId=7')],
     ['non-numeric portalId', 'IDENTITY_MISSING', () => sign('GET', '/api/v1/echo?portalId=abc&userId=7')],
   ];
 

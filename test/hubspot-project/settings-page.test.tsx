@@ -9,6 +9,7 @@ const status = {
   installation: { status: 'active', statusReason: null, installedAt: '2026-11-20T10:00:00.000Z', installedBy: { userId: 2001, name: 'Ana Silva' }, tokenExpiresAt: '2026-11-23T10:30:00.000Z' },
   scopes: { requested: ['oauth', 'tickets'], granted: ['oauth', 'tickets'], missing: [] },
   accessSource: { configured: 'auto' },
+  identitySource: { hubspot: 12, card: 0, since: '2026-11-22T09:15:00.000Z' },
   recentFailures: [],
   installUrl: 'https://viewer-guard.example.com/',
 };
@@ -54,6 +55,22 @@ describe('settings page', () => {
     await ready(renderer);
     const texts = renderer.findAll(Text).map((node) => node.text);
     expect(texts).toEqual(expect.arrayContaining(['Ana Silva', '2026-11-20', 'All requested permissions are granted.']));
+  });
+
+  it('says HubSpot named the viewer on the latest requests, so the assumption holds', async () => {
+    const { renderer } = renderPage();
+    await ready(renderer);
+    const texts = renderer.findAll(Text).map((node) => node.text);
+    expect(texts).toContain("HubSpot sent the viewer's identity on 12 of the last 12 requests: the assumption holds.");
+    expect(texts).toContain('Counted by this Viewer Guard server since 2026-11-22 09:15 UTC.');
+  });
+
+  it('says how many requests the card named its own viewer on, and that this is for local development only', async () => {
+    const { renderer } = renderPage({ 'GET /api/v1/admin/status': { status: 200, body: { ...status, identitySource: { hubspot: 1, card: 2, since: '2026-11-22T09:15:00.000Z' } } } });
+    await ready(renderer);
+    expect(renderer.findAll(Text).map((node) => node.text)).toContain(
+      "HubSpot sent the viewer's identity on 1 of the last 3 requests; on the other 2 the card named the viewer itself, which Viewer Guard accepts only in local development (ALLOW_CARD_IDENTITY).",
+    );
   });
 
   it('tells the admin to reinstall, with the link, when the install broke', async () => {

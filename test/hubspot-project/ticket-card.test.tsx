@@ -80,11 +80,11 @@ describe.each(WRITES)('$name keeps HubSpot\'s record page true', ({ route, start
 });
 
 describe('ticket card', () => {
-  it('shows a spinner while it asks the backend, with the viewer\'s identity in the query', async () => {
+  it('shows a spinner while it asks the backend, with the viewer\'s context under its own names, never HubSpot\'s', async () => {
     const { renderer, calls } = renderCard({ [ACCESS]: { status: 200, body: teamTicket } });
     expect(renderer.find(LoadingSpinner).props.label).toContain('Checking');
     await renderer.waitFor(() => expect(renderer.maybeFind(LoadingSpinner)).toBeNull());
-    expect(calls[0]?.url).toBe('https://viewer-guard.example.com/api/v1/records/tickets/5003/access?portalId=10000001&userId=2006');
+    expect(calls[0]?.url).toBe('https://viewer-guard.example.com/api/v1/records/tickets/5003/access?vgPortalId=10000001&vgUserId=2006');
   });
 
   it('says who owns the ticket and which access the viewer has, and disables what is refused with the reason', async () => {
@@ -123,7 +123,7 @@ describe('ticket card', () => {
     renderer.findByTestId(Button, 'assign-to-me').trigger('onClick');
     await renderer.waitFor(() => expect(calls.map((call) => call.method)).toContain('POST'));
     await renderer.waitFor(() => expect(renderer.mocks.actions.addAlert.calls.length).toBeGreaterThan(0));
-    expect(calls.some((call) => call.method === 'POST' && call.url.startsWith('https://viewer-guard.example.com/api/v1/tickets/5003/assign-to-me?portalId=10000001&userId=2006'))).toBe(true);
+    expect(calls.some((call) => call.method === 'POST' && call.url.startsWith('https://viewer-guard.example.com/api/v1/tickets/5003/assign-to-me?vgPortalId=10000001&vgUserId=2006'))).toBe(true);
     expect(renderer.mocks.actions.addAlert.calls[0]?.[0]).toMatchObject({ type: 'success' });
     await renderer.waitFor(() => expect(accessCalls).toBe(2));
   });

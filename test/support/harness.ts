@@ -6,6 +6,7 @@ import { APP_CONFIG_FILE, loadConfig, type Config } from '../../backend/src/conf
 import { createInstallationStore, openDatabase, TokenCipher, type InstallationStore, type StoreDatabase } from '../../backend/src/store/index.js';
 import { createFakeHubSpot, type FakeHubSpot } from '../hubspot-fake/index.js';
 import { freePort } from './free-port.js';
+import { withHubSpotIdentity } from './hubspot-fetch.js';
 import { signedRequest } from './signing.js';
 
 export const TEST_APP = { clientId: 'viewer-guard-test', clientSecret: 'test-secret-7f3a', appId: 4242 };
@@ -17,8 +18,13 @@ export interface Harness {
   config: Config;
   installations: InstallationStore;
   database: StoreDatabase;
-  /** A GET or POST to our API signed by "HubSpot" for this portal and user, as hubspot.fetch() would send it. */
+  /**
+   * A request to our API signed by "HubSpot" for this portal and user, as hubspot.fetch() is assumed to send it in
+   * production: HubSpot's `portalId`, `userId` and `appId` appended to the path.
+   */
   signed(input: { method?: 'GET' | 'POST' | 'PUT' | 'DELETE'; path: string; portalId: number; userId: number; body?: unknown }): Promise<LightMyRequestResponse>;
+  /** A request signed by "HubSpot" for exactly this path and query, nothing appended: for the identity rules' tests. */
+  signedExactly(input: { method?: 'GET' | 'POST' | 'PUT' | 'DELETE'; path: string; body?: unknown }): Promise<LightMyRequestResponse>;
   /** Installs without the browser dance (the fake issues tokens directly); the OAuth flow has its own tests. */
   installDirect(portalId: number, userId: number, scopes?: string[]): Promise<void>;
   close(): Promise<void>;
@@ -53,6 +59,9 @@ export async function startHarness(
   const app = await buildBackend({ config, database, tokenKey, now, ...(options.logger === undefined ? {} : { logger: options.logger }) });
   await app.listen({ port, host: '127.0.0.1' });
 
+  const signedExactly: Harness['signedExactly'] = ({ method = 'GET', path, body }) =>
+    app.inject(signedRequest({ clientSecret: TEST_APP.clientSecret, publicBaseUrl: backendUrl, method, path, body, timestamp: now() }));
+
   return {
     fake,
     app,
@@ -60,19 +69,8 @@ export async function startHarness(
     config,
     installations,
     database,
-    signed: ({ method = 'GET', path, portalId, userId, body }) => {
-      const separator = path.includes('?') ? '&' : '?';
-      return app.inject(
-        signedRequest({
-          clientSecret: TEST_APP.clientSecret,
-          publicBaseUrl: backendUrl,
-          method,
-          path: `${path}${separator}portalId=${portalId}&userId=${userId}`,
-          body,
-          timestamp: now(),
-        }),
-      );
-    },
+    signed: ({ method, path, portalId, userId, body }) => signedExactly({ method, path: withHubSpotIdentity(path, { portalId, userId, appId: TEST_APP.appId }), body }),
+    signedExactly,
     async installDirect(portalId, userId, scopes) {
       const tokens = fake.tokens.issue(portalId, userId, scopes);
       await installations.saveInstall(

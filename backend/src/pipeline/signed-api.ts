@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../errors.js';
 import type { PortalApi } from '../hubspot/api.js';
-import { readSignedIdentity, type SignedIdentity } from '../hubspot/identity.js';
+import { readSignedIdentity, type IdentityFailure, type IdentitySource, type SignedIdentity } from '../hubspot/identity.js';
 import { precheckSignature, signedUri, verifySignatureV3 } from '../hubspot/signature.js';
 import type { WriteRequestStore } from '../store/index.js';
 import type { ViewerContext } from '../usecases/context.js';
@@ -27,6 +27,10 @@ export interface SignedApiOptions {
   clientSecret: string;
   publicBaseUrl: string;
   appId: number | undefined;
+  /** ALLOW_CARD_IDENTITY: the card's own names may identify the viewer when HubSpot's are absent (never in production). */
+  allowCardIdentity: boolean;
+  /** Told where each accepted identity came from, for the settings page's status. */
+  recordIdentitySource(portalId: number, source: IdentitySource): void;
   now: () => number;
   /** HubSpot's hubspot.fetch() payload limit is 1 MB; nothing legitimate is bigger. */
   bodyLimitBytes: number;
@@ -37,6 +41,14 @@ export interface SignedApiOptions {
 
 /** A header sent twice arrives joined (", ") or as an array: neither is what HubSpot sends, and neither verifies. */
 const single = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value.join(', ') : value);
+
+/** The refusal for an identity that did not pass; when HubSpot's names are missing, it says exactly which. */
+function identityError(failure: IdentityFailure): AppError {
+  if (failure.failure !== 'HUBSPOT_IDENTITY_MISSING') return new AppError(failure.failure);
+  return new AppError('HUBSPOT_IDENTITY_MISSING', {
+    message: `HubSpot did not add ${failure.missing.join(' and ')} to this request, so nothing HubSpot vouches for says who is asking.`,
+  });
+}
 
 /** Reads the whole body before anything parses it, refusing at once past the limit. */
 async function readBody(payload: NodeJS.ReadableStream, declaredLength: string | undefined, limit: number): Promise<Buffer> {
@@ -85,8 +97,13 @@ export const signedApiPlugin = fp<SignedApiOptions>(
         options.now(),
       );
       if (!check.ok) throw new AppError(check.failure);
-      const identity = readSignedIdentity(rawUrl, options.appId);
-      if (!identity.ok) throw new AppError(identity.failure);
+      const identity = readSignedIdentity(rawUrl, { expectedAppId: options.appId, allowCardIdentity: options.allowCardIdentity });
+      if (!identity.ok) throw identityError(identity);
+      if (identity.identity.source === 'card') {
+        // Without the ids: the line is there to show that a card, not HubSpot, named the viewer.
+        request.log.warn({ identitySource: 'card' }, 'viewer identity taken from the card (ALLOW_CARD_IDENTITY=true), not from HubSpot');
+      }
+      options.recordIdentitySource(identity.identity.portalId, identity.identity.source);
       request.identity = identity.identity;
       return Readable.from(body.length === 0 ? [] : [body]);
     });

@@ -91,6 +91,7 @@ export const statusResponse = z.object({
     .nullable(),
   scopes: z.object({ requested: z.array(z.string()), granted: z.array(z.string()), missing: z.array(z.object({ scope: z.string(), disables: z.string() })) }),
   accessSource: z.object({ configured: z.enum(['auto', 'hubspot', 'policy']) }),
+  identitySource: z.object({ hubspot: z.number().int(), card: z.number().int(), since: z.string().nullable() }),
   recentFailures: z.array(z.object({ at: z.string(), action: z.string(), recordId: z.string().nullable(), message: z.string().nullable() })),
   installUrl: z.string(),
 });

@@ -4,6 +4,7 @@ import type { AuditLog, AuditOutcome, InstallationStore, PolicyStore, StoredPoli
 import { displayName, type Directory } from '../viewer/directory.js';
 import type { AccessSource } from './access-source.js';
 import type { ViewerContext } from './context.js';
+import type { IdentitySources } from './identity-sources.js';
 import { loadRecord } from './records.js';
 
 /** What each required scope enables, for the status page's "missing scopes" explanation. */
@@ -26,6 +27,8 @@ export interface AdminDeps {
   now: () => number;
   scopes: { required: readonly string[]; optional: readonly string[] };
   accessSource: AccessSource['mode'];
+  /** Whose names identified the viewer on the account's latest requests: HubSpot's, or the card's (development only). */
+  identitySources: Pick<IdentitySources, 'summary'>;
   /** Where a Super Admin (re)installs; the settings page links to it. */
   installUrl: string;
 }
@@ -63,6 +66,7 @@ export function createAdmin(deps: AdminDeps) {
           missing: requested.filter((scope) => !granted.has(scope)).map((scope) => ({ scope, disables: SCOPE_PURPOSE[scope] ?? 'an optional feature' })),
         },
         accessSource: { configured: deps.accessSource },
+        identitySource: deps.identitySources.summary(ctx.viewer.portalId),
         recentFailures: recent.entries.map((entry) => ({ at: entry.at.toISOString(), action: entry.action, recordId: entry.recordId, message: entry.message })),
         installUrl: deps.installUrl,
       };

@@ -40,6 +40,20 @@ const LEVELS: Array<{ value: Level; label: string }> = [
 const ACTIONS: Record<'tickets' | 'contacts', string[]> = { tickets: ['view', 'edit', 'delete'], contacts: ['view', 'edit', 'delete', 'communicate'] };
 type Scope = 'default' | 'roles' | 'teams' | 'users';
 
+/**
+ * Whether HubSpot itself named the viewer on the latest requests. Viewer Guard assumes it does (HubSpot's docs do not
+ * say), so the first request in a real account confirms or refutes it; card-named requests happen only in development.
+ */
+export function identitySourceSentence({ hubspot, card }: AdminStatus['identitySource']): string {
+  const total = hubspot + card;
+  if (total === 0) return 'No requests counted yet: the next one will show whether HubSpot sends the viewer\'s identity.';
+  if (card === 0) return `HubSpot sent the viewer's identity on ${hubspot} of the last ${total} requests: the assumption holds.`;
+  return (
+    `HubSpot sent the viewer's identity on ${hubspot} of the last ${total} requests; on the other ${card} the card named the viewer itself, ` +
+    'which Viewer Guard accepts only in local development (ALLOW_CARD_IDENTITY).'
+  );
+}
+
 export function StatusSection({ status }: { status: AdminStatus }) {
   const installation = status.installation;
   if (installation === null) {
@@ -67,6 +81,10 @@ export function StatusSection({ status }: { status: AdminStatus }) {
           <Text>{status.accessSource.configured === 'policy' ? 'the levels below' : "HubSpot's permissions, with the levels below as words and fallback"}</Text>
         </DescriptionListItem>
       </DescriptionList>
+      <Text>{identitySourceSentence(status.identitySource)}</Text>
+      {status.identitySource.since !== null && (
+        <Text variant="microcopy">Counted by this Viewer Guard server since {status.identitySource.since.slice(0, 16).replace('T', ' ')} UTC.</Text>
+      )}
       {status.scopes.missing.length > 0 ? (
         <Alert title="Some permissions were not granted" variant="warning">
           {status.scopes.missing.map((missing) => `${missing.scope} (needed for ${missing.disables})`).join('; ')}. Reinstall to grant them.

@@ -2,8 +2,10 @@ import type { AdminDirectory, AdminStatus, AuditPage, ContactTickets, Explanatio
 
 /**
  * The one client every extension uses to reach the Viewer Guard backend through hubspot.fetch(). HubSpot signs each
- * request and, in production, appends the viewer's portalId and userId; `hs project dev` does not, so the client adds
- * them from the extension context too (the backend accepts the pair when both copies agree).
+ * request; the backend takes the viewer only from the names HubSpot appends (`portalId`, `userId`, `appId`,
+ * `userEmail`), so the client never sends those itself. It sends the extension context under its own names
+ * (`vgPortalId`, `vgUserId`) for `hs project dev`, whose proxy signs but appends nothing: the backend trusts them only
+ * with ALLOW_CARD_IDENTITY outside production, and otherwise only checks that they name the same viewer as HubSpot.
  */
 
 /** Where the backend lives; it must also be listed in app-hsmeta.json permittedUrls.fetch. */
@@ -79,7 +81,7 @@ export function createBackendClient(input: { fetch: FetchLike; portalId: number;
 
   async function request<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: { [key: string]: unknown }): Promise<T> {
     const separator = path.includes('?') ? '&' : '?';
-    const url = `${baseUrl}${path}${separator}portalId=${input.portalId}&userId=${input.userId}`;
+    const url = `${baseUrl}${path}${separator}vgPortalId=${input.portalId}&vgUserId=${input.userId}`;
     let response: Awaited<ReturnType<FetchLike>>;
     try {
       response = await input.fetch(url, { method, timeout: TIMEOUT_MS, ...(body === undefined ? {} : { body }) });
@@ -133,6 +135,7 @@ export function describeError(error: unknown): { title: string; message: string;
     NETWORK: 'Viewer Guard could not be reached',
     TIMEOUT: 'Viewer Guard took too long',
     USER_NOT_IN_PORTAL: 'Your user was not found',
+    HUBSPOT_IDENTITY_MISSING: 'HubSpot did not say who you are',
   };
   return { title: titles[error.code] ?? 'Viewer Guard could not do this', message: error.message, fix: error.fix, link: error.link, retry: error.retryable };
 }

@@ -51,6 +51,8 @@ export interface AdminStatus {
   } | null;
   scopes: { requested: string[]; granted: string[]; missing: Array<{ scope: string; disables: string }> };
   accessSource: { configured: 'auto' | 'hubspot' | 'policy' };
+  /** Whose names identified the viewer on this account's latest requests, counted by the server answering. */
+  identitySource: { hubspot: number; card: number; since: string | null };
   recentFailures: Array<{ at: string; action: string; recordId: string | null; message: string | null }>;
   installUrl: string;
 }
