@@ -1,7 +1,6 @@
 import { type Kysely, Migrator, sql } from 'kysely';
-import type { Dialect } from './database.js';
 import { migrationProvider } from './migrations.js';
-import type { Tables } from './schema.js';
+import type { Dialect, Tables } from './schema.js';
 
 /**
  * Kysely's migrator looks for its bookkeeping tables in every schema it can see, so on PostgreSQL a
