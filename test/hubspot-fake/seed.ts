@@ -13,7 +13,7 @@ const contactPermissions = z.object({ view: level, edit: level, delete: level, c
 
 const userSchema = z.object({
   id: z.number().int().positive(),
-  email: z.string().email(),
+  email: z.email(),
   firstName: z.string(),
   lastName: z.string(),
   superAdmin: z.boolean().default(false),
@@ -29,7 +29,7 @@ const userSchema = z.object({
 const ownerSchema = z.object({
   id: z.number().int().positive(),
   userId: z.number().int().positive().optional(),
-  email: z.string().email(),
+  email: z.email(),
   firstName: z.string(),
   lastName: z.string(),
   archived: z.boolean().default(false),

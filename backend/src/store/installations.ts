@@ -1,5 +1,13 @@
 import type { Kysely } from 'kysely';
-import { decodeInstallation, encryptTokens, forgottenTokens, type Installation, type InstallationStatus, type NewInstallation, type RefreshedTokens } from './installation-row.js';
+import {
+  decodeInstallation,
+  encryptTokens,
+  forgottenTokens,
+  type Installation,
+  type InstallationStatus,
+  type NewInstallation,
+  type RefreshedTokens,
+} from './installation-row.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import type { Dialect, Tables } from './schema.js';
 import type { TokenCipher } from './token-cipher.js';
