@@ -8,6 +8,7 @@ import { rmSync } from 'node:fs';
 import closeWithGrace from 'close-with-grace';
 import { loadConfig } from '../backend/src/config.js';
 import { startBackend } from '../backend/src/runtime.js';
+import type { AuditPage, ContactTickets, StoredPolicy, TicketAccess } from '../hubspot-project/app/shared/types.ts';
 import { createFakeHubSpot, loadSeed } from '../test/hubspot-fake/index.js';
 import { freePort } from '../test/support/free-port.js';
 import { withHubSpotIdentity } from '../test/support/hubspot-fetch.ts';
@@ -78,8 +79,19 @@ say(`  ${installed.status} ${outcome}`);
 if (installed.status !== 200) throw new Error(`the install failed: ${installed.page}`);
 say();
 
-/** A call to our API as the card makes it: through HubSpot, which signs it and appends the viewer's identity. */
-async function api(method: 'GET' | 'POST' | 'PUT', path: string, portalId: number, userId: number, body?: unknown) {
+/** Our error body (backend/src/plugins/error-handler.ts), as far as the demo prints it. */
+interface ApiError {
+  code: string;
+  message: string;
+  fix?: string;
+}
+type Answer<T> = { ok: true; status: number; body: T } | { ok: false; status: number; error: ApiError };
+
+/**
+ * A call to our API as the card makes it: through HubSpot, which signs it and appends the viewer's identity.
+ * `T` is the success shape the caller expects, taken on trust as the cards do (hubspot-project/app/shared/types.ts).
+ */
+async function api<T>(method: 'GET' | 'POST' | 'PUT', path: string, portalId: number, userId: number, body?: unknown): Promise<Answer<T>> {
   const request = signedRequest({
     clientSecret: DEMO_APP.clientSecret,
     publicBaseUrl: backendUrl,
@@ -89,22 +101,26 @@ async function api(method: 'GET' | 'POST' | 'PUT', path: string, portalId: numbe
     timestamp: Date.now(),
   });
   const response = await fetch(backendUrl + request.url, { method, headers: request.headers, body: request.payload });
-  return { status: response.status, body: (await response.json()) as Record<string, any> };
+  const answer: unknown = await response.json();
+  return response.ok
+    ? { ok: true, status: response.status, body: answer as T }
+    : { ok: false, status: response.status, error: (answer as { error: ApiError }).error };
 }
-const me = (portalId: number, userId: number) => api('GET', '/api/v1/me', portalId, userId);
+const me = (portalId: number, userId: number) =>
+  api<{ superAdmin: boolean; ownerId: number | null; teams: Array<{ name: string; primary: boolean }> }>('GET', '/api/v1/me', portalId, userId);
 
 say(`GET /api/v1/me, signed by HubSpot for each user, asking about portal ${account.portalId}:`);
 const others = seed.accounts.slice(1).flatMap((other) => other.users.slice(0, 1).map((user) => ({ user, home: other })));
 const rows: string[][] = [];
 for (const { user, home } of [...account.users.map((user) => ({ user, home: account })), ...others]) {
-  const { status, body } = await me(account.portalId, user.id);
+  const answer = await me(account.portalId, user.id);
   const who = `${fullName(user)}${home === account ? '' : ` (of ${home.name})`}`;
-  if (status === 200) {
-    const teams = (body.teams as Array<{ name: string; primary: boolean }>).map((team) => `${team.name}${team.primary ? '' : ' (2nd)'}`);
-    rows.push([who, String(user.id), `${status}`, body.superAdmin ? 'yes' : 'no', String(body.ownerId ?? '-'), teams.join(', ') || '-']);
+  if (answer.ok) {
+    const { body } = answer;
+    const teams = body.teams.map((team) => `${team.name}${team.primary ? '' : ' (2nd)'}`);
+    rows.push([who, String(user.id), `${answer.status}`, body.superAdmin ? 'yes' : 'no', String(body.ownerId ?? '-'), teams.join(', ') || '-']);
   } else {
-    const error = body.error as { code: string; message: string };
-    rows.push([who, String(user.id), `${status} ${error.code}`, '', '', error.message]);
+    rows.push([who, String(user.id), `${answer.status} ${answer.error.code}`, '', '', answer.error.message]);
   }
 }
 say(formatTable(['user', 'user id', 'answer', 'super admin', 'owner id', 'teams / reason'], rows));
@@ -115,15 +131,16 @@ say();
 const mirrored = {
   users: Object.fromEntries(account.users.map((user) => [String(user.id), { tickets: user.permissions.tickets, contacts: user.permissions.contacts }])),
 };
-const policySaved = await api('PUT', '/api/v1/admin/policy', account.portalId, installer.id, mirrored);
+const policySaved = await api<StoredPolicy>('PUT', '/api/v1/admin/policy', account.portalId, installer.id, mirrored);
+if (!policySaved.ok) throw new Error(`saving the policy failed: ${policySaved.error.message}`);
 say(`${fullName(installer)} mirrors each user's HubSpot levels in the settings page: policy version ${policySaved.body.version}.`);
 say();
 
 const activeUsers = account.users.filter((user) => !user.deactivated);
 const sampleTickets = ['5001', '5002', '5004', '5006'].flatMap((id) => account.tickets.filter((ticket) => ticket.id === id));
-const verdict = (body: Record<string, any>, status: number) => {
-  if (status !== 200) return body.error.code === 'USER_NOT_IN_PORTAL' ? 'not a user' : `no: ${body.error.code}`;
-  const allowed = Object.entries(body.verdicts as Record<string, { allowed: boolean }>).filter(([, v]) => v.allowed).map(([action]) => action);
+const verdict = (answer: Answer<TicketAccess>) => {
+  if (!answer.ok) return answer.error.code === 'USER_NOT_IN_PORTAL' ? 'not a user' : `no: ${answer.error.code}`;
+  const allowed = Object.entries(answer.body.verdicts).filter(([, v]) => v.allowed).map(([action]) => action);
   return allowed.join('+');
 };
 say(`What each user may do (GET /api/v1/records/tickets/:id/access; "view+edit" = allowed actions, "no: CODE" = refused):`);
@@ -132,9 +149,11 @@ const reasons = new Map<string, string>();
 for (const user of activeUsers) {
   const cells = [fullName(user)];
   for (const ticket of sampleTickets) {
-    const response = await api('GET', `/api/v1/records/tickets/${ticket.id}/access`, account.portalId, user.id);
-    cells.push(verdict(response.body, response.status));
-    if (response.status === 403 && !reasons.has(response.body.error.code)) reasons.set(response.body.error.code, `${fullName(user)}: ${response.body.error.message} Fix: ${response.body.error.fix}`);
+    const response = await api<TicketAccess>('GET', `/api/v1/records/tickets/${ticket.id}/access`, account.portalId, user.id);
+    cells.push(verdict(response));
+    if (!response.ok && response.status === 403 && !reasons.has(response.error.code)) {
+      reasons.set(response.error.code, `${fullName(user)}: ${response.error.message} Fix: ${response.error.fix ?? '-'}`);
+    }
   }
   verdictRows.push(cells);
 }
@@ -144,19 +163,20 @@ say('Why, in the words each user sees:');
 for (const [code, reason] of reasons) say(`  ${code.padEnd(22)} ${reason}`);
 say();
 
-const contact = account.contacts.find((candidate) => candidate.id === '6001')!;
+const contact = account.contacts.find((candidate) => candidate.id === '6001');
+if (contact === undefined) throw new Error(`the seed's account ${account.portalId} has no contact 6001`);
 say(`The tickets of contact ${contact.properties.firstname} ${contact.properties.lastname} (GET /api/v1/contacts/${contact.id}/tickets):`);
 const listRows: string[][] = [];
 for (const user of activeUsers) {
-  const response = await api('GET', `/api/v1/contacts/${contact.id}/tickets`, account.portalId, user.id);
-  if (response.status !== 200) {
-    listRows.push([fullName(user), '-', `refused: ${response.body.error.message}`]);
+  const response = await api<ContactTickets>('GET', `/api/v1/contacts/${contact.id}/tickets`, account.portalId, user.id);
+  if (!response.ok) {
+    listRows.push([fullName(user), '-', `refused: ${response.error.message}`]);
     continue;
   }
-  const hidden = response.body.hidden as { count: number; reasons: Array<{ message: string; count: number }> };
+  const { hidden, tickets } = response.body;
   listRows.push([
     fullName(user),
-    (response.body.tickets as Array<{ id: string }>).map((ticket) => `#${ticket.id}`).join(' ') || '(none)',
+    tickets.map((ticket) => `#${ticket.id}`).join(' ') || '(none)',
     hidden.count === 0 ? '' : `${hidden.count} hidden: ${hidden.reasons.map((reason) => `${reason.count} ${reason.message}`).join(', ')}`,
   ]);
 }
@@ -167,14 +187,17 @@ const bob = activeUsers.find((user) => user.firstName === 'Bob');
 const dev = activeUsers.find((user) => user.firstName === 'Dev');
 if (bob !== undefined && dev !== undefined) {
   say('Two writes through the card API:');
-  const refused = await api('POST', '/api/v1/tickets/5001/assign-to-me', account.portalId, bob.id);
-  say(`  ${fullName(bob)} assigns ticket #5001 to himself: ${refused.status} ${refused.body.error?.code} (HubSpot was not changed)`);
-  const done = await api('POST', '/api/v1/tickets/5004/assign-to-me', account.portalId, dev.id);
-  say(`  ${fullName(dev)} assigns unassigned ticket #5004 to himself: ${done.status}, now owned by owner ${done.body.result?.ownerId}`);
-  const audit = await api('GET', '/api/v1/admin/audit?limit=2', account.portalId, installer.id);
+  type Assigned = { result: { ownerId: number | null } };
+  const refused = await api<Assigned>('POST', '/api/v1/tickets/5001/assign-to-me', account.portalId, bob.id);
+  say(`  ${fullName(bob)} assigns ticket #5001 to himself: ${refused.status} ${refused.ok ? 'done' : refused.error.code} (HubSpot was not changed)`);
+  const done = await api<Assigned>('POST', '/api/v1/tickets/5004/assign-to-me', account.portalId, dev.id);
+  say(`  ${fullName(dev)} assigns unassigned ticket #5004 to himself: ${done.status}, now owned by owner ${done.ok ? (done.body.result.ownerId ?? '-') : '-'}`);
+  const audit = await api<AuditPage>('GET', '/api/v1/admin/audit?limit=2', account.portalId, installer.id);
+  if (!audit.ok) throw new Error(`reading the audit log failed: ${audit.error.message}`);
   say('  Audit log (GET /api/v1/admin/audit, newest first):');
-  for (const entry of audit.body.entries as Array<Record<string, string>>) {
-    say(`    ${entry.at}  user ${entry.userId}  ${entry.action} ticket ${entry.recordId}  ${entry.outcome}  ${entry.decisionCode} (${entry.source})`);
+  for (const entry of audit.body.entries) {
+    const [recordId, decisionCode, source] = [entry.recordId, entry.decisionCode, entry.source].map((value) => value ?? '-');
+    say(`    ${entry.at}  user ${entry.userId}  ${entry.action} ticket ${recordId}  ${entry.outcome}  ${decisionCode} (${source})`);
   }
   say();
 }

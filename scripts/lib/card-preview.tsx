@@ -43,7 +43,7 @@ function describe(renderer: Renderer): string[] {
   const fields: Array<{ props: { readOnly?: boolean } }> = [...renderer.findAll(TextArea), ...renderer.findAll(Input), ...renderer.findAll(Select)];
   const waitsForInput = fields.some((field) => field.props.readOnly !== true);
   const buttons = renderer.findAll(Button).map((button) => {
-    const testId = String(button.props.testId ?? '');
+    const testId = button.props.testId ?? '';
     const state = button.props.disabled !== true ? 'ok' : waitsForInput && ['move-stage', 'add-note', 'create-ticket'].includes(testId) ? 'needs input' : 'disabled';
     return `${button.text ?? ''} (${state})`;
   });

@@ -14,9 +14,9 @@ describe('card API with the policy source (levels mirrored by the admin)', () =>
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness({ env: { ACCESS_SOURCE: 'policy' } });
-    await h.installDirect(P, ana!.id);
+    await h.installDirect(P, ana.id);
     await h.installDirect(contoso.portalId, zoe.id);
-    const saved = await h.signed({ method: 'PUT', path: '/api/v1/admin/policy', portalId: P, userId: ana!.id, body: mirrorPolicy(northwind) });
+    const saved = await h.signed({ method: 'PUT', path: '/api/v1/admin/policy', portalId: P, userId: ana.id, body: mirrorPolicy(northwind) });
     expect(saved.statusCode).toBe(200);
   });
   afterAll(async () => h.close());
@@ -44,7 +44,7 @@ describe('card API with the policy source (levels mirrored by the admin)', () =>
   });
 
   it('lets the Super Admin see everything', async () => {
-    for (const ticket of northwind.tickets) expect((await access(ana!.id, 'tickets', ticket.id)).statusCode).toBe(200);
+    for (const ticket of northwind.tickets) expect((await access(ana.id, 'tickets', ticket.id)).statusCode).toBe(200);
   });
 
   it('lets a team user see team-owned tickets and not others', async () => {
@@ -76,7 +76,7 @@ describe('card API with the policy source (levels mirrored by the admin)', () =>
     expect(body.tickets.map((ticket: { id: string }) => ticket.id)).toEqual(['5007']);
     expect(body.tickets[0].owner).toEqual({ ownerId: 7102, name: 'Bob Stone' });
     expect(body.hidden).toEqual({ count: 1, reasons: [{ code: 'OWNED_ONLY_NOT_OWNER', message: 'owned by someone else', count: 1 }] });
-    const all = (await h.signed({ path: '/api/v1/contacts/6001/tickets', portalId: P, userId: ana!.id })).json();
+    const all = (await h.signed({ path: '/api/v1/contacts/6001/tickets', portalId: P, userId: ana.id })).json();
     expect(all.tickets).toHaveLength(6);
     expect(all.hidden.count).toBe(0);
   });
@@ -87,7 +87,7 @@ describe('card API with the policy source (levels mirrored by the admin)', () =>
     expect(response.statusCode).toBe(403);
     expect(response.json().error.code).toBe('OWNED_ONLY_NOT_OWNER');
     expect(h.fake.calls.count('PATCH', '/crm/v3/objects/tickets/:ticketId')).toBe(0);
-    const audit = (await h.signed({ path: `/api/v1/admin/audit?user=${bob!.id}&outcome=refused`, portalId: P, userId: ana!.id })).json();
+    const audit = (await h.signed({ path: `/api/v1/admin/audit?user=${bob!.id}&outcome=refused`, portalId: P, userId: ana.id })).json();
     expect(audit.entries[0]).toMatchObject({ action: 'assign-to-me', recordId: '5001', decisionCode: 'OWNED_ONLY_NOT_OWNER', source: 'policy', outcome: 'refused' });
   });
 
@@ -118,12 +118,12 @@ describe('card API with the policy source (levels mirrored by the admin)', () =>
     h.fake.switches.failNext(1, 400, '/crm/v3/objects/notes');
     const failed = await h.signed({ method: 'POST', path: '/api/v1/tickets/5008/notes', portalId: P, userId: dev!.id, body: { body: 'Rejected by HubSpot' } });
     expect(failed.statusCode).toBe(502);
-    const failures = (await h.signed({ path: '/api/v1/admin/audit?outcome=failed', portalId: P, userId: ana!.id })).json();
+    const failures = (await h.signed({ path: '/api/v1/admin/audit?outcome=failed', portalId: P, userId: ana.id })).json();
     expect(failures.entries[0]).toMatchObject({ action: 'add-note', outcome: 'failed', hubspotCorrelationId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
 
-    const audit = (await h.signed({ path: '/api/v1/admin/audit?outcome=done&limit=2', portalId: P, userId: ana!.id })).json();
+    const audit = (await h.signed({ path: '/api/v1/admin/audit?outcome=done&limit=2', portalId: P, userId: ana.id })).json();
     expect(audit.entries.map((entry: { action: string }) => entry.action)).toEqual(['create-ticket', 'add-note']);
-    const next = (await h.signed({ path: `/api/v1/admin/audit?outcome=done&limit=2&before=${audit.nextCursor}`, portalId: P, userId: ana!.id })).json();
+    const next = (await h.signed({ path: `/api/v1/admin/audit?outcome=done&limit=2&before=${audit.nextCursor}`, portalId: P, userId: ana.id })).json();
     expect(next.entries.map((entry: { action: string }) => entry.action)).toEqual(['move-stage', 'assign-to-me']);
   });
 
@@ -155,24 +155,24 @@ describe('card API with the policy source (levels mirrored by the admin)', () =>
     const refused = await h.signed({ path: '/api/v1/admin/status', portalId: P, userId: bob!.id });
     expect(refused.statusCode).toBe(403);
     expect(refused.json().error.code).toBe('NOT_AN_ADMIN');
-    const status = (await h.signed({ path: '/api/v1/admin/status', portalId: P, userId: ana!.id })).json();
-    expect(status.installation).toMatchObject({ status: 'active', installedBy: { userId: ana!.id, name: 'Ana Silva' } });
+    const status = (await h.signed({ path: '/api/v1/admin/status', portalId: P, userId: ana.id })).json();
+    expect(status.installation).toMatchObject({ status: 'active', installedBy: { userId: ana.id, name: 'Ana Silva' } });
     expect(status.scopes.missing).toEqual([]);
-    const explained = (await h.signed({ method: 'POST', path: '/api/v1/admin/explain', portalId: P, userId: ana!.id, body: { userId: bob!.id, objectType: 'tickets', recordId: '5001', action: 'view' } })).json();
+    const explained = (await h.signed({ method: 'POST', path: '/api/v1/admin/explain', portalId: P, userId: ana.id, body: { userId: bob!.id, objectType: 'tickets', recordId: '5001', action: 'view' } })).json();
     expect(explained.decision.code).toBe('OWNED_ONLY_NOT_OWNER');
     expect(explained.trace.policyRule).toMatchObject({ level: 'owned', rule: `user ${bob!.id}` });
-    const invalid = await h.signed({ method: 'PUT', path: '/api/v1/admin/policy', portalId: P, userId: ana!.id, body: { default: { tickets: { view: 'most' } } } });
+    const invalid = await h.signed({ method: 'PUT', path: '/api/v1/admin/policy', portalId: P, userId: ana.id, body: { default: { tickets: { view: 'most' } } } });
     expect(invalid.statusCode).toBe(400);
     expect(invalid.json().error.details[0].field).toBe('body.default.tickets.view');
-    const directory = (await h.signed({ path: '/api/v1/admin/directory', portalId: P, userId: ana!.id })).json();
+    const directory = (await h.signed({ path: '/api/v1/admin/directory', portalId: P, userId: ana.id })).json();
     expect(directory.users.map((user: { name: string }) => user.name)).toContain('Bob Stone');
     expect(directory.users.find((user: { id: number }) => user.id === carla!.id).teamIds).toEqual(['301', '302']);
     expect(directory.teams).toEqual(northwind.teams.map(({ id, name }) => ({ id, name })));
     expect(directory.roles.map((role: { name: string }) => role.name)).toContain('Support Agent');
-    const policy = (await h.signed({ path: '/api/v1/admin/policy', portalId: P, userId: ana!.id })).json();
-    expect(policy).toMatchObject({ version: 1, changedBy: ana!.id });
-    const history = (await h.signed({ path: '/api/v1/admin/policy/history', portalId: P, userId: ana!.id })).json();
-    expect(history.versions.map((version: { version: number; changedBy: number }) => [version.version, version.changedBy])).toEqual([[1, ana!.id]]);
+    const policy = (await h.signed({ path: '/api/v1/admin/policy', portalId: P, userId: ana.id })).json();
+    expect(policy).toMatchObject({ version: 1, changedBy: ana.id });
+    const history = (await h.signed({ path: '/api/v1/admin/policy/history', portalId: P, userId: ana.id })).json();
+    expect(history.versions.map((version: { version: number; changedBy: number }) => [version.version, version.changedBy])).toEqual([[1, ana.id]]);
   });
 });
 
@@ -180,7 +180,7 @@ describe('card API with HubSpot\'s permissions API (auto)', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness();
-    await h.installDirect(P, ana!.id);
+    await h.installDirect(P, ana.id);
   });
   afterAll(async () => h.close());
 
@@ -197,7 +197,7 @@ describe('card API with HubSpot\'s permissions API (auto)', () => {
   });
 
   it('uses the mirrored levels for the words once the admin set them, and falls back to them when HubSpot fails', async () => {
-    await h.signed({ method: 'PUT', path: '/api/v1/admin/policy', portalId: P, userId: ana!.id, body: mirrorPolicy(northwind) });
+    await h.signed({ method: 'PUT', path: '/api/v1/admin/policy', portalId: P, userId: ana.id, body: mirrorPolicy(northwind) });
     const refused = await h.signed({ path: '/api/v1/records/tickets/5011/access', portalId: P, userId: bob!.id });
     expect(refused.json().error).toMatchObject({ code: 'OWNED_ONLY_NOT_OWNER', details: { source: 'hubspot' } });
     // HubSpot can only be asked about existing records: a new ticket is decided by the mirrored levels.
@@ -211,7 +211,7 @@ describe('card API with HubSpot\'s permissions API (auto)', () => {
   });
 
   it('disconnects: uninstalls in HubSpot, forgets the tokens, and then says the app is not installed', async () => {
-    const response = await h.signed({ method: 'POST', path: '/api/v1/admin/disconnect', portalId: P, userId: ana!.id });
+    const response = await h.signed({ method: 'POST', path: '/api/v1/admin/disconnect', portalId: P, userId: ana.id });
     expect(response.json()).toMatchObject({ disconnected: true });
     expect(await h.installations.get(P)).toMatchObject({ status: 'uninstalled', accessToken: '', refreshToken: '' });
     const after = await h.signed({ path: '/api/v1/me', portalId: P, userId: bob!.id });

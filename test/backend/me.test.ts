@@ -5,7 +5,7 @@ import { startHarness, type Harness } from '../support/harness.js';
 const seed = loadSeed();
 const [account, otherAccount] = seed.accounts as [(typeof seed.accounts)[0], (typeof seed.accounts)[0]];
 const superAdmin = account.users.find((user) => user.superAdmin && !user.deactivated)!;
-const withSecondaryTeam = account.users.find((user) => (user.secondaryTeamIds ?? []).length > 0 && !user.deactivated)!;
+const withSecondaryTeam = account.users.find((user) => user.secondaryTeamIds.length > 0 && !user.deactivated)!;
 const deactivated = account.users.find((user) => user.deactivated);
 
 describe('GET /api/v1/me', () => {

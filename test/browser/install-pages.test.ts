@@ -1,7 +1,7 @@
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadSeed } from '../hubspot-fake/index.js';
 import { browserSkipReason, chromiumAvailable, launchChromium } from '../support/browser.js';
 import { startHarness, type Harness } from '../support/harness.js';
@@ -13,13 +13,14 @@ const bystander = account.users.find((user) => !user.superAdmin && !user.canInst
 describe.skipIf(!chromiumAvailable)(chromiumAvailable ? 'install pages in a real browser' : browserSkipReason, () => {
   let harness: Harness;
   let browser: Browser;
+  // Each teardown is registered once its resource exists, so a failed browser launch still closes the harness.
   beforeAll(async () => {
     harness = await startHarness();
-    browser = await launchChromium();
+    return () => harness.close();
   });
-  afterAll(async () => {
-    await browser?.close();
-    await harness?.close();
+  beforeAll(async () => {
+    browser = await launchChromium();
+    return () => browser.close();
   });
 
   /** Chromium reports every Content-Security-Policy violation on the console; a page here must cause none. */

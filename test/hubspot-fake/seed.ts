@@ -16,7 +16,7 @@ export const permissionsSchema = z.object({
 
 const userSchema = z.object({
   id: z.number().int().positive(),
-  email: z.string().email(),
+  email: z.email(),
   firstName: z.string(),
   lastName: z.string(),
   superAdmin: z.boolean().default(false),
@@ -32,7 +32,7 @@ const userSchema = z.object({
 const ownerSchema = z.object({
   id: z.number().int().positive(),
   userId: z.number().int().positive().optional(),
-  email: z.string().email(),
+  email: z.email(),
   firstName: z.string(),
   lastName: z.string(),
   archived: z.boolean().default(false),

@@ -119,8 +119,9 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
   // HubSpot accepts an empty body sent as application/json (the SDK does that on DELETE); Fastify would refuse it.
   const parseJson = app.getDefaultJsonParser('error', 'ignore');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    // The default parser answers through `done`; its type also admits the promise-returning parser form.
     if (body === '') done(null, undefined);
-    else parseJson(request, body.toString(), done);
+    else void parseJson(request, body.toString(), done);
   });
 
   const isApi = (request: FastifyRequest) => request.routeOptions.url !== undefined && request.routeOptions.config.page !== true;

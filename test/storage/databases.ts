@@ -15,7 +15,7 @@ export interface DatabaseTarget {
   skip: boolean;
   title: string;
   /** A fresh, empty database URL for one test (or for several instances sharing it). */
-  create(): Promise<{ url: string; file?: string; cleanup(): Promise<void> }>;
+  create(): Promise<{ url: string; file?: string; cleanup: () => Promise<void> }>;
 }
 
 const postgresUrl = process.env.TEST_DATABASE_URL;

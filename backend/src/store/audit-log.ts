@@ -70,8 +70,8 @@ export function createAuditLog(db: Kysely<Tables>): AuditLog {
       const rows = await select.orderBy('id', 'desc').limit(query.limit + 1).execute();
       const entries = rows.slice(0, query.limit).map((row) => ({
         id: row.id,
-        at: new Date(Number(row.at)),
-        userId: Number(row.user_id),
+        at: new Date(row.at),
+        userId: row.user_id,
         action: row.action,
         objectType: row.object_type,
         recordId: row.record_id,

@@ -1,10 +1,8 @@
 import type { Kysely } from 'kysely';
 import { migrateToLatest } from './migrate.js';
 import { postgresKysely } from './postgres.js';
-import type { Tables } from './schema.js';
+import type { Dialect, Tables } from './schema.js';
 import { sqliteKysely } from './sqlite.js';
-
-export type Dialect = 'sqlite' | 'postgres';
 
 export interface StoreDatabase {
   db: Kysely<Tables>;

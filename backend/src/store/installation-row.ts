@@ -1,7 +1,34 @@
 import { z } from 'zod';
-import type { Installation, RefreshedTokens } from './installations.js';
 import { INSTALLATION_STATUSES, type InstallationsTable } from './schema.js';
 import type { TokenCipher } from './token-cipher.js';
+
+// An installation as the store hands it out, and how a row maps to and from it; installations.ts holds the queries.
+
+export type InstallationStatus = InstallationsTable['status'];
+
+export interface NewInstallation {
+  portalId: number;
+  accessToken: string;
+  refreshToken: string;
+  accessTokenExpiresAt: Date;
+  /** Granted scopes, required and optional. */
+  scopes: string[];
+  installedByUserId: number;
+}
+
+export interface Installation extends NewInstallation {
+  installedAt: Date;
+  updatedAt: Date;
+  status: InstallationStatus;
+  statusReason: string | null;
+  statusChangedAt: Date;
+}
+
+export interface RefreshedTokens {
+  accessToken: string;
+  refreshToken: string;
+  accessTokenExpiresAt: Date;
+}
 
 /** What a forgotten token column holds: no ciphertext is ever empty, so it cannot be mistaken for one. */
 const FORGOTTEN = '';

@@ -1,35 +1,16 @@
 import type { Kysely } from 'kysely';
-import type { Dialect } from './database.js';
-import { decodeInstallation, encryptTokens, forgottenTokens } from './installation-row.js';
+import {
+  decodeInstallation,
+  encryptTokens,
+  forgottenTokens,
+  type Installation,
+  type InstallationStatus,
+  type NewInstallation,
+  type RefreshedTokens,
+} from './installation-row.js';
 import { KeyedMutex } from './keyed-mutex.js';
-import type { InstallationsTable, Tables } from './schema.js';
+import type { Dialect, Tables } from './schema.js';
 import type { TokenCipher } from './token-cipher.js';
-
-export type InstallationStatus = InstallationsTable['status'];
-
-export interface NewInstallation {
-  portalId: number;
-  accessToken: string;
-  refreshToken: string;
-  accessTokenExpiresAt: Date;
-  /** Granted scopes, required and optional. */
-  scopes: string[];
-  installedByUserId: number;
-}
-
-export interface Installation extends NewInstallation {
-  installedAt: Date;
-  updatedAt: Date;
-  status: InstallationStatus;
-  statusReason: string | null;
-  statusChangedAt: Date;
-}
-
-export interface RefreshedTokens {
-  accessToken: string;
-  refreshToken: string;
-  accessTokenExpiresAt: Date;
-}
 
 export interface InstallationStore {
   get(portalId: number): Promise<Installation | undefined>;

@@ -1,7 +1,6 @@
 import { type Kysely, Migrator, sql } from 'kysely';
-import type { Dialect } from './database.js';
 import { migrationProvider } from './migrations.js';
-import type { Tables } from './schema.js';
+import type { Dialect, Tables } from './schema.js';
 
 /**
  * Kysely's migrator looks for its bookkeeping tables in every schema it can see, so on PostgreSQL a
@@ -29,5 +28,6 @@ export async function migrateToLatest(db: Kysely<Tables>, dialect: Dialect): Pro
   const { error, results } = await migrator.migrateToLatest();
   if (error === undefined) return;
   const failed = results?.find((result) => result.status === 'Error')?.migrationName ?? 'before any migration ran';
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- Kysely types it unknown; anything thrown is also kept as the cause
   throw new Error(`database migration failed (${failed}): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
 }

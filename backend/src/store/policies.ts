@@ -18,11 +18,11 @@ export interface PolicyStore {
 
 export function createPolicyStore(db: Kysely<Tables>): PolicyStore {
   const decode = (row: { version: number; document: string; changed_by_user_id: number; changed_at: number }): StoredPolicy => ({
-    version: Number(row.version),
+    version: row.version,
     // The shape only: a version saved before the edit-within-view check must still load; resolution caps it.
     document: policyShapeSchema.parse(JSON.parse(row.document)),
-    changedByUserId: Number(row.changed_by_user_id),
-    changedAt: new Date(Number(row.changed_at)),
+    changedByUserId: row.changed_by_user_id,
+    changedAt: new Date(row.changed_at),
   });
 
   const history: PolicyStore['history'] = async (portalId, limit) =>
@@ -36,7 +36,7 @@ export function createPolicyStore(db: Kysely<Tables>): PolicyStore {
       // The primary key (portal_id, version) makes a concurrent save of the same version fail instead of overwrite.
       return db.transaction().execute(async (trx) => {
         const latest = await trx.selectFrom('policies').select('version').where('portal_id', '=', portalId).orderBy('version', 'desc').limit(1).executeTakeFirst();
-        const version = Number(latest?.version ?? 0) + 1;
+        const version = (latest?.version ?? 0) + 1;
         await trx
           .insertInto('policies')
           .values({ portal_id: portalId, version, document: JSON.stringify(valid), changed_by_user_id: changedByUserId, changed_at: now.getTime() })

@@ -1,3 +1,6 @@
+/** The database behind a Kysely<Tables>: opening, migrating and locking differ by it. */
+export type Dialect = 'sqlite' | 'postgres';
+
 export const INSTALLATION_STATUSES = ['active', 'needs_reinstall', 'uninstalled'] as const;
 
 /**

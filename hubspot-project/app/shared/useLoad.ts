@@ -17,7 +17,6 @@ export function useLoad<T>(load: () => Promise<T>): [Loaded<T>, () => void] {
       current = false;
     };
     // `load` is recreated by callers on every render; reloads are driven by `generation` alone.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [generation]);
   const reload = useCallback(() => setGeneration((value) => value + 1), []);
   return [loaded, reload];

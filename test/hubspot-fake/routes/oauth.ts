@@ -97,9 +97,9 @@ export async function oauthRoutes(app: FastifyInstance, { context }: { context: 
     const params = authorizeParams.parse(request.query);
     const problem = requestProblem(params);
     if (problem !== undefined) return page(reply.status(400), "Something went wrong", `<h1>Something went wrong</h1><p>${escapeHtml(problem)}</p>`);
-    const hidden = Object.entries(params)
-      .filter(([, value]) => value !== undefined)
-      .map(([name, value]) => `<input type="hidden" name="${name}" value="${escapeHtml(String(value))}">`)
+    // `state` is optional: zod leaves the key out when the query has none.
+    const hidden = Object.entries<string | undefined>(params)
+      .flatMap(([name, value]) => (value === undefined ? [] : [`<input type="hidden" name="${name}" value="${escapeHtml(value)}">`]))
       .join('');
     const userOptions = state.seed.accounts
       .flatMap((account) =>
