@@ -8,7 +8,7 @@ import { rmSync } from 'node:fs';
 import closeWithGrace from 'close-with-grace';
 import { loadConfig } from '../backend/src/config.js';
 import { startBackend } from '../backend/src/runtime.js';
-import type { AuditPage, ContactTickets, StoredPolicy, TicketAccess } from '../hubspot-project/app/shared/types.ts';
+import type { AdminStatus, AuditPage, ContactTickets, StoredPolicy, TicketAccess } from '../hubspot-project/app/shared/types.ts';
 import { createFakeHubSpot, loadSeed } from '../test/hubspot-fake/index.js';
 import { freePort } from '../test/support/free-port.js';
 import { withHubSpotIdentity } from '../test/support/hubspot-fetch.ts';
@@ -202,7 +202,8 @@ if (bob !== undefined && dev !== undefined) {
   say();
 }
 
-const status = await api('GET', '/api/v1/admin/status', account.portalId, installer.id);
+const status = await api<AdminStatus>('GET', '/api/v1/admin/status', account.portalId, installer.id);
+if (!status.ok) throw new Error(`reading the admin status failed: ${status.error.message}`);
 say(`The settings page's status, on whose word Viewer Guard took each viewer's identity: ${identitySourceSentence(status.body.identitySource)}`);
 say();
 
