@@ -103,6 +103,14 @@ describe('ACCESS_SOURCE=hubspot on that shape', () => {
     }
   });
 
+  it('refuses with ACCESS_UNKNOWN when HubSpot answers in any other shape', async () => {
+    await start();
+    h.fake.switches.answerNext(1, { results: [{ userId: String(bob.id), permissions: ['VIEW', 'EDIT'] }] }, PERMITTED);
+    const refused = await access(bob.id, 'tickets', '5002');
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json().error.code).toBe('ACCESS_UNKNOWN');
+  });
+
   it(`asks about a contact's listed tickets ${PERMITTED_USERS_PER_CALL} per call, only for those not cached under their current owner`, async () => {
     await start();
     // Contact 6002 (Bob's) has tickets 5005 (Dev's) and 5007 (Bob's); 43 more, alternately Bob's and Carla's, make 45.
@@ -145,5 +153,40 @@ describe('ACCESS_SOURCE=hubspot on that shape', () => {
     const after = await list();
     expect(h.fake.calls.count('GET', PERMITTED)).toBe(1);
     expect(after.tickets.map((ticket) => ticket.id)).toContain(moved);
+  });
+});
+
+describe("the settings page's live probe of the permissions API", () => {
+  let h: Harness;
+  afterEach(async () => h.close());
+  const status = async () => {
+    const response = await h.signed({ path: '/api/v1/admin/status', portalId: P, userId: ana.id });
+    expect(response.statusCode).toBe(200);
+    return response.json().accessSource as { configured: string; live: string; detail: string | null; checkedAt: string };
+  };
+
+  it('asks HubSpot about one ticket on every status, past the cache, and reports what it did', async () => {
+    const clock = Date.parse('2026-11-22T09:30:00.000Z');
+    h = await startHarness({ now: () => clock, env: { ACCESS_SOURCE: 'auto' } });
+    await h.installDirect(P, ana.id);
+    h.fake.calls.reset();
+    expect(await status()).toEqual({ configured: 'auto', live: 'answering', detail: null, checkedAt: '2026-11-22T09:30:00.000Z' });
+    expect(await status()).toMatchObject({ live: 'answering' });
+    expect(h.fake.calls.count('GET', PERMITTED)).toBe(2);
+
+    h.fake.switches.failNext(1, 403, PERMITTED);
+    expect(await status()).toMatchObject({ live: 'not granted', detail: expect.stringContaining('HubSpot refused') });
+    h.fake.switches.failNext(4, 503, PERMITTED);
+    expect(await status()).toMatchObject({ live: 'unavailable', detail: expect.any(String) });
+    h.fake.switches.answerNext(1, { resources: { other: {} } }, PERMITTED);
+    expect(await status()).toMatchObject({ live: 'unexpected answer', detail: expect.stringContaining('not in the documented shape') });
+    h.fake.switches.answerNext(1, { total: 0, results: [] }, '/crm/v3/objects/tickets/search');
+    expect(await status()).toMatchObject({ live: 'unavailable', detail: 'There is no ticket in this account to ask HubSpot about.' });
+  });
+
+  it('probes in policy mode too, so an admin knows whether switching to HubSpot would work', async () => {
+    h = await startHarness({ env: { ACCESS_SOURCE: 'policy' } });
+    await h.installDirect(P, ana.id);
+    expect(await status()).toMatchObject({ configured: 'policy', live: 'answering' });
   });
 });

@@ -36,6 +36,18 @@ export interface AccessSource {
   ownerName(ctx: ViewerContext, ownerId: number | null): Promise<string | null>;
   /** Our own write changed this record: whatever HubSpot said about it before no longer counts. */
   forget(portalId: number, objectType: ObjectType, recordId: string): void;
+  /**
+   * Asks HubSpot's permissions API about one ticket of the account now, past the cache, whatever the configured mode:
+   * whether the source could answer, for the settings page.
+   */
+  probe(ctx: ViewerContext): Promise<AccessProbe>;
+}
+
+/** What the permissions API did when asked just now, and HubSpot's words (or ours) on why, when it did not answer. */
+export interface AccessProbe {
+  live: 'answering' | 'not granted' | 'unavailable' | 'unexpected answer';
+  detail: string | null;
+  checkedAt: string;
 }
 
 export interface AccessSourceOptions {
@@ -221,6 +233,29 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
 
     forget(portalId, objectType, recordId) {
       permitted.delete(recordKey(portalId, objectType, recordId));
+    },
+
+    async probe(ctx) {
+      const checkedAt = new Date(options.now()).toISOString();
+      const result = (live: AccessProbe['live'], detail: string | null): AccessProbe => ({ live, detail, checkedAt });
+      // Any AppError means HubSpot did not answer (or the install cannot ask): the status page reports it, not fails.
+      const failed = (error: unknown, live: AccessProbe['live']) => {
+        if (!isAppError(error)) throw error;
+        return result(live, error.message);
+      };
+      let ticketId: string | undefined;
+      try {
+        ticketId = await ctx.portal.anyTicketId();
+      } catch (error) {
+        return failed(error, 'unavailable');
+      }
+      if (ticketId === undefined) return result('unavailable', 'There is no ticket in this account to ask HubSpot about.');
+      try {
+        const answer = (await ctx.portal.permittedUsersMany('tickets', [ticketId])).get(ticketId);
+        return answer === undefined ? result('unexpected answer', `HubSpot's answer about ticket ${ticketId} is not in the documented shape.`) : result('answering', null);
+      } catch (error) {
+        return failed(error, isAppError(error) && error.code === 'HUBSPOT_SCOPE_MISSING' ? 'not granted' : 'unavailable');
+      }
     },
   };
 }

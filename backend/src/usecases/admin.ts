@@ -62,7 +62,7 @@ export function createAdmin(deps: AdminDeps) {
           granted: [...granted],
           missing: requested.filter((scope) => !granted.has(scope)).map((scope) => ({ scope, disables: SCOPE_PURPOSE[scope] ?? 'an optional feature' })),
         },
-        accessSource: { configured: deps.accessSource },
+        accessSource: { configured: deps.accessSource, ...(await deps.access.probe(ctx)) },
         recentFailures: recent.entries.map((entry) => ({ at: entry.at.toISOString(), action: entry.action, recordId: entry.recordId, message: entry.message })),
         installUrl: deps.installUrl,
       };
