@@ -155,8 +155,8 @@ const createdSchema = z.object({ id: z.string() });
  * another key at the top (a `paging`, say, would mean the list may be cut short) or beside `permittedUsers`, a user id
  * that is not a positive integer, a permission key outside HubSpot's `crm-object:` names, or an hcrn we did not ask
  * about makes the whole answer unknown; a requested hcrn without an entry is unknown for that record. Two things are
- * read leniently, because neither can allow anything: a permission key that is absent means nobody holds it (HubSpot's
- * own example lists VIEW and EDIT only), and an upper-case `crm-object:` permission we do not know is ignored (HubSpot
+ * read leniently, because neither can allow anything: a permission key that is absent means nobody holds it (the documented
+ * example lists VIEW and EDIT only), and an upper-case `crm-object:` permission we do not know is ignored (HubSpot
  * may add permissions; those can only grant actions Viewer Guard never checks, while refusing them would switch the
  * source off for every record at once).
  */

@@ -72,7 +72,7 @@ const formerOwner = (ownerId: number) => `a former user (owner ${ownerId})`;
  * What the permissions API's failures mean here: HubSpot could not or would not answer (scope not granted, outage,
  * rate limit, refusal, an answer we cannot read), so its verdict is unknown, never "allowed".
  */
-export const HUBSPOT_CANNOT_ANSWER: ReadonlySet<string> = new Set(['HUBSPOT_SCOPE_MISSING', 'HUBSPOT_UNAVAILABLE', 'HUBSPOT_RATE_LIMITED', 'HUBSPOT_REFUSED', 'HUBSPOT_RESPONSE_INVALID']);
+const HUBSPOT_CANNOT_ANSWER: ReadonlySet<string> = new Set(['HUBSPOT_SCOPE_MISSING', 'HUBSPOT_UNAVAILABLE', 'HUBSPOT_RATE_LIMITED', 'HUBSPOT_REFUSED', 'HUBSPOT_RESPONSE_INVALID']);
 
 /** HubSpot's answers are shared for this long at most (see the cache below for what else drops them). */
 const PERMISSIONS_TTL_MS = 30_000;
