@@ -20,6 +20,19 @@ describe('the contract check itself', () => {
   it('accepts a body that follows the spec', async () => {
     expect(await checkResponse({ method: 'GET', url: '/settings/v3/users/1', status: 200, body: { id: '1', email: 'a@b.example', roleIds: [], superAdmin: false } })).toBeUndefined();
   });
+
+  it('holds the permissions API to the shape HubSpot documents in prose, and its errors to the specs\' Error', async () => {
+    const url = '/resource-permissions/v3/permitted-users?resource=hcrn:1:crm-object:0-5:42';
+    const check = (body: unknown, status = 200) => checkResponse({ method: 'GET', url, status, body });
+    expect(await check({ resources: { 'hcrn:1:crm-object:0-5:42': { 'crm-object:VIEW': { permittedUsers: [1, 2] }, 'crm-object:EDIT': { permittedUsers: [1] } } } })).toBeUndefined();
+    expect(await check({ resources: {} })).toBeUndefined();
+    expect((await check({ results: [{ userId: '1', permissions: ['VIEW'] }] }))?.errors.join(' ')).toMatch(/resources|additional/);
+    expect(await check({ resources: { h: { 'crm-object:VIEW': { permittedUsers: ['1'] } } } })).toBeDefined();
+    expect(await check({ resources: { h: { 'crm-object:VIEW': { permittedUsers: [1], permittedTeams: [] } } } })).toBeDefined();
+    expect(await check({ resources: { h: { VIEW: { permittedUsers: [1] } } } })).toBeDefined();
+    expect(await check({ resources: {}, paging: { next: { after: '1' } } })).toBeDefined();
+    expect((await check({ message: 'no category' }, 400))?.errors.join(' ')).toMatch(/category|correlationId/);
+  });
 });
 
 describe('local HubSpot endpoints', () => {
@@ -95,6 +108,53 @@ describe('local HubSpot endpoints', () => {
     const refused = await get(`/settings/v3/users/${admin.id}`, narrow);
     expect(refused.status).toBe(403);
     expect(JSON.stringify(refused.body)).toContain('settings.users.read');
+  });
+
+  describe('the permissions API', () => {
+    const hcrn = (objectTypeId: string, recordId: string, portalId = northwind.portalId) => `hcrn:${portalId}:crm-object:${objectTypeId}:${recordId}`;
+    const permitted = (...resources: string[]) => `/resource-permissions/v3/permitted-users?${resources.map((resource) => `resource=${encodeURIComponent(resource)}`).join('&')}`;
+    const userId = (first: string) => northwind.users.find((user) => user.firstName === first)!.id;
+
+    it('answers every requested record in one call: per permission, the users holding it; COMMUNICATE on contacts only', async () => {
+      const ticket = hcrn('0-5', '5002');
+      const contact = hcrn('0-1', '6001');
+      const answer = await get(permitted(ticket, contact), token());
+      expect(answer.status).toBe(200);
+      expect(Object.keys(answer.body)).toEqual(['resources']);
+      const resources = answer.body.resources as Record<string, Record<string, { permittedUsers: number[] }>>;
+      expect(Object.keys(resources).sort()).toEqual([contact, ticket].sort());
+      expect(Object.keys(resources[ticket]!)).toEqual(['crm-object:VIEW', 'crm-object:EDIT', 'crm-object:DELETE']);
+      expect(Object.keys(resources[contact]!)).toEqual(['crm-object:VIEW', 'crm-object:EDIT', 'crm-object:DELETE', 'crm-object:COMMUNICATE']);
+      // Ticket 5002 is Bob's (owned only, no delete); Ana is a Super Admin; Erin has no ticket access; Gina is deactivated.
+      expect(resources[ticket]!['crm-object:VIEW']!.permittedUsers).toEqual(expect.arrayContaining([userId('Ana'), userId('Bob')]));
+      expect(resources[ticket]!['crm-object:VIEW']!.permittedUsers).not.toContain(userId('Erin'));
+      expect(resources[ticket]!['crm-object:VIEW']!.permittedUsers).not.toContain(userId('Gina'));
+      expect(resources[ticket]!['crm-object:DELETE']!.permittedUsers).not.toContain(userId('Bob'));
+    });
+
+    it('takes 20 resources per call and refuses 21 or none with HubSpot\'s error body', async () => {
+      const twenty = Array.from({ length: 20 }, (_, index) => hcrn('0-5', String(5001 + (index % 14))));
+      expect((await get(permitted(...twenty), token())).status).toBe(200);
+      for (const resources of [[...twenty, hcrn('0-5', '5001')], []]) {
+        const refused = await get(permitted(...resources), token());
+        expect(refused.status).toBe(400);
+        expect(refused.body).toMatchObject({ status: 'error', category: 'VALIDATION_ERROR' });
+        expect(refused.body.correlationId).toEqual(expect.any(String));
+      }
+    });
+
+    it('gives no entry for another account\'s record or a record that does not exist, and refuses types it has none of', async () => {
+      const own = hcrn('0-5', '5001');
+      const answer = await get(permitted(own, hcrn('0-5', contoso.tickets[0]!.id, contoso.portalId), hcrn('0-5', '999999')), token());
+      expect(Object.keys(answer.body.resources as object)).toEqual([own]);
+      for (const other of [hcrn('0-3', '1'), hcrn('0-2', '1'), 'hcrn:1:crm-object:tickets:5001']) expect((await get(permitted(other), token())).status).toBe(400);
+    });
+
+    it('needs its scope (settings.users.read, an assumption: see routes/permissions.ts)', async () => {
+      const refused = await get(permitted(hcrn('0-5', '5001')), token(northwind.portalId, ['oauth', 'tickets']));
+      expect(refused.status).toBe(403);
+      expect(JSON.stringify(refused.body)).toContain('settings.users.read');
+    });
   });
 
   it('enforces 110 requests per rolling 10 s per account, with HubSpot\'s headers', async () => {

@@ -22,7 +22,6 @@ export const SPEC_DIR = new URL('../../../shared/hubspot-openapi/', import.meta.
  */
 const UNSPECIFIED_PATHS: Array<{ pattern: RegExp; reason: string }> = [
   { pattern: /^\/oauth\/authorize$/, reason: "HubSpot's consent page is HTML on app.hubspot.com, not an API" },
-  { pattern: /^\/resource-permissions\/v3\/permitted-users$/, reason: 'the public permissions API is documented only in prose (see routes/permissions.ts)' },
   { pattern: /^\/appinstalls\/2026-03\/external-install$/, reason: 'the uninstall endpoint is not in the shared specs' },
 ];
 
@@ -43,31 +42,77 @@ function jsonForWildcards(node: unknown): unknown {
   return Object.fromEntries(entries);
 }
 
+/**
+ * HubSpot's public permissions API (BETA) is in no published spec, only in prose (developers.hubspot.com/docs/guides/
+ * api/settings/users/public-permissions; what each part rests on is in routes/permissions.ts). This operation is
+ * written from that prose so the fake is held to it like every other endpoint: exactly `resources`, keyed by hcrn,
+ * each entry one of the four permission keys with exactly `permittedUsers` (integer user ids). Its errors use the
+ * Error schema the published specs share, copied from one of them rather than retyped.
+ */
+function permissionsFromProse(): Document {
+  const owners = JSON.parse(readFileSync(new URL('crm-owners-v3.json', SPEC_DIR), 'utf8')) as { components: { schemas: Record<string, unknown> } };
+  const users = { type: 'object', required: ['permittedUsers'], additionalProperties: false, properties: { permittedUsers: { type: 'array', items: { type: 'integer', format: 'int64' } } } };
+  const permissionKeys = ['crm-object:VIEW', 'crm-object:EDIT', 'crm-object:DELETE', 'crm-object:COMMUNICATE'];
+  const json = (ref: string) => ({ description: '', content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } } });
+  return {
+    openapi: '3.0.1',
+    info: { title: 'Public permissions (written from HubSpot prose)', version: 'v3' },
+    paths: {
+      '/resource-permissions/v3/permitted-users': {
+        get: {
+          operationId: 'get-/resource-permissions/v3/permitted-users',
+          parameters: [{ name: 'resource', in: 'query', required: true, style: 'form', explode: true, schema: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 20 } }],
+          responses: { '200': json('PermittedUsersResponse'), default: json('Error') },
+        },
+      },
+    },
+    components: {
+      schemas: {
+        Error: owners.components.schemas.Error,
+        ErrorDetail: owners.components.schemas.ErrorDetail,
+        PermittedUsersResponse: {
+          type: 'object',
+          required: ['resources'],
+          additionalProperties: false,
+          properties: {
+            resources: {
+              type: 'object',
+              additionalProperties: { type: 'object', additionalProperties: false, properties: Object.fromEntries(permissionKeys.map((key) => [key, users])) },
+            },
+          },
+        },
+      },
+    },
+  } as Document;
+}
+
 let validators: Promise<OpenAPIBackend[]> | undefined;
 
 function loadValidators(): Promise<OpenAPIBackend[]> {
   validators ??= Promise.all(
-    readdirSync(SPEC_DIR)
-      .filter((file) => file.endsWith('.json'))
-      .map(async (file) => {
-        const definition = jsonForWildcards(JSON.parse(readFileSync(new URL(file, SPEC_DIR), 'utf8'))) as Document;
-        // quick: HubSpot's published files fail the OpenAPI meta-schema on nits (e.g. `example: null` beside `$ref`),
-        // which would make openapi-backend drop the document; quick mode skips that check and dereferences in place.
-        const api = new OpenAPIBackend({
-          definition,
-          strict: false,
-          quick: true,
-          ajvOpts: { strict: false },
-          // date-time, uuid, int32 and int64 are checked, not ignored.
-          customizeAjv: (ajv) => {
-            // ajv-formats is CommonJS: under NodeNext the callable plugin is its `default` export.
-            addFormats.default(ajv);
-            return ajv;
-          },
-        });
-        await api.init();
-        return api;
-      }),
+    [
+      ...readdirSync(SPEC_DIR)
+        .filter((file) => file.endsWith('.json'))
+        .map((file) => jsonForWildcards(JSON.parse(readFileSync(new URL(file, SPEC_DIR), 'utf8'))) as Document),
+      permissionsFromProse(),
+    ].map(async (definition) => {
+      // quick: HubSpot's published files fail the OpenAPI meta-schema on nits (e.g. `example: null` beside `$ref`),
+      // which would make openapi-backend drop the document; quick mode skips that check and dereferences in place.
+      const api = new OpenAPIBackend({
+        definition,
+        strict: false,
+        quick: true,
+        ajvOpts: { strict: false },
+        // date-time, uuid, int32 and int64 are checked, not ignored.
+        customizeAjv: (ajv) => {
+          // ajv-formats is CommonJS: under NodeNext the callable plugin is its `default` export.
+          addFormats.default(ajv);
+          return ajv;
+        },
+      });
+      await api.init();
+      return api;
+    }),
   );
   return validators;
 }

@@ -47,6 +47,11 @@ export interface FakeHubSpot {
     latencyMs: number;
     /** The next `count` API calls (only those whose path starts with `pathPrefix`, when given) answer `status`. */
     failNext(count: number, status?: number, pathPrefix?: string): void;
+    /**
+     * The next `count` API calls under `pathPrefix` answer 200 with `body`: a shape HubSpot might send but the fake does
+     * not, to prove the backend refuses to guess. Exempt from the contract check, since the test chose it.
+     */
+    answerNext(count: number, body: unknown, pathPrefix: string): void;
     timeoutNext(count: number): void;
     rateLimitNext(count: number, options?: { retryAfterSeconds?: number }): void;
     enforceRateLimit: boolean;
@@ -86,12 +91,21 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
   const context: FakeContext = { options, state };
   const violations: ContractViolation[] = [];
   const closing = new AbortController();
-  const pending = { fail: [] as Array<{ status: number; pathPrefix: string }>, timeouts: 0, rateLimits: [] as Array<number | undefined> };
+  const pending = {
+    fail: [] as Array<{ status: number; pathPrefix: string }>,
+    answers: [] as Array<{ body: unknown; pathPrefix: string }>,
+    timeouts: 0,
+    rateLimits: [] as Array<number | undefined>,
+  };
+  const scripted = new WeakSet<FastifyRequest>();
   const switches = {
     latencyMs: 0,
     enforceRateLimit: true,
     failNext: (count: number, status = 500, pathPrefix = '/') => {
       for (let i = 0; i < count; i += 1) pending.fail.push({ status, pathPrefix });
+    },
+    answerNext: (count: number, body: unknown, pathPrefix: string) => {
+      for (let i = 0; i < count; i += 1) pending.answers.push({ body, pathPrefix });
     },
     timeoutNext: (count: number) => {
       pending.timeouts += count;
@@ -147,6 +161,12 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
       const [entry] = pending.fail.splice(failure, 1);
       return sendError(reply, entry?.status ?? 500, internalError());
     }
+    const answer = pending.answers.findIndex((entry) => request.url.startsWith(entry.pathPrefix));
+    if (answer !== -1) {
+      const [entry] = pending.answers.splice(answer, 1);
+      scripted.add(request);
+      return reply.status(200).header('content-type', 'application/json;charset=utf-8').send(JSON.stringify(entry?.body ?? null));
+    }
     if (pending.rateLimits.length > 0) {
       const retryAfter = pending.rateLimits.shift();
       rateLimitHeaders(reply, 0);
@@ -179,7 +199,7 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
   });
 
   app.addHook('onSend', async (request, reply, payload) => {
-    if (options.validateContract === false || !isApi(request)) return payload;
+    if (options.validateContract === false || !isApi(request) || scripted.has(request)) return payload;
     const contentType = String(reply.getHeader('content-type') ?? '');
     const body = typeof payload === 'string' && contentType.includes('json') ? (JSON.parse(payload) as unknown) : payload === null || payload === undefined || payload === '' ? null : payload;
     const violation = await checkResponse({ method: request.method, url: request.url, status: reply.statusCode, body });

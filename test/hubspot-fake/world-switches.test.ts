@@ -17,8 +17,8 @@ const [ana, bob, dev, erin, farid, gina, hugo, ines] = [byName('Ana'), byName('B
 const TICKETS = '0-5';
 const CONTACTS = '0-1';
 
-/** The fake's permissions API answer (routes/permissions.ts documents why this shape): the actions each user holds. */
-const permittedUsers = z.object({ results: z.array(z.object({ userId: z.string(), permissions: z.array(z.string()) })) });
+/** The permissions API's answer (routes/permissions.ts): per hcrn, per permission, the users holding it. */
+const permittedUsers = z.object({ resources: z.record(z.string(), z.record(z.string(), z.object({ permittedUsers: z.array(z.number()) }))) });
 const owner = z.object({ id: z.string(), archived: z.boolean(), userId: z.number().optional(), userIdIncludingInactive: z.number().optional(), teams: z.array(z.object({ id: z.string(), name: z.string(), primary: z.boolean() })) });
 const user = z.object({ id: z.string(), primaryTeamId: z.string().optional(), secondaryTeamIds: z.array(z.string()) });
 const record = z.object({ id: z.string(), properties: z.record(z.string(), z.string()) });
@@ -53,8 +53,9 @@ describe('world switches: changes made in HubSpot\'s UI show in the next API ans
     return schema.parse(response.body);
   };
   const permitted = async (objectTypeId: string, recordId: string, userId: number): Promise<string[]> => {
-    const answer = await ok(`/resource-permissions/v3/permitted-users?resource=hcrn:${P}:crm-object:${objectTypeId}:${recordId}`, permittedUsers);
-    return answer.results.find((entry) => entry.userId === String(userId))?.permissions ?? [];
+    const hcrn = `hcrn:${P}:crm-object:${objectTypeId}:${recordId}`;
+    const answer = await ok(`/resource-permissions/v3/permitted-users?resource=${hcrn}`, permittedUsers);
+    return Object.entries(answer.resources[hcrn] ?? {}).flatMap(([permission, { permittedUsers: ids }]) => (ids.includes(userId) ? [permission.replace('crm-object:', '')] : []));
   };
   const ticketIdsOwnedBy = async (ownerId: string) => {
     const found = await ok('/crm/v3/objects/tickets/search', z.object({ results: z.array(record) }), {

@@ -1,4 +1,4 @@
-import { Alert, Button, ErrorState, Input, Link, List, LoadingSpinner, Select, TableCell, TableRow, Text } from '@hubspot/ui-extensions';
+import { Alert, Button, ErrorState, Input, Link, List, LoadingSpinner, Select, TableCell, TableRow, Tag, Text } from '@hubspot/ui-extensions';
 import { createRenderer } from '@hubspot/ui-extensions/testing';
 import { describe, expect, it } from 'vitest';
 import { SettingsPageView } from '../../hubspot-project/app/settings/SettingsPageView.tsx';
@@ -8,7 +8,7 @@ import { errorBody, scriptedFetch } from './fixtures.ts';
 const status = {
   installation: { status: 'active', statusReason: null, installedAt: '2026-11-20T10:00:00.000Z', installedBy: { userId: 2001, name: 'Ana Silva' }, tokenExpiresAt: '2026-11-23T10:30:00.000Z' },
   scopes: { requested: ['oauth', 'tickets'], granted: ['oauth', 'tickets'], missing: [] },
-  accessSource: { configured: 'auto' },
+  accessSource: { configured: 'auto', live: 'answering', detail: null, checkedAt: '2026-11-22T09:30:00.000Z' },
   identitySource: { hubspot: 12, card: 0, since: '2026-11-22T09:15:00.000Z' },
   recentFailures: [],
   installUrl: 'https://viewer-guard.example.com/',
@@ -71,6 +71,36 @@ describe('settings page', () => {
     expect(renderer.findAll(Text).map((node) => node.text)).toContain(
       "HubSpot sent the viewer's identity on 1 of the last 3 requests; on the other 2 the card named the viewer itself, which Viewer Guard accepts only in local development (ALLOW_CARD_IDENTITY).",
     );
+  });
+
+  it('shows the live state of HubSpot\'s permissions API, labelled BETA', async () => {
+    const { renderer } = renderPage();
+    await ready(renderer);
+    expect(renderer.find(Tag).text).toBe('BETA');
+    expect(renderer.findAll(Text).map((node) => node.text)).toContain('Answering: HubSpot says who may see and change each record. Checked at 09:30 UTC.');
+  });
+
+  it('says HubSpot\'s permissions API is not granted, with the fix and what happens meanwhile', async () => {
+    const { renderer } = renderPage({ 'GET /api/v1/admin/status': { status: 200, body: { ...status, accessSource: { ...status.accessSource, live: 'not granted', detail: 'HubSpot refused.' } } } });
+    await ready(renderer);
+    const alert = renderer.find(Alert, { title: "HubSpot's permissions API is not granted" });
+    expect(alert.text).toContain('a Super Admin reinstalls Viewer Guard from');
+    expect(alert.text).toContain('and approves every permission HubSpot asks for, optional ones included.');
+    expect(alert.text).toContain('Until it answers, Viewer Guard decides with the access levels below.');
+    expect(alert.find(Link)).toMatchObject({ text: 'the install page', props: { href: 'https://viewer-guard.example.com/' } });
+    expect(renderer.find(Tag).text).toBe('BETA');
+  });
+
+  it('says when HubSpot\'s permissions API is unavailable or answers in an unknown shape, and that such answers never allow', async () => {
+    const live = (state: string, detail: string, configured = 'hubspot') => ({ status: 200, body: { ...status, accessSource: { configured, live: state, detail, checkedAt: status.accessSource.checkedAt } } });
+    const unavailable = renderPage({ 'GET /api/v1/admin/status': live('unavailable', 'There is no ticket in this account to ask HubSpot about.') }).renderer;
+    await ready(unavailable);
+    expect(unavailable.find(Alert, { title: "HubSpot's permissions API is unavailable" }).text).toContain(
+      'There is no ticket in this account to ask HubSpot about. Until it answers, Viewer Guard refuses every record it cannot confirm with HubSpot.',
+    );
+    const unexpected = renderPage({ 'GET /api/v1/admin/status': live('unexpected answer', "HubSpot's answer about ticket 5001 is not in the documented shape.") }).renderer;
+    await ready(unexpected);
+    expect(unexpected.find(Alert, { title: "HubSpot's permissions API answered in a shape Viewer Guard does not know" }).text).toContain('never as allowed');
   });
 
   it('tells the admin to reinstall, with the link, when the install broke', async () => {

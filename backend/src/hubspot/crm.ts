@@ -38,7 +38,7 @@ export interface PipelineStage {
   label: string;
   closed: boolean;
 }
-/** Per user id, the actions HubSpot's permissions API says they may take on one record (lower case: view, edit…). */
+/** Per user id, the actions HubSpot's permissions API says they may take on one record (view, edit, delete, communicate). */
 export type PermittedActions = Map<number, Set<string>>;
 /** The CRM objects Viewer Guard reads; declared here so hubspot/ needs nothing from access/. */
 export type CrmObjectType = 'tickets' | 'contacts';
@@ -58,6 +58,11 @@ export interface ContactTicketsPage {
 const DEFAULT_TICKET_PIPELINE = '0';
 /** CRM object type ids, as the permissions API's hcrn wants them (HubSpot docs, "Object type IDs"). */
 const OBJECT_TYPE_IDS: Record<CrmObjectType, string> = { contacts: '0-1', tickets: '0-5' };
+/**
+ * Resources per permissions API call: shared/hubspot-openapi/README.md ("up to 20 resource parameters per call"); a
+ * public caller measured that HubSpot refuses more (onyx-dot-app/onyx, backend/onyx/connectors/hubspot/permissions.py).
+ */
+export const PERMITTED_USERS_PER_CALL = 20;
 
 export interface CrmApi {
   getTicket(id: string): Promise<TicketRecord | undefined>;
@@ -78,8 +83,14 @@ export interface CrmApi {
   /** The stages of a ticket pipeline (null: the default one); undefined when the pipeline does not exist. */
   getTicketStages(pipelineId: string | null): Promise<PipelineStage[] | undefined>;
   listOwners(): Promise<OwnerRecord[]>;
-  /** undefined when HubSpot's answer is not the shape we understand: callers treat that as "unknown", never "allowed". */
-  permittedUsers(objectType: CrmObjectType, recordId: string): Promise<PermittedActions | undefined>;
+  /**
+   * HubSpot's permissions API for these records, PERMITTED_USERS_PER_CALL per call. A record maps to undefined when
+   * HubSpot's answer about it is not the shape we understand: callers treat that as "unknown", never "allowed". Throws
+   * when HubSpot refuses the call (403: not granted) or cannot answer.
+   */
+  permittedUsersMany(objectType: CrmObjectType, recordIds: readonly string[]): Promise<Map<string, PermittedActions | undefined>>;
+  /** Any one ticket of the account, for a live check of the permissions API; undefined when the account has none. */
+  anyTicketId(): Promise<string | undefined>;
   uninstall(): Promise<void>;
 }
 
@@ -137,8 +148,41 @@ const pipelineSchema = z.object({
   stages: z.array(z.object({ id: z.string(), label: z.string(), archived: z.boolean(), metadata: z.record(z.string(), z.unknown()) })),
 });
 const createdSchema = z.object({ id: z.string() });
-/** See test/hubspot-fake/routes/permissions.ts: the shape is documented only in prose, so it is checked strictly. */
-const permittedUsersSchema = z.object({ results: z.array(z.object({ userId: z.string().regex(/^\d+$/), permissions: z.array(z.string()) })) });
+/**
+ * HubSpot's public permissions API (BETA) is in no published spec; its page (developers.hubspot.com/docs/guides/api/
+ * settings/users/public-permissions) gives the top level, a public caller the permission keys (shared/hubspot-openapi/
+ * README.md): `{ resources: { <hcrn>: { "crm-object:VIEW": { permittedUsers: [userIds] }, ... } } }`. Read strictly:
+ * another key at the top (a `paging`, say, would mean the list may be cut short) or beside `permittedUsers`, a user id
+ * that is not a positive integer, a permission key outside HubSpot's `crm-object:` names, or an hcrn we did not ask
+ * about makes the whole answer unknown; a requested hcrn without an entry is unknown for that record. Two things are
+ * read leniently, because neither can allow anything: a permission key that is absent means nobody holds it (the documented
+ * example lists VIEW and EDIT only), and an upper-case `crm-object:` permission we do not know is ignored (HubSpot
+ * may add permissions; those can only grant actions Viewer Guard never checks, while refusing them would switch the
+ * source off for every record at once).
+ */
+const PERMISSION_ACTIONS: Partial<Record<string, string>> = { 'crm-object:VIEW': 'view', 'crm-object:EDIT': 'edit', 'crm-object:DELETE': 'delete', 'crm-object:COMMUNICATE': 'communicate' };
+const permittedUsersSchema = z.strictObject({
+  resources: z.record(z.string(), z.record(z.string().regex(/^crm-object:[A-Z_]+$/), z.strictObject({ permittedUsers: z.array(z.number().int().positive()) }))),
+});
+
+/** HubSpot's answer for the requested hcrns (hcrn -> record id), per record id. */
+export function readPermittedUsers(json: unknown, requested: ReadonlyMap<string, string>): Map<string, PermittedActions | undefined> {
+  const parsed = permittedUsersSchema.safeParse(json);
+  const resources = parsed.success && Object.keys(parsed.data.resources).every((hcrn) => requested.has(hcrn)) ? parsed.data.resources : undefined;
+  return new Map(
+    [...requested].map(([hcrn, recordId]) => {
+      const entry = resources?.[hcrn];
+      if (entry === undefined) return [recordId, undefined];
+      const permitted: PermittedActions = new Map();
+      for (const [permission, { permittedUsers }] of Object.entries(entry)) {
+        const action = PERMISSION_ACTIONS[permission];
+        if (action === undefined) continue;
+        for (const userId of permittedUsers) permitted.set(userId, (permitted.get(userId) ?? new Set()).add(action));
+      }
+      return [recordId, permitted];
+    }),
+  );
+}
 
 const OPERATORS = {
   EQ: FilterOperatorEnum.Eq,
@@ -290,21 +334,27 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
       return owners;
     },
 
-    async permittedUsers(objectType, recordId) {
-      const json = await call(
-        'read who may access a record',
-        z.unknown(),
-        (client) =>
-          rawRequest(client, {
-            method: 'GET',
-            path: '/resource-permissions/v3/permitted-users',
-            qs: { resource: `hcrn:${portalId}:crm-object:${OBJECT_TYPE_IDS[objectType]}:${recordId}` },
-          }),
-        { notFoundIsEmpty: true },
+    async permittedUsersMany(objectType, recordIds) {
+      const ids = [...new Set(recordIds)];
+      const chunks = Array.from({ length: Math.ceil(ids.length / PERMITTED_USERS_PER_CALL) }, (_, index) => ids.slice(index * PERMITTED_USERS_PER_CALL, (index + 1) * PERMITTED_USERS_PER_CALL));
+      const answers = await Promise.all(
+        chunks.map(async (chunk) => {
+          const requested = new Map(chunk.map((id) => [`hcrn:${portalId}:crm-object:${OBJECT_TYPE_IDS[objectType]}:${id}`, id]));
+          const json = await call(
+            'read who may access records',
+            z.unknown(),
+            (client) => rawRequest(client, { method: 'GET', path: '/resource-permissions/v3/permitted-users', qs: { resource: [...requested.keys()] } }),
+            { notFoundIsEmpty: false },
+          );
+          return readPermittedUsers(json, requested);
+        }),
       );
-      const parsed = permittedUsersSchema.safeParse(json);
-      if (!parsed.success) return undefined;
-      return new Map(parsed.data.results.map((entry) => [Number(entry.userId), new Set(entry.permissions.map((permission) => permission.toLowerCase()))]));
+      return new Map(answers.flatMap((answer) => [...answer]));
+    },
+
+    async anyTicketId() {
+      const page = required(await call('find a ticket', searchPageSchema, (client) => search(client, [], 1, undefined), { notFoundIsEmpty: false }), 'find a ticket');
+      return page.results[0]?.id;
     },
 
     async uninstall() {

@@ -3,10 +3,15 @@ import { HubSpotHttpError } from './http-error.js';
 
 /**
  * For endpoints the SDK has no method for, or calls at a path the published spec does not list: the SDK's
- * authenticated apiRequest, with failures shaped like the SDK's own.
+ * authenticated apiRequest, with failures shaped like the SDK's own. A list in `qs` is sent as the parameter repeated
+ * (resource=a&resource=b), which the SDK's own `qs` cannot express.
  */
-export async function rawRequest(client: Client, options: { method: 'GET' | 'DELETE'; path: string; qs?: Record<string, string | number> }): Promise<unknown> {
-  const response = await client.apiRequest(options);
+export async function rawRequest(
+  client: Client,
+  options: { method: 'GET' | 'DELETE'; path: string; qs?: Record<string, string | number | readonly string[]> },
+): Promise<unknown> {
+  const query = new URLSearchParams(Object.entries(options.qs ?? {}).flatMap(([name, value]) => [value].flat().map((item): [string, string] => [name, String(item)])));
+  const response = await client.apiRequest({ method: options.method, path: query.size === 0 ? options.path : `${options.path}?${query.toString()}` });
   const text = await response.text();
   if (!response.ok) throw new HubSpotHttpError(response.status, Object.fromEntries(response.headers.entries()), text);
   return text === '' ? null : (JSON.parse(text) as unknown);

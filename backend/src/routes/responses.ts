@@ -90,7 +90,13 @@ export const statusResponse = z.object({
     })
     .nullable(),
   scopes: z.object({ requested: z.array(z.string()), granted: z.array(z.string()), missing: z.array(z.object({ scope: z.string(), disables: z.string() })) }),
-  accessSource: z.object({ configured: z.enum(['auto', 'hubspot', 'policy']) }),
+  accessSource: z.object({
+    configured: z.enum(['auto', 'hubspot', 'policy']),
+    /** HubSpot's permissions API (BETA) asked about one ticket while building this answer. */
+    live: z.enum(['answering', 'not granted', 'unavailable', 'unexpected answer']),
+    detail: z.string().nullable(),
+    checkedAt: z.string(),
+  }),
   identitySource: z.object({ hubspot: z.number().int(), card: z.number().int(), since: z.string().nullable() }),
   recentFailures: z.array(z.object({ at: z.string(), action: z.string(), recordId: z.string().nullable(), message: z.string().nullable() })),
   installUrl: z.string(),

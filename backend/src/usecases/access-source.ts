@@ -18,6 +18,11 @@ export interface AccessSource {
   recordFacts(ctx: ViewerContext, objectType: ObjectType, record: { id: string; ownerId: number | null }): Promise<RecordFacts>;
   decide(ctx: ViewerContext, action: Action, record: RecordFacts): Promise<Decision>;
   /**
+   * The same decision for many records (a list), in their order: HubSpot's answers for the records not already cached
+   * are fetched together, PERMITTED_USERS_PER_CALL records per call, instead of one call per record.
+   */
+  decideMany(ctx: ViewerContext, action: Action, records: readonly RecordFacts[]): Promise<Decision[]>;
+  /**
    * For a record that does not exist yet (a ticket about to be created): HubSpot's permissions API can only be
    * asked about existing records, so the admin's mirrored levels decide.
    */
@@ -31,6 +36,18 @@ export interface AccessSource {
   ownerName(ctx: ViewerContext, ownerId: number | null): Promise<string | null>;
   /** Our own write changed this record: whatever HubSpot said about it before no longer counts. */
   forget(portalId: number, objectType: ObjectType, recordId: string): void;
+  /**
+   * Asks HubSpot's permissions API about one ticket of the account now, past the cache, whatever the configured mode:
+   * whether the source could answer, for the settings page.
+   */
+  probe(ctx: ViewerContext): Promise<AccessProbe>;
+}
+
+/** What the permissions API did when asked just now, and HubSpot's words (or ours) on why, when it did not answer. */
+export interface AccessProbe {
+  live: 'answering' | 'not granted' | 'unavailable' | 'unexpected answer';
+  detail: string | null;
+  checkedAt: string;
 }
 
 export interface AccessSourceOptions {
@@ -42,8 +59,20 @@ export interface AccessSourceOptions {
   permissionsTtlMs?: number;
 }
 
+/** HubSpot's answer about one record and the owner the record had when it was asked for. */
+interface CachedAnswer {
+  ownerId: number | null;
+  answer: PermittedActions | undefined;
+}
+
 /** An owner id with no active owner behind it: someone who left, or was deactivated. */
 const formerOwner = (ownerId: number) => `a former user (owner ${ownerId})`;
+
+/**
+ * What the permissions API's failures mean here: HubSpot could not or would not answer (scope not granted, outage,
+ * rate limit, refusal, an answer we cannot read), so its verdict is unknown, never "allowed".
+ */
+const HUBSPOT_CANNOT_ANSWER: ReadonlySet<string> = new Set(['HUBSPOT_SCOPE_MISSING', 'HUBSPOT_UNAVAILABLE', 'HUBSPOT_RATE_LIMITED', 'HUBSPOT_REFUSED', 'HUBSPOT_RESPONSE_INVALID']);
 
 /** HubSpot's answers are shared for this long at most (see the cache below for what else drops them). */
 const PERMISSIONS_TTL_MS = 30_000;
@@ -55,9 +84,11 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
    * record's owner, so an entry is valid only for the owner it was fetched under: the record itself is re-read from
    * HubSpot on every request, and a different owner (a reassignment in HubSpot's UI or through us) makes the entry
    * stale at once. Our own writes drop it (forget). Bound: PERMISSIONS_TTL_MS (a permission-set change in HubSpot, which
-   * nothing tells us about, is seen within it) and PERMISSIONS_MAX_RECORDS entries, oldest evicted first.
+   * nothing tells us about, is seen within it) and PERMISSIONS_MAX_RECORDS entries, oldest evicted first. The records a
+   * request finds missing or stale are asked for together, PERMITTED_USERS_PER_CALL per HubSpot call; each still gets
+   * its own entry, so the rule above holds per record however it was fetched.
    */
-  const permitted = createTtlCache<{ ownerId: number | null; answer: PermittedActions | undefined }>({
+  const permitted = createTtlCache<CachedAnswer>({
     ttlMs: options.permissionsTtlMs ?? PERMISSIONS_TTL_MS,
     maxEntries: PERMISSIONS_MAX_RECORDS,
     now: options.now,
@@ -76,37 +107,85 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
 
   const subject = (viewer: Viewer) => ({ userId: viewer.userId, superAdmin: viewer.superAdmin, teamIds: viewer.teams.map((team) => team.id), roleIds: viewer.roleIds });
 
-  async function policyDecision(ctx: ViewerContext, action: Action, record: RecordFacts): Promise<Decision> {
-    const grant = resolvePolicyGrant(await policy(ctx.viewer.portalId), subject(ctx.viewer), record.objectType, action);
-    return decidePure(viewerFacts(ctx.viewer), action, record, grant);
-  }
-
-  /** HubSpot's verdict for this record under its current owner; undefined when it cannot be had (scope, outage, shape). */
-  async function hubspotAnswer(ctx: ViewerContext, record: RecordFacts): Promise<PermittedActions | undefined> {
-    const key = recordKey(ctx.portal.portalId, record.objectType, record.id);
-    const ownerId = record.owner?.ownerId ?? null;
-    const load = async () => ({ ownerId, answer: await ctx.portal.permittedUsers(record.objectType, record.id) });
-    try {
-      const cached = await permitted.getOrLoad(key, load);
-      if (cached.ownerId === ownerId) return cached.answer;
-      permitted.delete(key);
-      return (await permitted.getOrLoad(key, load)).answer;
-    } catch (error) {
-      if (isAppError(error) && ['HUBSPOT_SCOPE_MISSING', 'HUBSPOT_UNAVAILABLE', 'HUBSPOT_RATE_LIMITED', 'HUBSPOT_REFUSED', 'HUBSPOT_RESPONSE_INVALID'].includes(error.code)) return undefined;
-      throw error;
-    }
-  }
-
-  async function hubspotDecision(ctx: ViewerContext, action: Action, record: RecordFacts): Promise<Decision | undefined> {
+  /** The admin's mirrored levels for each record, the policy read once. */
+  async function policyDecisions(ctx: ViewerContext, action: Action, records: readonly RecordFacts[]): Promise<Decision[]> {
+    const document = await policy(ctx.viewer.portalId);
     const facts = viewerFacts(ctx.viewer);
-    if (ctx.viewer.superAdmin) return explain('ALLOWED_SUPER_ADMIN', { viewer: facts, action, record, level: 'everything', source: 'hubspot', rule: 'super admin' });
-    const answer = await hubspotAnswer(ctx, record);
-    if (answer === undefined) return undefined;
-    const allowed = answer.get(ctx.viewer.userId)?.has(action) ?? false;
-    // HubSpot says yes or no; the admin's mirrored levels, when they agree, say why in more precise words.
-    const mirrored = await policyDecision(ctx, action, record);
+    return records.map((record) => decidePure(facts, action, record, resolvePolicyGrant(document, subject(ctx.viewer), record.objectType, action)));
+  }
+
+  async function policyDecision(ctx: ViewerContext, action: Action, record: RecordFacts): Promise<Decision> {
+    const [decision] = await policyDecisions(ctx, action, [record]);
+    if (decision === undefined) throw new Error('policyDecisions answered no decision for one record');
+    return decision;
+  }
+
+  /**
+   * HubSpot's verdict for each record under its current owner, in order; undefined where it cannot be had (scope,
+   * outage, shape). Every record whose entry is missing or was fetched under another owner joins one batch, loaded
+   * once all of them are registered in the cache, so concurrent requests for the same record share the call.
+   */
+  async function hubspotAnswers(ctx: ViewerContext, records: readonly RecordFacts[]): Promise<Array<PermittedActions | undefined>> {
+    const ownerOf = (record: RecordFacts) => record.owner?.ownerId ?? null;
+    const keyOf = (record: RecordFacts) => recordKey(ctx.portal.portalId, record.objectType, record.id);
+
+    async function round(wanted: readonly RecordFacts[]): Promise<Array<[RecordFacts, CachedAnswer | undefined]>> {
+      const batch = new Map<ObjectType, Array<{ id: string; settle: (answer: Promise<PermittedActions | undefined>) => void }>>();
+      // Each getOrLoad runs before its function's first await, so the batch is complete once map() returns.
+      const loads = wanted.map(async (record): Promise<[RecordFacts, CachedAnswer | undefined]> => {
+        try {
+          const entry = await permitted.getOrLoad(keyOf(record), async () => {
+            const answer = await new Promise<PermittedActions | undefined>((resolve) => batch.set(record.objectType, [...(batch.get(record.objectType) ?? []), { id: record.id, settle: resolve }]));
+            return { ownerId: ownerOf(record), answer };
+          });
+          return [record, entry];
+        } catch (error) {
+          if (isAppError(error) && HUBSPOT_CANNOT_ANSWER.has(error.code)) return [record, undefined];
+          throw error;
+        }
+      });
+      for (const [objectType, waiting] of batch) {
+        const answers = ctx.portal.permittedUsersMany(objectType, waiting.map((entry) => entry.id));
+        for (const entry of waiting) entry.settle(answers.then((byId) => byId.get(entry.id)));
+      }
+      return Promise.all(loads);
+    }
+
+    const entries = new Map(await round(records));
+    const stale = records.filter((record) => {
+      const entry = entries.get(record);
+      return entry !== undefined && entry.ownerId !== ownerOf(record);
+    });
+    for (const record of stale) permitted.delete(keyOf(record));
+    if (stale.length > 0) for (const [record, entry] of await round(stale)) entries.set(record, entry);
+    return records.map((record) => {
+      const entry = entries.get(record);
+      // An answer fetched under an owner other than the record's current one is never used, even a fresh one.
+      return entry !== undefined && entry.ownerId === ownerOf(record) ? entry.answer : undefined;
+    });
+  }
+
+  /** HubSpot's yes or no, in the mirrored levels' precise words when they agree; without an answer, fallback or refusal. */
+  function hubspotDecision(viewer: Viewer, action: Action, record: RecordFacts, answer: PermittedActions | undefined, mirrored: Decision): Decision {
+    const facts = viewerFacts(viewer);
+    if (answer === undefined) {
+      if (options.mode === 'auto') return mirrored;
+      return explain('ACCESS_UNKNOWN', { viewer: facts, action, record, level: null, source: 'hubspot', rule: 'HubSpot permissions API unavailable' });
+    }
+    const allowed = answer.get(viewer.userId)?.has(action) ?? false;
     if (mirrored.allowed === allowed && mirrored.code !== 'NOT_CONFIGURED') return { ...mirrored, source: 'hubspot' };
     return explain(allowed ? 'ALLOWED_BY_HUBSPOT' : 'DENIED_BY_HUBSPOT', { viewer: facts, action, record, level: null, source: 'hubspot', rule: 'HubSpot permissions API' });
+  }
+
+  async function decideMany(ctx: ViewerContext, action: Action, records: readonly RecordFacts[]): Promise<Decision[]> {
+    const mirrored = await policyDecisions(ctx, action, records);
+    if (options.mode === 'policy') return mirrored;
+    if (ctx.viewer.superAdmin) {
+      const facts = viewerFacts(ctx.viewer);
+      return records.map((record) => explain('ALLOWED_SUPER_ADMIN', { viewer: facts, action, record, level: 'everything', source: 'hubspot', rule: 'super admin' }));
+    }
+    const answers = await hubspotAnswers(ctx, records);
+    return records.map((record, index) => hubspotDecision(ctx.viewer, action, record, answers[index], mirrored[index] as Decision));
   }
 
   const ownerName = async (ctx: ViewerContext, ownerId: number | null) => {
@@ -131,12 +210,12 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
     },
 
     async decide(ctx, action, record) {
-      if (options.mode === 'policy') return policyDecision(ctx, action, record);
-      const fromHubSpot = await hubspotDecision(ctx, action, record);
-      if (fromHubSpot !== undefined) return fromHubSpot;
-      if (options.mode === 'auto') return policyDecision(ctx, action, record);
-      return explain('ACCESS_UNKNOWN', { viewer: viewerFacts(ctx.viewer), action, record, level: null, source: 'hubspot', rule: 'HubSpot permissions API unavailable' });
+      const [decision] = await decideMany(ctx, action, [record]);
+      if (decision === undefined) throw new Error('decideMany answered no decision for one record');
+      return decision;
     },
+
+    decideMany,
 
     decideNew: policyDecision,
 
@@ -154,6 +233,29 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
 
     forget(portalId, objectType, recordId) {
       permitted.delete(recordKey(portalId, objectType, recordId));
+    },
+
+    async probe(ctx) {
+      const checkedAt = new Date(options.now()).toISOString();
+      const result = (live: AccessProbe['live'], detail: string | null): AccessProbe => ({ live, detail, checkedAt });
+      // Any AppError means HubSpot did not answer (or the install cannot ask): the status page reports it, not fails.
+      const failed = (error: unknown, live: AccessProbe['live']) => {
+        if (!isAppError(error)) throw error;
+        return result(live, error.message);
+      };
+      let ticketId: string | undefined;
+      try {
+        ticketId = await ctx.portal.anyTicketId();
+      } catch (error) {
+        return failed(error, 'unavailable');
+      }
+      if (ticketId === undefined) return result('unavailable', 'There is no ticket in this account to ask HubSpot about.');
+      try {
+        const answer = (await ctx.portal.permittedUsersMany('tickets', [ticketId])).get(ticketId);
+        return answer === undefined ? result('unexpected answer', `HubSpot's answer about ticket ${ticketId} is not in the documented shape.`) : result('answering', null);
+      } catch (error) {
+        return failed(error, isAppError(error) && error.code === 'HUBSPOT_SCOPE_MISSING' ? 'not granted' : 'unavailable');
+      }
     },
   };
 }

@@ -65,7 +65,7 @@ export function createAdmin(deps: AdminDeps) {
           granted: [...granted],
           missing: requested.filter((scope) => !granted.has(scope)).map((scope) => ({ scope, disables: SCOPE_PURPOSE[scope] ?? 'an optional feature' })),
         },
-        accessSource: { configured: deps.accessSource },
+        accessSource: { configured: deps.accessSource, ...(await deps.access.probe(ctx)) },
         identitySource: deps.identitySources.summary(ctx.viewer.portalId),
         recentFailures: recent.entries.map((entry) => ({ at: entry.at.toISOString(), action: entry.action, recordId: entry.recordId, message: entry.message })),
         installUrl: deps.installUrl,

@@ -26,7 +26,8 @@ const HIDDEN_BECAUSE: Partial<Record<Decision['code'], string>> = {
  * listContactTickets: the tickets of a contact the viewer may see. The search is narrowed at the source by the
  * viewer's level (the policy compiled to filterGroups), so a viewer's hidden tickets are not fetched for them. With
  * HubSpot's permissions API in charge (ACCESS_SOURCE auto or hubspot), each listed ticket is then confirmed with
- * HubSpot, and a viewer whose level the admin has not set is checked ticket by ticket instead of being shown nothing.
+ * HubSpot (the uncached ones asked for together, 20 per call), and a viewer whose level the admin has not set is
+ * checked ticket by ticket instead of being shown nothing.
  */
 export function createContactTickets(deps: { access: AccessSource }) {
   const { access } = deps;
@@ -42,7 +43,9 @@ export function createContactTickets(deps: { access: AccessSource }) {
     const found = await ctx.portal.searchContactTickets(contactId, byHubSpot && !configured ? { kind: 'all' } : rule, MAX_LISTED_TICKETS);
     // Past HubSpot's search limits the rule cannot be a filter; it is applied here instead.
     const listed = found.narrowed ? found.tickets : found.tickets.filter((ticket) => isVisible(rule, ticket.ownerId));
-    const decided = await Promise.all(listed.map(async (ticket) => ({ ticket, decision: byHubSpot ? await access.decide(ctx, 'view', await facts(ticket)) : decisionFor(await facts(ticket)) })));
+    const listedFacts = await Promise.all(listed.map(facts));
+    const decisions = byHubSpot ? await access.decideMany(ctx, 'view', listedFacts) : listedFacts.map(decisionFor);
+    const decided = listed.map((ticket, index) => ({ ticket, decision: decisions[index] as Decision }));
     const visible = decided.filter((entry) => entry.decision.allowed).map((entry) => entry.ticket);
     const total = await ctx.portal.countContactTickets(contactId);
 

@@ -17,6 +17,7 @@ import {
   TableHead,
   TableHeader,
   TableRow,
+  Tag,
   Text,
 } from '@hubspot/ui-extensions';
 import type { BackendClient } from '../shared/backend-client.ts';
@@ -54,6 +55,68 @@ export function identitySourceSentence({ hubspot, card }: AdminStatus['identityS
   );
 }
 
+type AccessSourceState = AdminStatus['accessSource'];
+
+/** What Viewer Guard does while HubSpot's permissions API cannot answer, by ACCESS_SOURCE. */
+const MEANWHILE: Record<AccessSourceState['configured'], string> = {
+  auto: 'Until it answers, Viewer Guard decides with the access levels below.',
+  hubspot: 'Until it answers, Viewer Guard refuses every record it cannot confirm with HubSpot.',
+  policy: 'Viewer Guard is set to decide with the access levels below (ACCESS_SOURCE=policy), so nobody is refused because of this.',
+};
+
+/**
+ * The live state of HubSpot's permissions API (BETA), asked about one ticket when the status was built: what the
+ * source does right now, not what it is configured to be.
+ */
+export function AccessSourceStatus({ source, installUrl }: { source: AccessSourceState; installUrl: string }) {
+  const checked = `Checked at ${source.checkedAt.slice(11, 16)} UTC.`;
+  const label = (
+    <Flex direction="row" gap="xs" align="center">
+      <Text format={{ fontWeight: 'demibold' }}>HubSpot's permissions API</Text>
+      <Tag variant="warning">BETA</Tag>
+    </Flex>
+  );
+  switch (source.live) {
+    case 'answering':
+      return (
+        <Flex direction="column" gap="xs">
+          {label}
+          <Text>Answering: HubSpot says who may see and change each record. {checked}</Text>
+        </Flex>
+      );
+    case 'not granted':
+      return (
+        <Flex direction="column" gap="xs">
+          {label}
+          <Alert title="HubSpot's permissions API is not granted" variant="warning">
+            HubSpot refused to say who may access a record: this account has not granted Viewer Guard the permission for it. To fix it, a Super Admin
+            reinstalls Viewer Guard from <Link href={installUrl}>the install page</Link> and approves every permission HubSpot asks for, optional ones
+            included. {MEANWHILE[source.configured]} {checked}
+          </Alert>
+        </Flex>
+      );
+    case 'unavailable':
+      return (
+        <Flex direction="column" gap="xs">
+          {label}
+          <Alert title="HubSpot's permissions API is unavailable" variant="warning">
+            {source.detail ?? 'HubSpot did not answer.'} {MEANWHILE[source.configured]} {checked}
+          </Alert>
+        </Flex>
+      );
+    case 'unexpected answer':
+      return (
+        <Flex direction="column" gap="xs">
+          {label}
+          <Alert title="HubSpot's permissions API answered in a shape Viewer Guard does not know" variant="danger">
+            {source.detail ?? ''} Viewer Guard treats such answers as unknown, never as allowed. {MEANWHILE[source.configured]} Please report it to
+            Viewer Guard support. {checked}
+          </Alert>
+        </Flex>
+      );
+  }
+}
+
 export function StatusSection({ status }: { status: AdminStatus }) {
   const installation = status.installation;
   if (installation === null) {
@@ -81,6 +144,7 @@ export function StatusSection({ status }: { status: AdminStatus }) {
           <Text>{status.accessSource.configured === 'policy' ? 'the levels below' : "HubSpot's permissions, with the levels below as words and fallback"}</Text>
         </DescriptionListItem>
       </DescriptionList>
+      <AccessSourceStatus source={status.accessSource} installUrl={status.installUrl} />
       <Text>{identitySourceSentence(status.identitySource)}</Text>
       {status.identitySource.since !== null && (
         <Text variant="microcopy">Counted by this Viewer Guard server since {status.identitySource.since.slice(0, 16).replace('T', ' ')} UTC.</Text>
