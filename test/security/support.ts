@@ -99,6 +99,8 @@ export interface StageOptions {
   policy?: PolicyDocument;
   /** Reinstall after any case that left an account uninstalled (a disconnect that should have been refused). */
   reinstall?: boolean;
+  /** Build the app as runtime.ts does behind a proxy. */
+  trustProxy?: boolean;
 }
 
 /** One harness for the enclosing describe; cases that change state get a describe (and a harness) of their own. */
@@ -112,7 +114,11 @@ export function useStage(options: StageOptions = {}): Stage {
     await started.installDirect(account.portalId, installer.id);
   };
   beforeAll(async () => {
-    harness = await startHarness({ now: clock.now, ...(options.env === undefined ? {} : { env: options.env }) });
+    harness = await startHarness({
+      now: clock.now,
+      ...(options.env === undefined ? {} : { env: options.env }),
+      ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
+    });
     for (const account of installs) await install(harness, account);
     if (options.policy !== undefined) await createPolicyStore(harness.database.db).save(northwind.portalId, options.policy, ana.id, new Date(clock.now()));
   });

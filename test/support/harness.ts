@@ -24,8 +24,13 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** The local HubSpot and a listening backend wired to it, on a fresh in-memory SQLite unless told otherwise. */
-export async function startHarness(options: { now?: () => number; databaseUrl?: string; env?: Record<string, string> } = {}): Promise<Harness> {
+/**
+ * The local HubSpot and a listening backend wired to it, on a fresh in-memory SQLite unless told otherwise.
+ * `trustProxy: true` builds the app as runtime.ts does behind a proxy (X-Forwarded-* believed).
+ */
+export async function startHarness(
+  options: { now?: () => number; databaseUrl?: string; env?: Record<string, string>; trustProxy?: boolean } = {},
+): Promise<Harness> {
   const now = options.now ?? Date.now;
   const fake = createFakeHubSpot({ app: TEST_APP, now });
   const fakeUrl = await fake.listen();
@@ -55,6 +60,7 @@ export async function startHarness(options: { now?: () => number; databaseUrl?: 
       now,
       log: silent,
     }),
+    options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy },
   );
   await app.listen({ port, host: '127.0.0.1' });
 
