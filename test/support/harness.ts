@@ -30,9 +30,12 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** The local HubSpot and a listening backend wired to it, on a fresh in-memory SQLite unless told otherwise. */
+/**
+ * The local HubSpot and a listening backend wired to it, on a fresh in-memory SQLite unless told otherwise.
+ * `trustProxy: true` builds the app as runtime.ts does behind a proxy (X-Forwarded-* believed).
+ */
 export async function startHarness(
-  options: { now?: () => number; databaseUrl?: string; env?: Record<string, string>; logger?: FastifyBaseLogger; appConfigFile?: URL } = {},
+  options: { now?: () => number; databaseUrl?: string; env?: Record<string, string>; logger?: FastifyBaseLogger; appConfigFile?: URL; trustProxy?: boolean } = {},
 ): Promise<Harness> {
   const now = options.now ?? Date.now;
   const appConfigFile = options.appConfigFile ?? APP_CONFIG_FILE;
@@ -56,7 +59,14 @@ export async function startHarness(
   const database = await openDatabase(config.databaseUrl);
   const tokenKey = randomBytes(32);
   const installations = createInstallationStore(database.db, new TokenCipher(tokenKey), database.dialect);
-  const app = await buildBackend({ config, database, tokenKey, now, ...(options.logger === undefined ? {} : { logger: options.logger }) });
+  const app = await buildBackend({
+    config,
+    database,
+    tokenKey,
+    now,
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+    ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
+  });
   await app.listen({ port, host: '127.0.0.1' });
 
   const signedExactly: Harness['signedExactly'] = ({ method = 'GET', path, body }) =>
