@@ -46,6 +46,15 @@ export const yan = person(contoso, 'Yan');
 export type ObjectType = 'tickets' | 'contacts';
 
 /** What a refused answer must never show about a record: its subject (or name) and its owner's name. */
+/**
+ * What a refusal in the viewer's own account may not show: the record's contents (its subject or name). The owner's
+ * name may appear there, as the refusal's explanation ("This one is owned by Ana Silva", DESIGN.md).
+ */
+export function recordContents(account: SeedAccount, objectType: ObjectType, id: string): string[] {
+  return recordWords(account, objectType, id).slice(0, 1);
+}
+
+/** A record's contents and its owner's name: nothing of another account's record may appear in any answer. */
 export function recordWords(account: SeedAccount, objectType: ObjectType, id: string): string[] {
   const record = account[objectType].find((candidate) => candidate.id === id);
   if (record === undefined) throw new Error(`seed.json has no ${objectType} ${id} in ${account.name}`);

@@ -8,6 +8,7 @@ import {
   forRoutes,
   mirroredPolicy,
   northwind,
+  recordContents,
   recordWords,
   refusal,
   registeredRoutes,
@@ -117,7 +118,7 @@ function refusedWrite(stage: Stage, target: RouteTarget, kind: Kind): void {
   attack(kind.name, () => ({
     send: () => send(stage, kind.forged(stage, target, id)),
     expect: kind.expect,
-    hidden: objectType === undefined ? [] : recordWords(kind.foreign === true ? contoso : northwind, objectType, id),
+    hidden: objectType === undefined ? [] : kind.foreign === true ? recordWords(contoso, objectType, id) : recordContents(northwind, objectType, id),
     unchanged: sideEffects(stage),
     ...(audited === undefined ? {} : { audited }),
   }));
