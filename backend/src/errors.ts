@@ -129,6 +129,8 @@ export interface AppErrorOptions {
   fix?: string;
   /** Extra machine-readable detail that is safe to show the caller (e.g. field errors). */
   details?: unknown;
+  /** When trying again may succeed (HUBSPOT_RATE_LIMITED): answered as `retryAfter` and the Retry-After header. */
+  retryAfterSeconds?: number;
   cause?: unknown;
 }
 
@@ -137,6 +139,7 @@ export class AppError extends Error {
   readonly status: number;
   readonly fix: string | undefined;
   readonly details: unknown;
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(code: ErrorCode, options: AppErrorOptions = {}) {
     const entry = errorCatalogue[code];
@@ -146,6 +149,7 @@ export class AppError extends Error {
     this.status = entry.status;
     this.fix = options.fix ?? entry.fix;
     this.details = options.details;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 
