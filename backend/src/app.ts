@@ -152,7 +152,8 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
         async resolveViewer(identity) {
           // The installation is read once here (NOT_INSTALLED / INSTALL_NEEDS_REPAIR at once, even for a cached
           // viewer), and its token serves every HubSpot call of this request.
-          const portal = hubspot.forPortal(identity.portalId, await tokens.accessTokenFor(identity.portalId));
+          // The viewer's HubSpot calls use the viewer's fair share of the account's rate limit.
+          const portal = hubspot.forPortal(identity.portalId, await tokens.accessTokenFor(identity.portalId), identity.userId);
           return { viewer: await directory.resolveViewer(portal, identity.userId), portal };
         },
       });

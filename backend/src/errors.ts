@@ -142,6 +142,8 @@ export interface AppErrorOptions {
   fix?: string;
   /** Extra machine-readable detail that is safe to show the caller (e.g. field errors). */
   details?: unknown;
+  /** When trying again may succeed (HUBSPOT_RATE_LIMITED): answered as `retryAfter` and the Retry-After header. */
+  retryAfterSeconds?: number;
   cause?: unknown;
 }
 
@@ -150,6 +152,7 @@ export class AppError extends Error {
   readonly status: number;
   readonly fix: string | undefined;
   readonly details: unknown;
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(code: ErrorCode, options: AppErrorOptions = {}) {
     const entry = errorCatalogue[code];
@@ -159,6 +162,7 @@ export class AppError extends Error {
     this.status = entry.status;
     this.fix = options.fix ?? entry.fix;
     this.details = options.details;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 

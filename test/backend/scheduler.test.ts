@@ -2,19 +2,37 @@ import { ApiException } from '@hubspot/api-client/lib/codegen/crm/tickets/index.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AppError } from '../../backend/src/errors.js';
 import { HubSpotHttpError, isNetworkFailure, readHttpFailure } from '../../backend/src/hubspot/http-error.js';
-import { HubSpotScheduler, type SchedulerEvent } from '../../backend/src/hubspot/scheduler.js';
+import { HUBSPOT_LIMITS, HubSpotScheduler, type SchedulerEvent } from '../../backend/src/hubspot/scheduler.js';
 
 const T0 = 1_000_000;
 const ok = async () => 'ok';
-const httpError = (status: number, headers: Record<string, string> = {}) =>
-  new HubSpotHttpError(status, headers, { status: 'error', message: 'x', correlationId: 'c-1' });
+const httpError = (status: number, headers: Record<string, string> = {}, body: unknown = { status: 'error', message: 'x', correlationId: 'c-1' }) =>
+  new HubSpotHttpError(status, headers, body);
 const fetchFailed = (code: string) => Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error(code), { code }) });
+/** HubSpot's 429 body names the limit that was hit (API usage guidelines). */
+const tooMany = (policyName: string, headers: Record<string, string> = {}) =>
+  httpError(429, headers, { status: 'error', message: 'You have reached your limit.', errorType: 'RATE_LIMIT', policyName, correlationId: 'c-2' });
+/** What HubSpot says on every (non-search) answer about the account's window. */
+const window = (max: number, intervalMs: number, remaining: number) => ({
+  'x-hubspot-ratelimit-max': String(max),
+  'x-hubspot-ratelimit-interval-milliseconds': String(intervalMs),
+  'x-hubspot-ratelimit-remaining': String(remaining),
+});
 
 /** A call that records when it started (ms after T0) and then does `then`. */
 function timed<T>(starts: number[], then: () => Promise<T> | T) {
   return async () => {
     starts.push(Date.now() - T0);
     return then();
+  };
+}
+
+/** A call that records when it started and answers with HubSpot's rate-limit headers. */
+function answering(starts: number[], headers: Record<string, string>) {
+  return async (report: (headers: Record<string, string>) => void) => {
+    starts.push(Date.now() - T0);
+    report(headers);
+    return 'ok';
   };
 }
 
@@ -26,6 +44,13 @@ function failing(starts: number[], ...failures: unknown[]) {
       return 'ok';
     }),
   );
+}
+
+/** A call that stays in flight until finished. */
+function held() {
+  let finish = () => {};
+  const done = new Promise<string>((resolve) => (finish = () => resolve('held')));
+  return { call: () => done, finish: () => finish() };
 }
 
 function settled<T>(promise: Promise<T>) {
@@ -54,235 +79,446 @@ describe('HubSpot call scheduler', () => {
     vi.useRealTimers();
   });
 
-  it('lets 110 calls through in 10 s and holds the 111th until the oldest leaves the window', async () => {
-    const scheduler = new HubSpotScheduler({ maxConcurrentPerAccount: 200 });
-    const starts: number[] = [];
-    await Promise.all(Array.from({ length: 100 }, () => scheduler.run(1, timed(starts, ok))));
-    await vi.advanceTimersByTimeAsync(4_000);
-    const late = Array.from({ length: 11 }, () => scheduler.run(1, timed(starts, ok)));
-    await vi.advanceTimersByTimeAsync(0);
-    expect(starts).toHaveLength(110);
-    await vi.advanceTimersByTimeAsync(5_999);
-    expect(starts).toHaveLength(110);
-    await vi.advanceTimersByTimeAsync(1);
-    await Promise.all(late);
-    expect(starts[110]).toBe(10_000);
-  });
-
-  it('uses a rolling window, not fixed buckets', async () => {
-    const scheduler = new HubSpotScheduler({ maxRequestsPerWindow: 3, windowMs: 1_000 });
-    const starts: number[] = [];
-    const calls = [scheduler.run(1, timed(starts, ok))];
-    await vi.advanceTimersByTimeAsync(600);
-    calls.push(scheduler.run(1, timed(starts, ok)), scheduler.run(1, timed(starts, ok)));
-    await vi.advanceTimersByTimeAsync(400);
-    calls.push(scheduler.run(1, timed(starts, ok)), scheduler.run(1, timed(starts, ok)));
-    await vi.advanceTimersByTimeAsync(1_000);
-    await Promise.all(calls);
-    // A fixed 1 s bucket would have let both calls made at 1000 through at once.
-    expect(starts).toEqual([0, 600, 600, 1_000, 1_600]);
-  });
-
-  it('keeps accounts independent', async () => {
-    const scheduler = new HubSpotScheduler({ maxRequestsPerWindow: 2, maxConcurrentPerAccount: 1 });
-    let finishA = () => {};
-    const running = scheduler.run('a', () => new Promise<void>((resolve) => (finishA = resolve)));
-    await expect(scheduler.run('b', ok)).resolves.toBe('ok');
-    finishA();
-    await running;
-    await scheduler.run('a', ok);
-    const blocked = settled(scheduler.run('a', ok));
-    await expect(scheduler.run('b', ok)).resolves.toBe('ok');
-    await vi.advanceTimersByTimeAsync(9_999);
-    expect(blocked.done).toBe(false);
-    await vi.advanceTimersByTimeAsync(1);
-    expect(blocked).toEqual({ done: true });
-  });
-
-  it('caps concurrent calls per account', async () => {
-    const scheduler = new HubSpotScheduler({ maxConcurrentPerAccount: 2 });
-    let running = 0;
-    let peak = 0;
-    const call = async () => {
-      running += 1;
-      peak = Math.max(peak, running);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      running -= 1;
-    };
-    const all = Promise.all(Array.from({ length: 5 }, () => scheduler.run(1, call)));
-    await vi.advanceTimersByTimeAsync(150);
-    await all;
-    expect(peak).toBe(2);
-  });
-
-  it('serves waiting callers first come, first served', async () => {
-    const scheduler = new HubSpotScheduler({ maxRequestsPerWindow: 1, windowMs: 1_000, maxConcurrentPerAccount: 1 });
-    const order: number[] = [];
-    const starts: number[] = [];
-    const all = Promise.all([1, 2, 3, 4, 5].map((n) => scheduler.run(1, timed(starts, () => order.push(n)))));
-    await vi.advanceTimersByTimeAsync(4_000);
-    await all;
-    expect(order).toEqual([1, 2, 3, 4, 5]);
-    expect(starts).toEqual([0, 1_000, 2_000, 3_000, 4_000]);
-  });
-
-  it('retries 5xx with exponential full-jitter backoff, then succeeds', async () => {
-    const events: SchedulerEvent[] = [];
-    const scheduler = new HubSpotScheduler({ random: () => 1, onEvent: (event) => events.push(event) });
-    const starts: number[] = [];
-    const call = failing(starts, httpError(500), httpError(503));
-    const result = scheduler.run(7, call);
-    await vi.advanceTimersByTimeAsync(750);
-    await expect(result).resolves.toBe('ok');
-    expect(starts).toEqual([0, 250, 750]);
-    expect(events).toEqual([
-      { type: 'retry', account: '7', attempt: 1, delayMs: 250, status: 500 },
-      { type: 'retry', account: '7', attempt: 2, delayMs: 500, status: 503 },
-    ]);
-  });
-
-  it('retries network failures and timeouts', async () => {
-    const failures = [
-      fetchFailed('ECONNREFUSED'),
-      fetchFailed('UND_ERR_SOCKET'),
-      new DOMException('The operation was aborted due to timeout', 'TimeoutError'),
-      new DOMException('This operation was aborted', 'AbortError'),
-      Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }),
-      Object.assign(new Error('request failed'), { name: 'FetchError', type: 'system', code: 'ETIMEDOUT' }),
-    ];
-    for (const failure of failures) {
-      const scheduler = new HubSpotScheduler({ random: () => 0 });
-      const call = failing([], failure);
-      const result = scheduler.run(1, call);
+  describe('windows', () => {
+    it("starts from HubSpot's documented 110 calls per 10 s and holds the 111th until the oldest leaves the window", async () => {
+      expect(HUBSPOT_LIMITS.general).toEqual({ max: 110, intervalMs: 10_000 });
+      const scheduler = new HubSpotScheduler({ maxConcurrentPerLane: 200, reservedShare: 0 });
+      const starts: number[] = [];
+      await Promise.all(Array.from({ length: 100 }, () => scheduler.run(1, timed(starts, ok))));
+      await vi.advanceTimersByTimeAsync(4_000);
+      const late = Array.from({ length: 11 }, () => scheduler.run(1, timed(starts, ok)));
       await vi.advanceTimersByTimeAsync(0);
+      expect(starts).toHaveLength(110);
+      await vi.advanceTimersByTimeAsync(5_999);
+      expect(starts).toHaveLength(110);
+      await vi.advanceTimersByTimeAsync(1);
+      await Promise.all(late);
+      expect(starts[110]).toBe(10_000);
+    });
+
+    it('uses a rolling window, not fixed buckets', async () => {
+      const scheduler = new HubSpotScheduler({ limits: { general: { max: 3, intervalMs: 1_000 } }, reservedShare: 0 });
+      const starts: number[] = [];
+      const calls = [scheduler.run(1, timed(starts, ok))];
+      await vi.advanceTimersByTimeAsync(600);
+      calls.push(scheduler.run(1, timed(starts, ok)), scheduler.run(1, timed(starts, ok)));
+      await vi.advanceTimersByTimeAsync(400);
+      calls.push(scheduler.run(1, timed(starts, ok)), scheduler.run(1, timed(starts, ok)));
+      await vi.advanceTimersByTimeAsync(1_000);
+      await Promise.all(calls);
+      // A fixed 1 s bucket would have let both calls made at 1000 through at once.
+      expect(starts).toEqual([0, 600, 600, 1_000, 1_600]);
+    });
+
+    it('counts a call until an interval after its answer, since HubSpot may have counted it late', async () => {
+      const scheduler = new HubSpotScheduler({ limits: { general: { max: 1, intervalMs: 1_000 } } });
+      const starts: number[] = [];
+      const slow = scheduler.run(1, timed(starts, () => new Promise((resolve) => setTimeout(resolve, 300, 'slow'))));
+      const next = scheduler.run(1, timed(starts, ok));
+      await vi.advanceTimersByTimeAsync(1_299);
+      expect(starts).toEqual([0]);
+      await vi.advanceTimersByTimeAsync(1);
+      await Promise.all([slow, next]);
+      expect(starts).toEqual([0, 1_300]);
+    });
+
+    it('keeps accounts independent', async () => {
+      const scheduler = new HubSpotScheduler({ limits: { general: { max: 2, intervalMs: 10_000 } }, maxConcurrentPerLane: 1 });
+      const a = held();
+      const running = scheduler.run('a', a.call);
+      await expect(scheduler.run('b', ok)).resolves.toBe('ok');
+      a.finish();
+      await running;
+      await scheduler.run('a', ok);
+      const blocked = settled(scheduler.run('a', ok));
+      await expect(scheduler.run('b', ok)).resolves.toBe('ok');
+      await vi.advanceTimersByTimeAsync(9_999);
+      expect(blocked.done).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(blocked).toEqual({ done: true });
+    });
+
+    it('caps concurrent calls per lane', async () => {
+      const scheduler = new HubSpotScheduler({ maxConcurrentPerLane: 2 });
+      let running = 0;
+      let peak = 0;
+      const call = async () => {
+        running += 1;
+        peak = Math.max(peak, running);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        running -= 1;
+      };
+      const all = Promise.all(Array.from({ length: 5 }, () => scheduler.run(1, call)));
+      await vi.advanceTimersByTimeAsync(150);
+      await all;
+      expect(peak).toBe(2);
+    });
+
+    it("serves one user's waiting calls in arrival order", async () => {
+      const scheduler = new HubSpotScheduler({ limits: { general: { max: 1, intervalMs: 1_000 } }, maxConcurrentPerLane: 1 });
+      const order: number[] = [];
+      const starts: number[] = [];
+      const all = Promise.all([1, 2, 3, 4, 5].map((n) => scheduler.run(1, timed(starts, () => order.push(n)), { user: 7 })));
+      await vi.advanceTimersByTimeAsync(4_000);
+      await all;
+      expect(order).toEqual([1, 2, 3, 4, 5]);
+      expect(starts).toEqual([0, 1_000, 2_000, 3_000, 4_000]);
+    });
+  });
+
+  describe("HubSpot's rate-limit headers", () => {
+    it('takes the window from X-HubSpot-RateLimit-Max and -Interval-Milliseconds', async () => {
+      const scheduler = new HubSpotScheduler({ reservedShare: 0 });
+      const starts: number[] = [];
+      await scheduler.run(1, answering(starts, window(4, 2_000, 3)));
+      const more = Array.from({ length: 4 }, () => scheduler.run(1, timed(starts, ok)));
+      await vi.advanceTimersByTimeAsync(1_999);
+      expect(starts).toEqual([0, 0, 0, 0]);
+      await vi.advanceTimersByTimeAsync(1);
+      await Promise.all(more);
+      expect(starts).toEqual([0, 0, 0, 0, 2_000]);
+    });
+
+    it('never starts more than X-HubSpot-RateLimit-Remaining allows, whoever used the rest', async () => {
+      const scheduler = new HubSpotScheduler({ reservedShare: 0 });
+      const starts: number[] = [];
+      // Other clients of the app (another instance) used 108 of the account's 110.
+      await scheduler.run(1, answering(starts, window(110, 10_000, 2)));
+      const more = Array.from({ length: 5 }, () => scheduler.run(1, timed(starts, ok)));
+      await vi.advanceTimersByTimeAsync(9_999);
+      expect(starts).toEqual([0, 0, 0]);
+      // By then every call HubSpot had counted has left its window.
+      await vi.advanceTimersByTimeAsync(1);
+      await Promise.all(more);
+      expect(starts).toEqual([0, 0, 0, 10_000, 10_000, 10_000]);
+    });
+
+    it('counts calls in flight when an answer was sent as possibly not yet counted by HubSpot', async () => {
+      const scheduler = new HubSpotScheduler({ reservedShare: 0 });
+      const slow = [held(), held(), held()];
+      const running = slow.map((call) => scheduler.run(1, call.call));
+      const starts: number[] = [];
+      await scheduler.run(1, answering(starts, window(110, 10_000, 5)));
+      const more = Array.from({ length: 4 }, () => scheduler.run(1, timed(starts, ok)));
+      await vi.advanceTimersByTimeAsync(0);
+      // 5 left, but the 3 calls in flight may reach HubSpot after it counted.
+      expect(starts).toEqual([0, 0, 0]);
+      for (const call of slow) call.finish();
+      await vi.advanceTimersByTimeAsync(10_000);
+      await Promise.all([...running, ...more]);
+      expect(starts).toEqual([0, 0, 0, 10_000, 10_000]);
+    });
+
+    it('does not let an older answer loosen what a newer one said', async () => {
+      const scheduler = new HubSpotScheduler({ reservedShare: 0 });
+      const older = held();
+      const olderAnswer = scheduler.run(1, async (report) => {
+        await older.call();
+        report(window(110, 10_000, 90));
+        return 'ok';
+      });
+      const starts: number[] = [];
+      await scheduler.run(1, answering(starts, window(110, 10_000, 2)));
+      older.finish();
+      await olderAnswer;
+      const more = Array.from({ length: 3 }, () => scheduler.run(1, timed(starts, ok)));
+      await vi.advanceTimersByTimeAsync(0);
+      // 2 left, less the older call that was in flight when the newer one started.
+      expect(starts).toEqual([0, 0]);
+      await vi.advanceTimersByTimeAsync(10_000);
+      await Promise.all(more);
+    });
+
+    it('ignores headers it cannot read', async () => {
+      const scheduler = new HubSpotScheduler({ limits: { general: { max: 3, intervalMs: 1_000 } }, reservedShare: 0 });
+      const starts: number[] = [];
+      await scheduler.run(1, answering(starts, { 'x-hubspot-ratelimit-max': 'lots', 'x-hubspot-ratelimit-interval-milliseconds': '-5', 'x-hubspot-ratelimit-remaining': '' }));
+      await Promise.all([scheduler.run(1, timed(starts, ok)), scheduler.run(1, timed(starts, ok))]);
+      expect(starts).toEqual([0, 0, 0]);
+    });
+  });
+
+  describe('the search lane', () => {
+    it("paces searches at HubSpot's five per second, beside ordinary calls", async () => {
+      expect(HUBSPOT_LIMITS.search).toEqual({ max: 5, intervalMs: 1_000 });
+      const scheduler = new HubSpotScheduler({ reservedShare: 0 });
+      const searches: number[] = [];
+      const others: number[] = [];
+      const all = [
+        ...Array.from({ length: 7 }, () => scheduler.run(1, timed(searches, ok), { lane: 'search' })),
+        ...Array.from({ length: 7 }, () => scheduler.run(1, timed(others, ok))),
+      ];
+      await vi.advanceTimersByTimeAsync(1_000);
+      await Promise.all(all);
+      expect(searches).toEqual([0, 0, 0, 0, 0, 1_000, 1_000]);
+      expect(others).toEqual([0, 0, 0, 0, 0, 0, 0]);
+    });
+
+    it('takes no window from headers on a search answer', async () => {
+      const scheduler = new HubSpotScheduler({ reservedShare: 0 });
+      const starts: number[] = [];
+      await scheduler.run(1, answering(starts, window(110, 10_000, 100)), { lane: 'search' });
+      const more = Array.from({ length: 5 }, () => scheduler.run(1, timed(starts, ok), { lane: 'search' }));
+      await vi.advanceTimersByTimeAsync(1_000);
+      await Promise.all(more);
+      expect(starts).toEqual([0, 0, 0, 0, 0, 1_000]);
+    });
+
+    it('pauses only searches after a search 429, however HubSpot names it', async () => {
+      const scheduler = new HubSpotScheduler({ random: () => 0 });
+      const searches: number[] = [];
+      const others: number[] = [];
+      const search = scheduler.run(1, failing(searches, tooMany('SECONDLY')), { lane: 'search' });
+      await vi.advanceTimersByTimeAsync(0);
+      const another = scheduler.run(1, timed(searches, ok), { lane: 'search' });
+      const other = scheduler.run(1, timed(others, ok));
+      await vi.advanceTimersByTimeAsync(1_000);
+      await Promise.all([search, another, other]);
+      expect(others).toEqual([0]);
+      // The lane's window frees when the 429'd call leaves it.
+      expect(searches).toEqual([0, 1_000, 1_000]);
+    });
+
+    it('pauses the general lane too when a 429 names TEN_SECONDLY_ROLLING', async () => {
+      const scheduler = new HubSpotScheduler();
+      const others: number[] = [];
+      const search = scheduler.run(1, failing([], tooMany('TEN_SECONDLY_ROLLING', { 'retry-after': '2' })), { lane: 'search' });
+      await vi.advanceTimersByTimeAsync(0);
+      const other = scheduler.run(1, timed(others, ok));
+      await vi.advanceTimersByTimeAsync(2_000);
+      await Promise.all([search, other]);
+      expect(others).toEqual([2_000]);
+    });
+
+    it("pauses every lane for at least a minute on HubSpot's daily limit, whose reset time we do not know", async () => {
+      const scheduler = new HubSpotScheduler({ maxTotalWaitMs: 5_000 });
+      const daily = tooMany('DAILY');
+      const error = await rejection(scheduler.run(1, failing([], daily)));
+      expect(error).toMatchObject({ code: 'HUBSPOT_RATE_LIMITED', retryAfterSeconds: 60 });
+      const search = vi.fn(ok);
+      expect((await rejection(scheduler.run(1, search, { lane: 'search' }))).retryAfterSeconds).toBe(60);
+      expect(search).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('fairness between the users of an account', () => {
+    it('keeps the last fifth of the window for users who made few calls in it', async () => {
+      const scheduler = new HubSpotScheduler({ limits: { general: { max: 10, intervalMs: 10_000 } } });
+      const burst: number[] = [];
+      const bursting = Promise.allSettled(Array.from({ length: 20 }, () => scheduler.run(1, timed(burst, ok), { user: 'ana' })));
+      await vi.advanceTimersByTimeAsync(0);
+      expect(burst).toHaveLength(8);
+      const others: number[] = [];
+      await scheduler.run(1, timed(others, ok), { user: 'bob' });
+      await scheduler.run(1, timed(others, ok), { user: 'carla' });
+      expect(others).toEqual([0, 0]);
+      // The window is full now: everyone waits.
+      const late = scheduler.run(1, timed(others, ok), { user: 'dev' });
+      await vi.advanceTimersByTimeAsync(9_999);
+      expect(others).toEqual([0, 0]);
+      await vi.advanceTimersByTimeAsync(1);
+      await late;
+      expect(others).toEqual([0, 0, 10_000]);
+      // Ana's burst goes on at her share: 7 more in the next window, and the last 5 run out of budget.
+      await vi.advanceTimersByTimeAsync(2_000);
+      const outcomes = await bursting;
+      expect(burst).toHaveLength(15);
+      expect(outcomes.filter((outcome) => outcome.status === 'rejected').map((outcome) => (outcome.reason as AppError).code)).toEqual(Array(5).fill('HUBSPOT_RATE_LIMITED'));
+    });
+
+    it('serves waiting users in turn, not in arrival order', async () => {
+      const scheduler = new HubSpotScheduler({ maxConcurrentPerLane: 1 });
+      const order: string[] = [];
+      const step = (name: string) => timed([], () => new Promise<void>((resolve) => setTimeout(() => resolve(void order.push(name)), 10)));
+      const all = [
+        ...['a1', 'a2', 'a3', 'a4'].map((name) => scheduler.run(1, step(name), { user: 'ana' })),
+        ...['b1', 'b2'].map((name) => scheduler.run(1, step(name), { user: 'bob' })),
+      ];
+      await vi.advanceTimersByTimeAsync(100);
+      await Promise.all(all);
+      expect(order).toEqual(['a1', 'a2', 'b1', 'a3', 'b2', 'a4']);
+    });
+
+    it('gives a search to the user who has not searched before the one who is bursting', async () => {
+      const scheduler = new HubSpotScheduler();
+      const order: string[] = [];
+      const search = (name: string, user: string) => scheduler.run(1, timed([], () => void order.push(name)), { user, lane: 'search' });
+      const burst = Array.from({ length: 12 }, (_, i) => search(`ana${i + 1}`, 'ana'));
+      await vi.advanceTimersByTimeAsync(0);
+      const bob = search('bob', 'bob');
+      await vi.advanceTimersByTimeAsync(0);
+      // Ana may use 4 of the 5 per second; the fifth is Bob's at once.
+      expect(order).toEqual(['ana1', 'ana2', 'ana3', 'ana4', 'bob']);
+      await vi.advanceTimersByTimeAsync(3_000);
+      await Promise.all([...burst, bob]);
+      expect(order).toHaveLength(13);
+    });
+  });
+
+  describe('retries', () => {
+    it('retries 5xx with exponential full-jitter backoff, then succeeds', async () => {
+      const events: SchedulerEvent[] = [];
+      const scheduler = new HubSpotScheduler({ random: () => 1, onEvent: (event) => events.push(event) });
+      const starts: number[] = [];
+      const call = failing(starts, httpError(500), httpError(503));
+      const result = scheduler.run(7, call);
+      await vi.advanceTimersByTimeAsync(750);
       await expect(result).resolves.toBe('ok');
-      expect(call).toHaveBeenCalledTimes(2);
-    }
-  });
+      expect(starts).toEqual([0, 250, 750]);
+      expect(events).toEqual([
+        { type: 'retry', account: '7', lane: 'general', attempt: 1, delayMs: 250, status: 500 },
+        { type: 'retry', account: '7', lane: 'general', attempt: 2, delayMs: 500, status: 503 },
+      ]);
+    });
 
-  it('gives up with HUBSPOT_UNAVAILABLE after the last attempt, keeping the cause', async () => {
-    const events: SchedulerEvent[] = [];
-    const scheduler = new HubSpotScheduler({ maxAttempts: 3, random: () => 1, onEvent: (event) => events.push(event) });
-    const last = fetchFailed('ECONNRESET');
-    const call = failing([], httpError(502), httpError(503), last);
-    const result = rejection(scheduler.run(1, call));
-    await vi.advanceTimersByTimeAsync(750);
-    const error = await result;
-    expect(error.code).toBe('HUBSPOT_UNAVAILABLE');
-    expect(error.cause).toBe(last);
-    expect(call).toHaveBeenCalledTimes(3);
-    expect(events.at(-1)).toEqual({ type: 'gave_up', account: '1', attempt: 3, delayMs: 0, status: 'network' });
-  });
+    it('retries network failures and timeouts', async () => {
+      const failures = [
+        fetchFailed('ECONNREFUSED'),
+        fetchFailed('UND_ERR_SOCKET'),
+        new DOMException('The operation was aborted due to timeout', 'TimeoutError'),
+        new DOMException('This operation was aborted', 'AbortError'),
+        Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }),
+        Object.assign(new Error('request failed'), { name: 'FetchError', type: 'system', code: 'ETIMEDOUT' }),
+      ];
+      for (const failure of failures) {
+        const scheduler = new HubSpotScheduler({ random: () => 0 });
+        const call = failing([], failure);
+        const result = scheduler.run(1, call);
+        await vi.advanceTimersByTimeAsync(0);
+        await expect(result).resolves.toBe('ok');
+        expect(call).toHaveBeenCalledTimes(2);
+      }
+    });
 
-  it('honours Retry-After on 429 and pauses the whole account, not other accounts', async () => {
-    const events: SchedulerEvent[] = [];
-    const scheduler = new HubSpotScheduler({ random: () => 0, onEvent: (event) => events.push(event) });
-    const starts: Record<string, number[]> = { limited: [], other: [], otherAccount: [] };
-    // The SDK's own exception, with its header name capitalised as HubSpot sends it.
-    const tooMany = new ApiException(429, 'Too Many Requests', { policyName: 'TEN_SECONDLY_ROLLING' }, { 'Retry-After': '3' });
-    const limited = scheduler.run(1, failing(starts.limited!, tooMany));
-    await vi.advanceTimersByTimeAsync(10);
-    const other = scheduler.run(1, timed(starts.other!, ok));
-    const otherAccount = scheduler.run(2, timed(starts.otherAccount!, ok));
-    await vi.advanceTimersByTimeAsync(2_990);
-    await Promise.all([limited, other, otherAccount]);
-    expect(starts).toEqual({ limited: [0, 3_000], other: [3_000], otherAccount: [10] });
-    expect(events).toEqual([{ type: 'rate_limited', account: '1', attempt: 1, delayMs: 3_000, status: 429 }]);
-  });
+    it('gives up with HUBSPOT_UNAVAILABLE after the last attempt, keeping the cause', async () => {
+      const events: SchedulerEvent[] = [];
+      const scheduler = new HubSpotScheduler({ maxAttempts: 3, random: () => 1, onEvent: (event) => events.push(event) });
+      const last = fetchFailed('ECONNRESET');
+      const call = failing([], httpError(502), httpError(503), last);
+      const result = rejection(scheduler.run(1, call));
+      await vi.advanceTimersByTimeAsync(750);
+      const error = await result;
+      expect(error.code).toBe('HUBSPOT_UNAVAILABLE');
+      expect(error.retryAfterSeconds).toBeUndefined();
+      expect(error.cause).toBe(last);
+      expect(call).toHaveBeenCalledTimes(3);
+      expect(events.at(-1)).toEqual({ type: 'gave_up', account: '1', lane: 'general', attempt: 3, delayMs: 0, status: 'network' });
+    });
 
-  it('after a 429 without Retry-After, waits until HubSpot\'s rolling window frees', async () => {
-    const scheduler = new HubSpotScheduler({ random: () => 0 });
-    await Promise.all(Array.from({ length: 5 }, () => scheduler.run(1, ok)));
-    await vi.advanceTimersByTimeAsync(2_000);
-    const starts: number[] = [];
-    const result = scheduler.run(1, failing(starts, httpError(429, { 'X-HubSpot-RateLimit-Interval-Milliseconds': '10000' })));
-    await vi.advanceTimersByTimeAsync(7_999);
-    expect(starts).toEqual([2_000]);
-    await vi.advanceTimersByTimeAsync(1);
-    await expect(result).resolves.toBe('ok');
-    expect(starts).toEqual([2_000, 10_000]);
-  });
+    it('honours Retry-After on 429 and pauses the lane, not other accounts', async () => {
+      const events: SchedulerEvent[] = [];
+      const scheduler = new HubSpotScheduler({ random: () => 0, onEvent: (event) => events.push(event) });
+      const starts: Record<string, number[]> = { limited: [], other: [], otherAccount: [] };
+      // The SDK's own exception, with its header name capitalised as HubSpot sends it.
+      const limit = new ApiException(429, 'Too Many Requests', { policyName: 'TEN_SECONDLY_ROLLING' }, { 'Retry-After': '3' });
+      const limited = scheduler.run(1, failing(starts.limited!, limit));
+      await vi.advanceTimersByTimeAsync(10);
+      const other = scheduler.run(1, timed(starts.other!, ok));
+      const otherAccount = scheduler.run(2, timed(starts.otherAccount!, ok));
+      await vi.advanceTimersByTimeAsync(2_990);
+      await Promise.all([limited, other, otherAccount]);
+      expect(starts).toEqual({ limited: [0, 3_000], other: [3_000], otherAccount: [10] });
+      expect(events).toEqual([{ type: 'rate_limited', account: '1', lane: 'general', attempt: 1, delayMs: 3_000, status: 429 }]);
+    });
 
-  it('answers HUBSPOT_RATE_LIMITED at once when the pause HubSpot asks for exceeds the budget', async () => {
-    const events: SchedulerEvent[] = [];
-    const scheduler = new HubSpotScheduler({ maxTotalWaitMs: 5_000, onEvent: (event) => events.push(event) });
-    const tooMany = httpError(429, { 'retry-after': '60' });
-    const call = failing([], tooMany);
-    const error = await rejection(scheduler.run(1, call));
-    expect(error.code).toBe('HUBSPOT_RATE_LIMITED');
-    expect(error.cause).toBe(tooMany);
-    expect(call).toHaveBeenCalledTimes(1);
-    expect(Date.now()).toBe(T0);
-    expect(events).toEqual([{ type: 'gave_up', account: '1', attempt: 1, delayMs: 60_000, status: 429 }]);
+    it("after a 429 without Retry-After, waits until HubSpot's rolling window frees", async () => {
+      const scheduler = new HubSpotScheduler({ random: () => 0 });
+      await Promise.all(Array.from({ length: 5 }, () => scheduler.run(1, ok)));
+      await vi.advanceTimersByTimeAsync(2_000);
+      const starts: number[] = [];
+      const result = scheduler.run(1, failing(starts, tooMany('TEN_SECONDLY_ROLLING')));
+      await vi.advanceTimersByTimeAsync(7_999);
+      expect(starts).toEqual([2_000]);
+      await vi.advanceTimersByTimeAsync(1);
+      await expect(result).resolves.toBe('ok');
+      expect(starts).toEqual([2_000, 10_000]);
+    });
 
-    // The account stays paused, so its next call does not even try.
-    const next = vi.fn(ok);
-    expect((await rejection(scheduler.run(1, next))).code).toBe('HUBSPOT_RATE_LIMITED');
-    expect(next).not.toHaveBeenCalled();
-    expect(Date.now()).toBe(T0);
-  });
-
-  it('gives up at once when the window cannot free within the budget', async () => {
-    const scheduler = new HubSpotScheduler({ maxRequestsPerWindow: 1, maxTotalWaitMs: 5_000 });
-    await scheduler.run(1, ok);
-    const next = vi.fn(ok);
-    expect((await rejection(scheduler.run(1, next))).code).toBe('HUBSPOT_RATE_LIMITED');
-    expect(next).not.toHaveBeenCalled();
-    expect(Date.now()).toBe(T0);
-  });
-
-  it('gives up when the budget runs out behind the concurrency cap', async () => {
-    const scheduler = new HubSpotScheduler({ maxConcurrentPerAccount: 1, maxTotalWaitMs: 1_000 });
-    const slow = scheduler.run(1, () => new Promise((resolve) => setTimeout(resolve, 5_000, 'slow')));
-    const next = vi.fn(ok);
-    const queued = settled(scheduler.run(1, next));
-    await vi.advanceTimersByTimeAsync(999);
-    expect(queued.done).toBe(false);
-    await vi.advanceTimersByTimeAsync(1);
-    expect((queued.error as AppError).code).toBe('HUBSPOT_RATE_LIMITED');
-    await vi.advanceTimersByTimeAsync(4_000);
-    await expect(slow).resolves.toBe('slow');
-    expect(next).not.toHaveBeenCalled();
-  });
-
-  it('rethrows other 4xx unchanged and does not retry them', async () => {
-    const scheduler = new HubSpotScheduler();
-    const failures: Error[] = [400, 401, 403, 404].map((status) => httpError(status));
-    failures.push(new ApiException(404, 'Not Found', { message: 'resource not found' }, {}));
-    for (const original of failures) {
-      const call = failing([], original);
-      await expect(scheduler.run(1, call)).rejects.toBe(original);
+    it('answers HUBSPOT_RATE_LIMITED at once, with when to try again, when the pause HubSpot asks for exceeds the budget', async () => {
+      const events: SchedulerEvent[] = [];
+      const scheduler = new HubSpotScheduler({ maxTotalWaitMs: 5_000, onEvent: (event) => events.push(event) });
+      const limit = httpError(429, { 'retry-after': '60' });
+      const call = failing([], limit);
+      const error = await rejection(scheduler.run(1, call));
+      expect(error.code).toBe('HUBSPOT_RATE_LIMITED');
+      expect(error.retryAfterSeconds).toBe(60);
+      expect(error.cause).toBe(limit);
       expect(call).toHaveBeenCalledTimes(1);
-    }
+      expect(Date.now()).toBe(T0);
+      expect(events).toEqual([{ type: 'gave_up', account: '1', lane: 'general', attempt: 1, delayMs: 60_000, status: 429 }]);
+
+      // The lane stays paused, so its next call does not even try.
+      const next = vi.fn(ok);
+      expect(await rejection(scheduler.run(1, next))).toMatchObject({ code: 'HUBSPOT_RATE_LIMITED', retryAfterSeconds: 60 });
+      expect(next).not.toHaveBeenCalled();
+      expect(Date.now()).toBe(T0);
+    });
+
+    it('gives up at once when the window cannot free within the budget, saying when it will', async () => {
+      const scheduler = new HubSpotScheduler({ limits: { general: { max: 1, intervalMs: 10_000 } }, maxTotalWaitMs: 5_000 });
+      await scheduler.run(1, ok);
+      await vi.advanceTimersByTimeAsync(1_500);
+      const next = vi.fn(ok);
+      expect(await rejection(scheduler.run(1, next))).toMatchObject({ code: 'HUBSPOT_RATE_LIMITED', retryAfterSeconds: 9 });
+      expect(next).not.toHaveBeenCalled();
+      expect(Date.now()).toBe(T0 + 1_500);
+    });
+
+    it('gives up when the budget runs out behind the concurrency cap', async () => {
+      const scheduler = new HubSpotScheduler({ maxConcurrentPerLane: 1, maxTotalWaitMs: 1_000 });
+      const slow = scheduler.run(1, () => new Promise((resolve) => setTimeout(resolve, 5_000, 'slow')));
+      const next = vi.fn(ok);
+      const queued = settled(scheduler.run(1, next));
+      await vi.advanceTimersByTimeAsync(999);
+      expect(queued.done).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(queued.error).toMatchObject({ code: 'HUBSPOT_RATE_LIMITED', retryAfterSeconds: 1 });
+      await vi.advanceTimersByTimeAsync(4_000);
+      await expect(slow).resolves.toBe('slow');
+      expect(next).not.toHaveBeenCalled();
+    });
+
+    it('rethrows other 4xx unchanged and does not retry them', async () => {
+      const scheduler = new HubSpotScheduler();
+      const failures: Error[] = [400, 401, 403, 404].map((status) => httpError(status));
+      failures.push(new ApiException(404, 'Not Found', { message: 'resource not found' }, {}));
+      for (const original of failures) {
+        const call = failing([], original);
+        await expect(scheduler.run(1, call)).rejects.toBe(original);
+        expect(call).toHaveBeenCalledTimes(1);
+      }
+    });
+
+    it('rethrows programming errors unchanged', async () => {
+      const scheduler = new HubSpotScheduler();
+      const bug = new RangeError('bug');
+      await expect(scheduler.run(1, async () => { throw bug; })).rejects.toBe(bug);
+    });
   });
 
-  it('rethrows programming errors unchanged', async () => {
-    const scheduler = new HubSpotScheduler();
-    const bug = new RangeError('bug');
-    await expect(scheduler.run(1, async () => { throw bug; })).rejects.toBe(bug);
-  });
+  describe('memory', () => {
+    it('forgets idle accounts', async () => {
+      const scheduler = new HubSpotScheduler();
+      await Promise.all(Array.from({ length: 50 }, (_, i) => scheduler.run(`account-${i}`, ok)));
+      expect(scheduler.trackedAccounts).toBe(50);
+      await vi.advanceTimersByTimeAsync(10_000);
+      await scheduler.run('account-0', ok);
+      expect(scheduler.trackedAccounts).toBe(1);
+      await vi.advanceTimersByTimeAsync(10_000);
+      await scheduler.run('account-1', ok);
+      expect(scheduler.trackedAccounts).toBe(1);
+    });
 
-  it('forgets idle accounts', async () => {
-    const scheduler = new HubSpotScheduler();
-    await Promise.all(Array.from({ length: 50 }, (_, i) => scheduler.run(`account-${i}`, ok)));
-    expect(scheduler.trackedAccounts).toBe(50);
-    await vi.advanceTimersByTimeAsync(10_000);
-    await scheduler.run('account-0', ok);
-    expect(scheduler.trackedAccounts).toBe(1);
-    await vi.advanceTimersByTimeAsync(10_000);
-    await scheduler.run('account-1', ok);
-    expect(scheduler.trackedAccounts).toBe(1);
-  });
-
-  it('keeps a paused account until its pause ends', async () => {
-    const scheduler = new HubSpotScheduler({ maxTotalWaitMs: 1_000 });
-    await rejection(scheduler.run(1, failing([], httpError(429, { 'retry-after': '30' }))));
-    await vi.advanceTimersByTimeAsync(20_000);
-    await scheduler.run(2, ok);
-    expect(scheduler.trackedAccounts).toBe(2);
-    await vi.advanceTimersByTimeAsync(10_000);
-    await scheduler.run(2, ok);
-    expect(scheduler.trackedAccounts).toBe(1);
+    it('keeps a paused account until its pause ends', async () => {
+      const scheduler = new HubSpotScheduler({ maxTotalWaitMs: 1_000 });
+      await rejection(scheduler.run(1, failing([], httpError(429, { 'retry-after': '30' }))));
+      await vi.advanceTimersByTimeAsync(20_000);
+      await scheduler.run(2, ok);
+      expect(scheduler.trackedAccounts).toBe(2);
+      await vi.advanceTimersByTimeAsync(10_000);
+      await scheduler.run(2, ok);
+      expect(scheduler.trackedAccounts).toBe(1);
+    });
   });
 });
 

@@ -171,6 +171,30 @@ describe('local HubSpot endpoints', () => {
     expect((await get('/settings/v3/users/roles', bearer)).status).toBe(200);
   });
 
+  it('limits CRM search to five a second per account, apart from the 10 s window, with no rate-limit headers', async () => {
+    const bearer = token();
+    const search = async (path = '/crm/v3/objects/tickets/search') => {
+      const response = await fetch(base + path, { method: 'POST', headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' }, body: JSON.stringify({ limit: 1 }) });
+      return { status: response.status, headers: response.headers, body: (await response.json()) as Record<string, unknown> };
+    };
+    const remaining = async () => Number((await get('/settings/v3/users/roles', bearer)).headers.get('x-hubspot-ratelimit-remaining'));
+    const before = await remaining();
+    for (let i = 0; i < 5; i += 1) {
+      const found = await search(i % 2 === 0 ? '/crm/v3/objects/tickets/search' : '/crm/v3/objects/contacts/search');
+      expect(found.status).toBe(200);
+      expect([...found.headers.keys()].filter((name) => name.startsWith('x-hubspot-ratelimit'))).toEqual([]);
+    }
+    const limited = await search();
+    expect(limited.status).toBe(429);
+    expect(limited.body).toMatchObject({ errorType: 'RATE_LIMIT', policyName: 'SECONDLY' });
+    expect(limited.headers.get('x-hubspot-ratelimit-remaining')).toBeNull();
+    // Searches do not count against the 10-second window, nor its calls against theirs.
+    expect(await remaining()).toBe(before - 1);
+    expect((await search('/crm/v3/objects/contacts/search')).status).toBe(429);
+    now += 1_001;
+    expect((await search()).status).toBe(200);
+  });
+
   it('has switches for 5xx, 429 with Retry-After, latency and timeouts, and counts calls per route', async () => {
     const bearer = token();
     fake.calls.reset();

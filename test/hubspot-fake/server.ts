@@ -57,6 +57,8 @@ export interface FakeHubSpot {
     enforceRateLimit: boolean;
     /** Tokens introspect as user-level installs (HubSpot's per-user app model, platform 2026.09). */
     userLevelInstalls: boolean;
+    /** The account limits HubSpot enforces (RATE_LIMITS by default); a test may give an account other numbers. */
+    rateLimits: Record<RateLimitLane, { max: number; windowMs: number }>;
   };
   readonly tokens: {
     issue(portalId: number, userId: number, scopes?: string[]): { accessToken: string; refreshToken: string };
@@ -81,8 +83,22 @@ export interface FakeContext {
   state: FakeState;
 }
 
-/** HubSpot's burst limit for marketplace apps: 110 requests per rolling 10 seconds per account. */
-const RATE_LIMIT = { max: 110, windowMs: 10_000 };
+export type RateLimitLane = 'general' | 'search';
+
+/**
+ * HubSpot's limits for marketplace apps, per installing account ("API usage guidelines and limits",
+ * developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines): "110 requests every 10 seconds. This
+ * excludes the CRM Search API", whose endpoints "are rate limited to five requests per second per account" (CRM
+ * search guide, developers.hubspot.com/docs/api-reference/latest/crm/search-the-crm). Both are modelled as rolling
+ * windows; whether HubSpot's search second is rolling or fixed is not documented, and rolling is the stricter.
+ */
+export const RATE_LIMITS: Readonly<Record<RateLimitLane, { max: number; windowMs: number }>> = {
+  general: { max: 110, windowMs: 10_000 },
+  search: { max: 5, windowMs: 1_000 },
+};
+
+/** HubSpot's CRM search endpoints: POST /crm/v3/objects/{objectType}/search and /crm/objects/2026-03/{objectType}/search. */
+const isSearch = (request: FastifyRequest) => request.method === 'POST' && /^\/crm\/.+\/search$/.test(request.routeOptions.url ?? '');
 
 export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
   const now = options.now ?? Date.now;
@@ -101,6 +117,7 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
   const switches = {
     latencyMs: 0,
     enforceRateLimit: true,
+    rateLimits: structuredClone(RATE_LIMITS),
     failNext: (count: number, status = 500, pathPrefix = '/') => {
       for (let i = 0; i < count; i += 1) pending.fail.push({ status, pathPrefix });
     },
@@ -140,9 +157,16 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
 
   const isApi = (request: FastifyRequest) => request.routeOptions.url !== undefined && request.routeOptions.config.page !== true;
 
-  function rateLimitHeaders(reply: FastifyReply, remaining: number) {
-    reply.header('X-HubSpot-RateLimit-Interval-Milliseconds', String(RATE_LIMIT.windowMs));
-    reply.header('X-HubSpot-RateLimit-Max', String(RATE_LIMIT.max));
+  /**
+   * The headers "included in the response of each API request" (usage guidelines): the -Daily ones are "not included
+   * in the response to API requests authorized using OAuth", and "Responses from the search API endpoints will not
+   * include any of the rate limit headers".
+   */
+  function rateLimitHeaders(request: FastifyRequest, reply: FastifyReply, remaining: number) {
+    if (isSearch(request)) return;
+    const limit = switches.rateLimits.general;
+    reply.header('X-HubSpot-RateLimit-Interval-Milliseconds', String(limit.windowMs));
+    reply.header('X-HubSpot-RateLimit-Max', String(limit.max));
     reply.header('X-HubSpot-RateLimit-Remaining', String(Math.max(0, remaining)));
   }
 
@@ -169,9 +193,9 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
     }
     if (pending.rateLimits.length > 0) {
       const retryAfter = pending.rateLimits.shift();
-      rateLimitHeaders(reply, 0);
+      rateLimitHeaders(request, reply, 0);
       if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter));
-      return sendError(reply, 429, rateLimited());
+      return sendError(reply, 429, rateLimited(isSearch(request) ? 'search' : 'general'));
     }
     return undefined;
   });
@@ -187,14 +211,18 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
     if (required.length > 0 && !required.some((scope) => record.scopes.includes(scope))) return sendError(reply, 403, missingScopes(required));
     request.fakeAuth = record;
 
-    const window = (state.rateWindows.get(record.portalId) ?? []).filter((at) => at > now() - RATE_LIMIT.windowMs);
-    state.rateWindows.set(record.portalId, window);
-    if (switches.enforceRateLimit && window.length >= RATE_LIMIT.max) {
-      rateLimitHeaders(reply, 0);
-      return sendError(reply, 429, rateLimited());
+    // Each request counts against its own limit only: the 10-second one "excludes the CRM Search API".
+    const lane: RateLimitLane = isSearch(request) ? 'search' : 'general';
+    const limit = switches.rateLimits[lane];
+    const windows = state.rateWindows[lane];
+    const window = (windows.get(record.portalId) ?? []).filter((at) => at > now() - limit.windowMs);
+    windows.set(record.portalId, window);
+    if (switches.enforceRateLimit && window.length >= limit.max) {
+      rateLimitHeaders(request, reply, 0);
+      return sendError(reply, 429, rateLimited(lane));
     }
     window.push(now());
-    rateLimitHeaders(reply, RATE_LIMIT.max - window.length);
+    rateLimitHeaders(request, reply, limit.max - window.length);
     return undefined;
   });
 

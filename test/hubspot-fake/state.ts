@@ -36,8 +36,8 @@ export class FakeState {
   readonly codes = new Map<string, AuthorizationCode>();
   readonly revokedPortals = new Set<number>();
   readonly calls: CallRecord[] = [];
-  /** Request start times per portal inside the rolling window. */
-  readonly rateWindows = new Map<number, number[]>();
+  /** Request times per portal inside each limit's rolling window: the general one and the CRM search one. */
+  readonly rateWindows = { general: new Map<number, number[]>(), search: new Map<number, number[]>() };
   /** Notes created through the API, with the ticket each is associated with. */
   readonly notes: Array<{ portalId: number; id: string; body: string; ticketIds: string[]; ownerId: string | null }> = [];
   /** See FakeHubSpot.switches.userLevelInstalls. */

@@ -169,6 +169,24 @@ describe('ticket card', () => {
     await renderer.waitFor(() => expect(renderer.findAll(Text).map((node) => node.text)).toContain('Export to CSV times out'));
   });
 
+  it('says when to try again when HubSpot asked us to slow down', async () => {
+    const limited = { error: { ...errorBody('HUBSPOT_RATE_LIMITED', 'HubSpot asked us to slow down for this account.', 'Wait a few seconds and try again.').error, retryAfter: 8 } };
+    const { renderer } = renderCard({ [ACCESS]: { status: 503, body: limited } });
+    await renderer.waitFor(() => expect(renderer.maybeFind(ErrorState)).not.toBeNull());
+    expect(renderer.find(ErrorState).props.title).toBe('HubSpot is busy');
+    expect(renderer.find(ErrorState).findAll(Text).map((node) => node.text)).toEqual(['HubSpot asked us to slow down; try again in 8 seconds.']);
+    expect(renderer.find(ErrorState).find(Button).text).toBe('Try again');
+  });
+
+  it('says when to try again when a write is rate limited', async () => {
+    const limited = { error: { ...errorBody('HUBSPOT_RATE_LIMITED', 'HubSpot asked us to slow down for this account.', 'Wait a few seconds and try again.').error, retryAfter: 1 } };
+    const { renderer } = renderCard({ [ACCESS]: { status: 200, body: teamTicket }, 'POST /api/v1/tickets/5003/assign-to-me': { status: 503, body: limited } });
+    await renderer.waitFor(() => expect(renderer.maybeFind(LoadingSpinner)).toBeNull());
+    renderer.findByTestId(Button, 'assign-to-me').trigger('onClick');
+    await renderer.waitFor(() => expect(renderer.mocks.actions.addAlert.calls.length).toBeGreaterThan(0));
+    expect(renderer.mocks.actions.addAlert.calls[0]?.[0]).toEqual({ type: 'danger', title: 'HubSpot is busy', message: 'HubSpot asked us to slow down; try again in 1 second.' });
+  });
+
   it('says when the backend cannot be reached at all', async () => {
     const { renderer } = renderCard({ [ACCESS]: new Error('getaddrinfo ENOTFOUND') });
     await renderer.waitFor(() => expect(renderer.maybeFind(ErrorState)).not.toBeNull());

@@ -1,10 +1,10 @@
 import type http from 'node:http';
 import { Client } from '@hubspot/api-client';
 import type { z } from 'zod';
-import type { GetToken, PortalCall } from './call.js';
+import type { GetToken, HubSpotAnswer, PortalCall } from './call.js';
 import { AppError } from '../errors.js';
 import { createTimeoutAgent } from './http-agent.js';
-import { readHttpFailure } from './http-error.js';
+import { lowerCaseNames, readHttpFailure } from './http-error.js';
 import { rawRequest } from './raw-request.js';
 import type { HubSpotScheduler } from './scheduler.js';
 import { createCrmApi, type CrmApi } from './crm.js';
@@ -47,9 +47,10 @@ export interface PortalApi extends CrmApi {
 export interface HubSpotApi {
   /**
    * `token`: the install token the caller already holds for this request (the pipeline reads the installation once);
-   * without it every call asks `getToken`.
+   * without it every call asks `getToken`. `userId`: the HubSpot user the calls are made for, whose fair share of the
+   * account's rate limit they use; calls for nobody in particular share one.
    */
-  forPortal(portalId: number, token?: string): PortalApi;
+  forPortal(portalId: number, token?: string, userId?: number): PortalApi;
 }
 
 /** HubSpot's 403 body names the scopes it wanted (Error.errors[].context.requiredGranularScopes). */
@@ -81,15 +82,24 @@ export function createHubSpotApi(options: HubSpotApiOptions): HubSpotApi {
   async function call<S extends z.ZodType>(
     portalId: number,
     knownToken: string | undefined,
+    viewerId: number | undefined,
     what: string,
     schema: S,
-    request: (client: Client) => Promise<unknown>,
-    { notFoundIsEmpty, creates = false }: { notFoundIsEmpty: boolean; creates?: boolean },
+    request: (client: Client) => Promise<HubSpotAnswer>,
+    { notFoundIsEmpty, creates = false, search = false }: { notFoundIsEmpty: boolean; creates?: boolean; search?: boolean },
   ): Promise<z.infer<S> | undefined> {
     const token = knownToken ?? (await options.getToken(portalId));
     let result: unknown;
     try {
-      result = await options.scheduler.run(portalId, () => request(clientFor(portalId, token)), { idempotent: !creates });
+      result = await options.scheduler.run(
+        portalId,
+        async (report) => {
+          const answer = await request(clientFor(portalId, token));
+          report(lowerCaseNames(answer.headers));
+          return answer.data;
+        },
+        { user: viewerId, lane: search ? 'search' : 'general', idempotent: !creates },
+      );
     } catch (error) {
       const failure = readHttpFailure(error);
       if (failure?.status === 404 && notFoundIsEmpty) return undefined;
@@ -128,30 +138,30 @@ export function createHubSpotApi(options: HubSpotApiOptions): HubSpotApi {
   }
 
   return {
-    forPortal(portalId, token) {
-      const portalCall: PortalCall = (what, schema, request, callOptions) => call(portalId, token, what, schema, request, callOptions);
+    forPortal(portalId, token, viewerId) {
+      const portalCall: PortalCall = (what, schema, request, callOptions) => call(portalId, token, viewerId, what, schema, request, callOptions);
       return {
         portalId,
         ...createCrmApi(portalCall, portalId),
         getUser: (userId) =>
-          portalCall('read a user', publicUserSchema, (c) => c.settings.users.usersApi.getById(String(userId)), {
+          portalCall('read a user', publicUserSchema, (c) => c.settings.users.usersApi.getByIdWithHttpInfo(String(userId)), {
             notFoundIsEmpty: true,
           }),
         getOwnerByUserId: (userId) =>
           portalCall(
             'read an owner',
             publicOwnerSchema,
-            (c) => c.crm.owners.ownersApi.getById(userId, 'userId', false),
+            (c) => c.crm.owners.ownersApi.getByIdWithHttpInfo(userId, 'userId', false),
             { notFoundIsEmpty: true },
           ),
         async listTeams() {
-          const teams = await portalCall('list teams', teamsResponseSchema, (c) => c.settings.users.teamsApi.getAll(), {
+          const teams = await portalCall('list teams', teamsResponseSchema, (c) => c.settings.users.teamsApi.getAllWithHttpInfo(), {
             notFoundIsEmpty: false,
           });
           return (teams?.results ?? []).map((team) => ({ id: team.id, name: team.name }));
         },
         async listRoles() {
-          const roles = await portalCall('list roles', rolesResponseSchema, (c) => c.settings.users.rolesApi.getAll(), { notFoundIsEmpty: false });
+          const roles = await portalCall('list roles', rolesResponseSchema, (c) => c.settings.users.rolesApi.getAllWithHttpInfo(), { notFoundIsEmpty: false });
           return (roles?.results ?? []).map((role) => ({ id: role.id, name: role.name }));
         },
         async listUsers() {

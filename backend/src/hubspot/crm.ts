@@ -208,7 +208,7 @@ function required<T>(value: T | undefined, what: string): T {
 
 export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
   const search = (client: Client, filterGroups: Array<{ filters: SearchFilter[] }>, limit: number, after: string | undefined) =>
-    client.crm.tickets.searchApi.doSearch({
+    client.crm.tickets.searchApi.doSearchWithHttpInfo({
       filterGroups: filterGroups.map((group) => ({ filters: group.filters.map(sdkFilter) })),
       properties: TICKET_PROPERTIES,
       sorts: ['hs_object_id'],
@@ -224,6 +224,7 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
       const page = required(
         await call('search tickets', searchPageSchema, (client) => search(client, filterGroups, Math.min(PAGE_SIZE, max - tickets.length), after), {
           notFoundIsEmpty: false,
+          search: true,
         }),
         'search tickets',
       );
@@ -237,21 +238,21 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
     const pipeline = await call(
       'read the ticket pipeline',
       pipelineSchema,
-      (client) => client.crm.pipelines.pipelinesApi.getById('tickets', pipelineId ?? DEFAULT_TICKET_PIPELINE),
+      (client) => client.crm.pipelines.pipelinesApi.getByIdWithHttpInfo('tickets', pipelineId ?? DEFAULT_TICKET_PIPELINE),
       { notFoundIsEmpty: true },
     );
     return pipeline?.stages.filter((stage) => !stage.archived).map((stage) => ({ id: stage.id, label: stage.label, closed: stage.metadata.ticketState === 'CLOSED' }));
   }
 
   const updateTicket = async (id: string, properties: Record<string, string>) =>
-    required(await call('update a ticket', ticketSchema, (client) => client.crm.tickets.basicApi.update(id, { properties }), { notFoundIsEmpty: false }), 'update a ticket');
+    required(await call('update a ticket', ticketSchema, (client) => client.crm.tickets.basicApi.updateWithHttpInfo(id, { properties }), { notFoundIsEmpty: false }), 'update a ticket');
 
   return {
     getTicket: (id) =>
-      call('read a ticket', ticketSchema, (client) => client.crm.tickets.basicApi.getById(id, TICKET_PROPERTIES), { notFoundIsEmpty: true }),
+      call('read a ticket', ticketSchema, (client) => client.crm.tickets.basicApi.getByIdWithHttpInfo(id, TICKET_PROPERTIES), { notFoundIsEmpty: true }),
 
     getContact: (id) =>
-      call('read a contact', contactSchema, (client) => client.crm.contacts.basicApi.getById(id, CONTACT_PROPERTIES), { notFoundIsEmpty: true }),
+      call('read a contact', contactSchema, (client) => client.crm.contacts.basicApi.getByIdWithHttpInfo(id, CONTACT_PROPERTIES), { notFoundIsEmpty: true }),
 
     async searchContactTickets(contactId, scope, max) {
       const about = associatedWithContact(contactId);
@@ -262,7 +263,10 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
 
     async countContactTickets(contactId) {
       const page = required(
-        await call('count tickets', searchPageSchema, (client) => search(client, [{ filters: associatedWithContact(contactId) }], 1, undefined), { notFoundIsEmpty: false }),
+        await call('count tickets', searchPageSchema, (client) => search(client, [{ filters: associatedWithContact(contactId) }], 1, undefined), {
+          notFoundIsEmpty: false,
+          search: true,
+        }),
         'count tickets',
       );
       return page.total;
@@ -287,7 +291,7 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
         'create a ticket',
         ticketSchema,
         (client) =>
-          client.crm.tickets.basicApi.create({
+          client.crm.tickets.basicApi.createWithHttpInfo({
             properties,
             associations: [{ to: { id: contactId }, types: [{ associationCategory: AssociationSpecAssociationCategoryEnum.HubspotDefined, associationTypeId: TICKET_TO_CONTACT }] }],
           }),
@@ -301,7 +305,7 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
         'add a note',
         createdSchema,
         (client) =>
-          client.crm.objects.notes.basicApi.create({
+          client.crm.objects.notes.basicApi.createWithHttpInfo({
             properties: { hs_note_body: body, hs_timestamp: timestamp.toISOString(), ...(ownerId === null ? {} : { hubspot_owner_id: String(ownerId) }) },
             associations: [{ to: { id: ticketId }, types: [{ associationCategory: AssociationSpecAssociationCategoryEnum.HubspotDefined, associationTypeId: NOTE_TO_TICKET }] }],
           }),
@@ -317,7 +321,7 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
       let after: string | undefined;
       do {
         const page = required(
-          await call('list owners', ownersPageSchema, (client) => client.crm.owners.ownersApi.getPage(undefined, after, 500, false), { notFoundIsEmpty: false }),
+          await call('list owners', ownersPageSchema, (client) => client.crm.owners.ownersApi.getPageWithHttpInfo(undefined, after, 500, false), { notFoundIsEmpty: false }),
           'list owners',
         );
         for (const owner of page.results) {

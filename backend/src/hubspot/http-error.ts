@@ -36,7 +36,8 @@ export function readHttpFailure(error: unknown): HttpFailure | undefined {
   return { status: code, headers: lowerCaseNames(headers), body };
 }
 
-function lowerCaseNames(headers: object): Record<string, string> {
+/** Header names lower-cased, string and number values only: what the SDK's and fetch's header objects hold alike. */
+export function lowerCaseNames(headers: object): Record<string, string> {
   const entries = Object.entries(headers) as Array<[string, unknown]>;
   return Object.fromEntries(
     entries.flatMap(([name, value]) =>

@@ -1,4 +1,5 @@
 import type { Client } from '@hubspot/api-client';
+import type { HubSpotAnswer } from './call.js';
 import { HubSpotHttpError } from './http-error.js';
 
 /**
@@ -9,11 +10,11 @@ import { HubSpotHttpError } from './http-error.js';
 export async function rawRequest(
   client: Client,
   options: { method: 'GET' | 'DELETE'; path: string; qs?: Record<string, string | number | readonly string[]> },
-): Promise<unknown> {
+): Promise<HubSpotAnswer> {
   const query = new URLSearchParams(Object.entries(options.qs ?? {}).flatMap(([name, value]) => [value].flat().map((item): [string, string] => [name, String(item)])));
   const response = await client.apiRequest({ method: options.method, path: query.size === 0 ? options.path : `${options.path}?${query.toString()}` });
+  const headers = Object.fromEntries(response.headers.entries());
   const text = await response.text();
-  if (!response.ok) throw new HubSpotHttpError(response.status, Object.fromEntries(response.headers.entries()), text);
-  return text === '' ? null : (JSON.parse(text) as unknown);
+  if (!response.ok) throw new HubSpotHttpError(response.status, headers, text);
+  return { headers, data: text === '' ? null : (JSON.parse(text) as unknown) };
 }
-

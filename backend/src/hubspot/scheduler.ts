@@ -1,21 +1,61 @@
 import { AppError } from '../errors.js';
 import { isNetworkFailure, readHttpFailure } from './http-error.js';
+import { readErrorBody } from './schemas.js';
 
 /**
- * Every HubSpot call goes through here, per account: at most HubSpot's 110 requests in any rolling 10 s
- * ("API usage guidelines", marketplace apps), a concurrency cap, and retries with full-jitter backoff on 5xx,
- * 429 and network failures, honouring Retry-After and pausing the whole account after a 429. The wait is
- * bounded, so a card gets a clear HUBSPOT_RATE_LIMITED / HUBSPOT_UNAVAILABLE instead of hanging.
+ * Every HubSpot call goes through here, per account, in the lane of the limit it counts against: a rolling window
+ * paced from what HubSpot says (below), a concurrency cap, a fair share per user, and retries with full-jitter
+ * backoff on 5xx, 429 and network failures, honouring Retry-After and pausing the lane HubSpot's 429 names. The wait
+ * is bounded, so a card gets a clear HUBSPOT_RATE_LIMITED (with when to try again) or HUBSPOT_UNAVAILABLE instead
+ * of hanging.
  *
- * Hand-written because the rolling window and server-driven pauses are the point: p-queue's interval is a
- * fixed window, and Bottleneck (what the SDK uses, in a process-wide singleton) is unmaintained and ignores
- * Retry-After.
+ * Pacing from HubSpot's headers ("API usage guidelines and limits", the table of headers "included in the response
+ * of each API request", https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines):
+ * X-HubSpot-RateLimit-Max is "the number of requests allowed in the window specified in
+ * X-HubSpot-RateLimit-Interval-Milliseconds" and X-HubSpot-RateLimit-Remaining "the number of API requests still
+ * allowed for the window". HubSpot asks apps to pace from them "so you can automatically take advantage of future
+ * increases" (developer changelog, "Burst limits are increasing for API key authenticated calls"). Max and Interval
+ * replace the lane's numbers; Remaining caps what we start until everything HubSpot had counted has left its window
+ * (see `headroom`). The headers "will not be present" when HubSpot fails to gather them (changelog 2018-11-06), so
+ * the last numbers we know, or the documented ones, stay in force.
+ *
+ * Fairness: the last `reservedShare` of each window is kept for users who made fewer calls than that share in it, so
+ * one user's burst (40 list views at once) leaves room for everyone else's card; waiting callers are served
+ * round-robin per user.
+ *
+ * Hand-written because the rolling window and server-driven pauses are the point: p-queue's interval is a fixed
+ * window, and Bottleneck (what the SDK uses, in a process-wide singleton) is unmaintained and ignores Retry-After.
  */
 
+/** Which of HubSpot's limits a call counts against. */
+export type Lane = 'general' | 'search';
+
+/**
+ * HubSpot's documented limits, where each lane starts.
+ * - general: "For legacy public apps, and apps on the latest versions of the developer platform (2025.2 and 2026.03)
+ *   using OAuth authentication distributed via the HubSpot marketplace, each HubSpot account that installs your app
+ *   is limited to 110 requests every 10 seconds. This excludes the CRM Search API." (usage guidelines, above). The
+ *   account's answers then say the real numbers.
+ * - search: "The search endpoints are rate limited to five requests per second per account." (CRM search guide,
+ *   https://developers.hubspot.com/docs/api-reference/latest/crm/search-the-crm; earlier "four requests per second
+ *   per authentication token", changelog "CRM Search API Rate Limit Increase"). "Responses from the search API
+ *   endpoints will not include any of the rate limit headers" (usage guidelines), so this lane keeps these numbers.
+ */
+export const HUBSPOT_LIMITS: Readonly<Record<Lane, WindowLimit>> = {
+  general: { max: 110, intervalMs: 10_000 },
+  search: { max: 5, intervalMs: 1_000 },
+};
+
+export interface WindowLimit {
+  max: number;
+  intervalMs: number;
+}
+
 export interface SchedulerEvent {
-  /** retry: after a 5xx or network failure; rate_limited: after a 429, the account paused; gave_up: AppError thrown. */
+  /** retry: after a 5xx or network failure; rate_limited: after a 429, the lane paused; gave_up: AppError thrown. */
   type: 'retry' | 'rate_limited' | 'gave_up';
   account: string;
+  lane: Lane;
   /** Attempts made so far (0 when giving up before the first). */
   attempt: number;
   /** The wait before the next attempt; for gave_up, the wait that did not fit the budget (0 when out of attempts). */
@@ -25,10 +65,12 @@ export interface SchedulerEvent {
 }
 
 export interface SchedulerOptions {
-  /** Calls started per account in any rolling window. */
-  maxRequestsPerWindow?: number;
-  windowMs?: number;
-  maxConcurrentPerAccount?: number;
+  /** Each lane's window until HubSpot's headers say otherwise; HUBSPOT_LIMITS by default. */
+  limits?: Partial<Record<Lane, WindowLimit>>;
+  /** Calls in flight per account and lane. */
+  maxConcurrentPerLane?: number;
+  /** The share of each window only users who made fewer calls than it in the window may use (0 = no fairness). */
+  reservedShare?: number;
   /** Total tries, the first included. */
   maxAttempts?: number;
   /** Backoff before retry n is random in [0, baseBackoffMs * 2^(n-1)). */
@@ -42,7 +84,10 @@ export interface SchedulerOptions {
   onEvent?: (event: SchedulerEvent) => void;
 }
 
-export interface RunOptions {
+/** Who a call is for (its user's fair share, and the lane of the HubSpot limit it counts against), and whether it may be sent twice. */
+export interface CallOwner {
+  user?: string | number;
+  lane?: Lane;
   /** false for creates: sending one twice makes two records, so it is retried only when it certainly was not sent. */
   idempotent?: boolean;
 }
@@ -59,25 +104,65 @@ interface Failure {
   error: unknown;
   status: number | 'network';
   headers: Record<string, string>;
+  body: unknown;
+}
+
+/**
+ * A call in a lane's window. HubSpot counts a call when it arrives, somewhere between our start and its answer, after
+ * delays (our event loop, the network) that vary; so a call counts from its start until HubSpot's interval after its
+ * answer, by when it has surely left HubSpot's window, however long it took to get there.
+ */
+interface WindowEntry {
+  user: string;
+  /** Infinity while in flight. */
+  answeredAt: number;
+}
+
+/** One started attempt: numbered in its lane, with how many calls of the lane were in flight when it started. */
+interface Attempt {
+  lane: LaneState;
+  entry: WindowEntry;
+  seq: number;
+  activeAtStart: number;
 }
 
 interface Waiter {
   deadline: number;
-  start: () => void;
+  start: (attempt: Attempt) => void;
   /** Rejects with the AppError that fits the caller's last failure. */
-  giveUp: (waitMs: number) => void;
+  giveUp: (waitMs: number, retryAfterMs: number) => void;
+}
+
+interface LaneState {
+  readonly name: Lane;
+  max: number;
+  intervalMs: number;
+  /** Our calls still in the window. */
+  window: WindowEntry[];
+  /** Attempts started in this lane so far; numbers them. */
+  startedTotal: number;
+  active: number;
+  pausedUntil: number;
+  /**
+   * HubSpot's X-HubSpot-RateLimit-Remaining, made safe to act on: at most `left` more calls after the attempt
+   * numbered `afterSeq`, until `until`, when every call HubSpot had counted has left its window. HubSpot had counted
+   * everything but calls started after that attempt and calls still in flight when it started, so `left` is Remaining
+   * minus the latter; the former are subtracted as they start. Any one answer gives a safe bound, so out-of-order
+   * answers cannot loosen it.
+   */
+  headroom: { left: number; afterSeq: number; until: number } | undefined;
+  /** Waiting callers per user; the Map's order is the round-robin rotation. */
+  queues: Map<string, Waiter[]>;
+  /** When a drain is already scheduled (0: none). */
+  wakeAt: number;
 }
 
 interface AccountState {
-  /** Start times inside the window, oldest first. */
-  starts: number[];
-  active: number;
-  pausedUntil: number;
-  /** Callers waiting for a slot, first come first served. */
-  queue: Waiter[];
-  /** A drain is already scheduled for when the window or the pause lets the next call start. */
-  wakeScheduled: boolean;
+  lanes: Record<Lane, LaneState>;
 }
+
+/** HubSpot's daily limit resets at midnight in the account's time zone, which we do not know: try again each minute. */
+const DAILY_LIMIT_PAUSE_MS = 60_000;
 
 const defaultSleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -95,16 +180,18 @@ const defaultSleep = (ms: number, signal?: AbortSignal) =>
 function classify(error: unknown): Failure | undefined {
   const failure = readHttpFailure(error);
   if (failure !== undefined) {
-    return failure.status === 429 || failure.status >= 500 ? { error, status: failure.status, headers: failure.headers } : undefined;
+    return failure.status === 429 || failure.status >= 500 ? { error, status: failure.status, headers: failure.headers, body: failure.body } : undefined;
   }
-  return isNetworkFailure(error) ? { error, status: 'network', headers: {} } : undefined;
+  return isNetworkFailure(error) ? { error, status: 'network', headers: {}, body: undefined } : undefined;
 }
 
-function giveUpError(last: Failure | undefined): AppError {
+function giveUpError(last: Failure | undefined, retryAfterMs: number): AppError {
+  if (last !== undefined && last.status !== 429) return new AppError('HUBSPOT_UNAVAILABLE', { cause: last.error });
+  const retryAfterSeconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
   if (last === undefined) {
-    return new AppError('HUBSPOT_RATE_LIMITED', { message: 'Too many HubSpot calls are waiting for this account right now.' });
+    return new AppError('HUBSPOT_RATE_LIMITED', { message: 'Too many HubSpot calls are waiting for this account right now.', retryAfterSeconds });
   }
-  return new AppError(last.status === 429 ? 'HUBSPOT_RATE_LIMITED' : 'HUBSPOT_UNAVAILABLE', { cause: last.error });
+  return new AppError('HUBSPOT_RATE_LIMITED', { cause: last.error, retryAfterSeconds });
 }
 
 function nonNegativeNumber(value: string | undefined): number | undefined {
@@ -112,10 +199,15 @@ function nonNegativeNumber(value: string | undefined): number | undefined {
   return Number.isFinite(parsed) && parsed >= 0 ? parsed : undefined;
 }
 
+function positiveInteger(value: string | undefined): number | undefined {
+  const parsed = nonNegativeNumber(value);
+  return parsed !== undefined && Number.isInteger(parsed) && parsed > 0 ? parsed : undefined;
+}
+
 export class HubSpotScheduler {
-  readonly #max: number;
-  readonly #windowMs: number;
+  readonly #limits: Record<Lane, WindowLimit>;
   readonly #concurrency: number;
+  readonly #reservedShare: number;
   readonly #maxAttempts: number;
   readonly #baseBackoffMs: number;
   readonly #maxTotalWaitMs: number;
@@ -127,9 +219,9 @@ export class HubSpotScheduler {
   #lastSweep: number;
 
   constructor(options: SchedulerOptions = {}) {
-    this.#max = options.maxRequestsPerWindow ?? 110;
-    this.#windowMs = options.windowMs ?? 10_000;
-    this.#concurrency = options.maxConcurrentPerAccount ?? 10;
+    this.#limits = { ...HUBSPOT_LIMITS, ...options.limits };
+    this.#concurrency = options.maxConcurrentPerLane ?? 10;
+    this.#reservedShare = options.reservedShare ?? 0.2;
     this.#maxAttempts = options.maxAttempts ?? 4;
     this.#baseBackoffMs = options.baseBackoffMs ?? 250;
     // Below hubspot.fetch's 15 s limit, so the card shows our error rather than its own timeout.
@@ -147,45 +239,53 @@ export class HubSpotScheduler {
   }
 
   /**
-   * Runs `call` for the account when its window, pause and concurrency cap allow, retrying 5xx, 429 and network
-   * failures. Other failures are rethrown unchanged; giving up throws HUBSPOT_RATE_LIMITED or HUBSPOT_UNAVAILABLE
-   * with the last failure as the cause.
+   * Runs `call` for the account when its lane's window, HubSpot's remaining count, pause, concurrency cap and the
+   * user's fair share allow, retrying 5xx, 429 and network failures. `call` hands `report` the headers (names
+   * lower-cased) of HubSpot's answer; a failure's headers are read from the failure. Other failures are rethrown
+   * unchanged; giving up throws HUBSPOT_RATE_LIMITED (with retryAfterSeconds) or HUBSPOT_UNAVAILABLE with the last
+   * failure as the cause.
    */
-  async run<T>(accountKey: string | number, call: () => Promise<T>, options: RunOptions = {}): Promise<T> {
-    const idempotent = options.idempotent ?? true;
+  async run<T>(accountKey: string | number, call: (report: (headers: Record<string, string>) => void) => Promise<T>, owner: CallOwner = {}): Promise<T> {
+    const idempotent = owner.idempotent ?? true;
     const account = String(accountKey);
+    const lane = owner.lane ?? 'general';
+    const user = owner.user === undefined ? '' : String(owner.user);
     this.#sweep();
     const deadline = this.#now() + this.#maxTotalWaitMs;
     let last: Failure | undefined;
     for (let attempt = 1; ; attempt += 1) {
-      const state = await this.#turn(account, deadline, attempt - 1, last);
+      const started = await this.#turn(account, lane, user, deadline, attempt - 1, last);
+      let pauseMs = 0;
       try {
-        return await call();
+        return await call((headers) => this.#observe(started, headers));
       } catch (error) {
+        // A refusal is an answer too, with the same headers.
+        this.#observe(started, readHttpFailure(error)?.headers ?? {});
         last = classify(error);
         if (last === undefined) throw error;
+        // Before this call's slot is released, so nobody waiting starts into the pause.
+        if (last.status === 429) pauseMs = this.#rateLimited(account, started, last, attempt);
         // A create that may have reached HubSpot is never sent again: only a 429 (refused unprocessed) or a connection
         // that never opened proves it was not carried out.
         if (!idempotent && last.status !== 429 && !neverSent(error)) {
-          this.#onEvent({ type: 'gave_up', account, attempt, delayMs: 0, status: last.status });
-          throw giveUpError(last);
+          this.#onEvent({ type: 'gave_up', account, lane, attempt, delayMs: 0, status: last.status });
+          throw giveUpError(last, 0);
         }
       } finally {
-        this.#release(account, state);
+        this.#release(account, started);
       }
 
       const now = this.#now();
-      const delay = last.status === 429 ? this.#rateLimitPause(state, last.headers, attempt, now) : this.#backoff(attempt);
-      if (last.status === 429) this.#pause(account, now + delay);
+      const delay = last.status === 429 ? pauseMs : this.#backoff(attempt);
       if (attempt >= this.#maxAttempts || now + delay > deadline) {
-        this.#onEvent({ type: 'gave_up', account, attempt, delayMs: attempt >= this.#maxAttempts ? 0 : delay, status: last.status });
-        throw giveUpError(last);
+        this.#onEvent({ type: 'gave_up', account, lane, attempt, delayMs: attempt >= this.#maxAttempts ? 0 : delay, status: last.status });
+        throw giveUpError(last, delay);
       }
       if (last.status === 429) {
-        // The account's pause holds the next attempt like every other call of this account.
-        this.#onEvent({ type: 'rate_limited', account, attempt, delayMs: delay, status: 429 });
+        // The lane's pause holds the next attempt like every other call of this lane.
+        this.#onEvent({ type: 'rate_limited', account, lane, attempt, delayMs: delay, status: 429 });
       } else {
-        this.#onEvent({ type: 'retry', account, attempt, delayMs: delay, status: last.status });
+        this.#onEvent({ type: 'retry', account, lane, attempt, delayMs: delay, status: last.status });
         await this.#sleep(delay);
       }
     }
@@ -195,128 +295,225 @@ export class HubSpotScheduler {
     return Math.round(this.#random() * this.#baseBackoffMs * 2 ** (attempt - 1));
   }
 
+  /** What one of HubSpot's answers says about the general window: its size, and how much of it is left. */
+  #observe(attempt: Attempt, headers: Record<string, string>): void {
+    const lane = attempt.lane;
+    // A search answer's headers, were HubSpot to send any, would not say which limit they describe.
+    if (lane.name !== 'general') return;
+    const max = positiveInteger(headers['x-hubspot-ratelimit-max']);
+    const intervalMs = positiveInteger(headers['x-hubspot-ratelimit-interval-milliseconds']);
+    const remaining = nonNegativeNumber(headers['x-hubspot-ratelimit-remaining']);
+    if (max !== undefined) lane.max = max;
+    if (intervalMs !== undefined) lane.intervalMs = intervalMs;
+    if (remaining === undefined) return;
+    const now = this.#now();
+    if (lane.headroom !== undefined && lane.headroom.until > now && lane.headroom.afterSeq > attempt.seq) return;
+    lane.headroom = { left: Math.floor(remaining) - attempt.activeAtStart, afterSeq: attempt.seq, until: now + lane.intervalMs };
+  }
+
   /**
-   * Retry-After (seconds) when HubSpot sends it. Otherwise HubSpot's rolling window is full and frees when the
-   * oldest call we made inside its interval leaves it; other clients of the same app may have filled it too, so
-   * the pause is never shorter than the backoff.
+   * After a 429: pauses the lanes HubSpot's policyName points at ("The message and policyName will indicate which
+   * limit you hit", usage guidelines; TEN_SECONDLY_ROLLING is the 10-second window, DAILY the daily one) and the
+   * caller's own lane, and returns the pause. Retry-After (seconds), when HubSpot sends it, is HubSpot's own word on
+   * when to try again. Otherwise the window is full and frees when the oldest call we made inside it leaves it; other
+   * clients of the same app may have filled it too, so the pause is never shorter than the backoff.
    */
-  #rateLimitPause(state: AccountState, headers: Record<string, string>, attempt: number, now: number): number {
-    const retryAfter = nonNegativeNumber(headers['retry-after']);
-    if (retryAfter !== undefined) return Math.ceil(retryAfter * 1000);
-    const interval = nonNegativeNumber(headers['x-hubspot-ratelimit-interval-milliseconds']) ?? this.#windowMs;
-    const oldest = state.starts.find((start) => start > now - interval);
-    return Math.max(oldest === undefined ? 0 : oldest + interval - now, this.#backoff(attempt));
+  #rateLimited(account: string, attempt: Attempt, failure: Failure, tries: number): number {
+    const state = this.#state(account);
+    const policy = readErrorBody(failure.body).policyName;
+    const windowLane = policy === 'TEN_SECONDLY_ROLLING' ? state.lanes.general : attempt.lane;
+    const paused = policy === 'DAILY' ? Object.values(state.lanes) : [attempt.lane, windowLane];
+    const now = this.#now();
+    const retryAfter = nonNegativeNumber(failure.headers['retry-after']);
+    let pauseMs: number;
+    if (retryAfter !== undefined) {
+      pauseMs = Math.ceil(retryAfter * 1000);
+    } else {
+      this.#prune(windowLane, now);
+      // Calls in flight, this one included, leave no sooner than an interval from now.
+      const firstToLeave = Math.min(...windowLane.window.map((entry) => Math.min(entry.answeredAt, now) + windowLane.intervalMs));
+      pauseMs = Math.max(Number.isFinite(firstToLeave) ? firstToLeave - now : 0, this.#backoff(tries));
+      if (policy === 'DAILY') pauseMs = Math.max(pauseMs, DAILY_LIMIT_PAUSE_MS);
+    }
+    for (const lane of paused) {
+      lane.pausedUntil = Math.max(lane.pausedUntil, now + pauseMs);
+      // The pause is HubSpot's word on when calls may start again; the count it came with is older news.
+      if (retryAfter !== undefined) lane.headroom = undefined;
+    }
+    return pauseMs;
   }
 
   #state(account: string): AccountState {
     let state = this.#accounts.get(account);
     if (state === undefined) {
-      state = { starts: [], active: 0, pausedUntil: 0, queue: [], wakeScheduled: false };
+      const lane = (name: Lane): LaneState => ({
+        name,
+        ...this.#limits[name],
+        window: [],
+        startedTotal: 0,
+        active: 0,
+        pausedUntil: 0,
+        headroom: undefined,
+        queues: new Map(),
+        wakeAt: 0,
+      });
+      state = { lanes: { general: lane('general'), search: lane('search') } };
       this.#accounts.set(account, state);
     }
     return state;
   }
 
-  #pause(account: string, until: number): void {
+  /** When a call leaves the lane's window (Infinity while in flight). */
+  #leaves(lane: LaneState, entry: WindowEntry): number {
+    return entry.answeredAt + lane.intervalMs;
+  }
+
+  #prune(lane: LaneState, now: number): void {
+    lane.window = lane.window.filter((entry) => this.#leaves(lane, entry) > now);
+    if (lane.headroom !== undefined && lane.headroom.until <= now) lane.headroom = undefined;
+  }
+
+  /** Calls the lane may start now by its window and by HubSpot's count (pruned first). */
+  #free(lane: LaneState): number {
+    const byHubSpot = lane.headroom === undefined ? Number.POSITIVE_INFINITY : lane.headroom.left - (lane.startedTotal - lane.headroom.afterSeq);
+    return Math.min(lane.max - lane.window.length, byHubSpot);
+  }
+
+  /** A user who made fewer calls than the reserve in the window may use it; others must leave it free. */
+  #mayStart(lane: LaneState, user: string): boolean {
+    const reserve = Math.floor(lane.max * this.#reservedShare);
+    const used = lane.window.reduce((count, entry) => (entry.user === user ? count + 1 : count), 0);
+    return this.#free(lane) > (used < reserve ? 0 : reserve);
+  }
+
+  /** How long until anyone at all may start a call in the lane (0 = now; pruned first): a lower bound for every waiter. */
+  #blockedFor(lane: LaneState, now: number): number {
+    const excess = lane.window.length - lane.max;
+    // A call in flight leaves no sooner than an interval from now.
+    const leaving = excess < 0 ? [] : lane.window.map((entry) => Math.min(entry.answeredAt, now) + lane.intervalMs).sort((a, b) => a - b);
+    const windowWait = excess < 0 ? 0 : (leaving[excess] ?? now) - now;
+    const hubspotWait = lane.headroom !== undefined && this.#free(lane) <= 0 ? lane.headroom.until - now : 0;
+    return Math.max(windowWait, hubspotWait, lane.pausedUntil - now, 0);
+  }
+
+  /** The next time the lane's window, pause or HubSpot's count changes by itself (pruned first); answers drain anyway. */
+  #nextChange(lane: LaneState, now: number): number | undefined {
+    const times = [...lane.window.map((entry) => this.#leaves(lane, entry)), lane.pausedUntil, lane.headroom?.until ?? 0];
+    const future = times.filter((time) => time > now && Number.isFinite(time));
+    return future.length === 0 ? undefined : Math.min(...future);
+  }
+
+  /** Resolves with the attempt once this caller may start, or rejects when its budget cannot be met. */
+  #turn(account: string, laneName: Lane, user: string, deadline: number, attempts: number, last: Failure | undefined): Promise<Attempt> {
     const state = this.#state(account);
-    state.pausedUntil = Math.max(state.pausedUntil, until);
-  }
-
-  #prune(state: AccountState, now: number): void {
-    while (state.starts.length > 0 && (state.starts[0] ?? now) <= now - this.#windowMs) state.starts.shift();
-  }
-
-  /** How long until the window and the pause let this account start another call (0 = now). */
-  #blockedFor(state: AccountState, now: number): number {
-    this.#prune(state, now);
-    const windowWait = state.starts.length >= this.#max ? (state.starts[0] ?? now) + this.#windowMs - now : 0;
-    return Math.max(windowWait, state.pausedUntil - now, 0);
-  }
-
-  /** Resolves with the account's state once this caller may start, or rejects when its budget cannot be met. */
-  #turn(account: string, deadline: number, attempts: number, last: Failure | undefined): Promise<AccountState> {
-    const state = this.#state(account);
-    return new Promise<AccountState>((resolve, reject) => {
+    const lane = state.lanes[laneName];
+    return new Promise<Attempt>((resolve, reject) => {
       const expiry = new AbortController();
       let settled = false;
       const enqueuedAt = this.#now();
       const waiter: Waiter = {
         deadline,
-        start: () => {
+        start: (attempt) => {
           settled = true;
           expiry.abort();
-          resolve(state);
+          resolve(attempt);
         },
-        giveUp: (waitMs) => {
+        giveUp: (waitMs, retryAfterMs) => {
           settled = true;
           expiry.abort();
-          this.#onEvent({ type: 'gave_up', account, attempt: attempts, delayMs: waitMs, status: last?.status });
-          reject(giveUpError(last));
+          this.#onEvent({ type: 'gave_up', account, lane: laneName, attempt: attempts, delayMs: waitMs, status: last?.status });
+          reject(giveUpError(last, retryAfterMs));
         },
       };
-      state.queue.push(waiter);
-      this.#drain(account, state);
+      lane.queues.set(user, [...(lane.queues.get(user) ?? []), waiter]);
+      this.#drain(account, lane);
       if (settled) return;
-      // Held by the concurrency cap, whose end nobody can predict: give up when the budget runs out.
+      // Held by the concurrency cap or the fair share, whose end nobody can predict: give up when the budget runs out.
       void this.#sleep(Math.max(deadline - enqueuedAt, 0), expiry.signal).then(() => {
         if (settled) return;
-        state.queue.splice(state.queue.indexOf(waiter), 1);
-        waiter.giveUp(this.#now() - enqueuedAt);
-        this.#forgetIfIdle(account, state);
+        const queue = (lane.queues.get(user) ?? []).filter((candidate) => candidate !== waiter);
+        if (queue.length > 0) lane.queues.set(user, queue);
+        else lane.queues.delete(user);
+        const now = this.#now();
+        this.#prune(lane, now);
+        waiter.giveUp(now - enqueuedAt, this.#blockedFor(lane, now));
+        this.#forgetIfIdle(account);
       });
     });
   }
 
-  /** Starts waiting callers in arrival order while the window, the pause and the concurrency cap allow. */
-  #drain(account: string, state: AccountState): void {
-    while (state.queue.length > 0 && state.active < this.#concurrency) {
+  /** Starts waiting callers, one per user in turn, while the lane's limits, cap and fair shares allow. */
+  #drain(account: string, lane: LaneState): void {
+    while (lane.queues.size > 0 && lane.active < this.#concurrency) {
       const now = this.#now();
-      const wait = this.#blockedFor(state, now);
-      if (wait > 0) {
-        // Nobody starts before now + wait, so whoever's budget ends sooner gives up now rather than after waiting.
-        const hopeless = state.queue.filter((waiter) => waiter.deadline < now + wait);
-        state.queue = state.queue.filter((waiter) => waiter.deadline >= now + wait);
-        for (const waiter of hopeless) waiter.giveUp(wait);
-        if (state.queue.length > 0) this.#wakeAfter(account, state, wait);
-        else this.#forgetIfIdle(account, state);
+      this.#prune(lane, now);
+      const user = lane.pausedUntil > now ? undefined : [...lane.queues.keys()].find((candidate) => this.#mayStart(lane, candidate));
+      const queue = user === undefined ? undefined : lane.queues.get(user);
+      const next = queue?.shift();
+      if (user === undefined || queue === undefined || next === undefined) {
+        this.#whileBlocked(account, lane, now);
         return;
       }
-      const next = state.queue.shift();
-      if (next === undefined) return;
-      state.active += 1;
-      state.starts.push(now);
-      next.start();
+      // To the end of the rotation.
+      lane.queues.delete(user);
+      if (queue.length > 0) lane.queues.set(user, queue);
+      lane.startedTotal += 1;
+      const attempt: Attempt = { lane, entry: { user, answeredAt: Number.POSITIVE_INFINITY }, seq: lane.startedTotal, activeAtStart: lane.active };
+      lane.active += 1;
+      lane.window.push(attempt.entry);
+      next.start(attempt);
     }
+    this.#forgetIfIdle(account);
   }
 
-  /** The time an account may next start a call only ever moves later, so one scheduled drain at a time is enough. */
-  #wakeAfter(account: string, state: AccountState, ms: number): void {
-    if (state.wakeScheduled) return;
-    state.wakeScheduled = true;
-    void this.#sleep(ms).then(() => {
-      state.wakeScheduled = false;
-      this.#drain(account, state);
+  /** Nobody may start now: whoever's budget ends before anyone could start gives up now; the rest wait for the next change. */
+  #whileBlocked(account: string, lane: LaneState, now: number): void {
+    const wait = this.#blockedFor(lane, now);
+    if (wait > 0) {
+      for (const [user, queue] of lane.queues) {
+        const hopeless = queue.filter((waiter) => waiter.deadline < now + wait);
+        if (hopeless.length === 0) continue;
+        const rest = queue.filter((waiter) => waiter.deadline >= now + wait);
+        if (rest.length > 0) lane.queues.set(user, rest);
+        else lane.queues.delete(user);
+        for (const waiter of hopeless) waiter.giveUp(wait, wait);
+      }
+    }
+    const at = this.#nextChange(lane, now);
+    if (lane.queues.size === 0 || at === undefined) {
+      this.#forgetIfIdle(account);
+      return;
+    }
+    if (lane.wakeAt > now && lane.wakeAt <= at) return;
+    lane.wakeAt = at;
+    void this.#sleep(at - now).then(() => {
+      if (lane.wakeAt === at) lane.wakeAt = 0;
+      this.#drain(account, lane);
     });
   }
 
-  #release(account: string, state: AccountState): void {
-    state.active -= 1;
-    this.#drain(account, state);
-    this.#forgetIfIdle(account, state);
+  #release(account: string, attempt: Attempt): void {
+    attempt.entry.answeredAt = this.#now();
+    attempt.lane.active -= 1;
+    this.#drain(account, attempt.lane);
   }
 
-  #forgetIfIdle(account: string, state: AccountState): void {
+  #forgetIfIdle(account: string): void {
+    const state = this.#accounts.get(account);
+    if (state === undefined) return;
     const now = this.#now();
-    this.#prune(state, now);
-    if (state.active > 0 || state.queue.length > 0 || state.starts.length > 0 || state.pausedUntil > now) return;
-    if (this.#accounts.get(account) === state) this.#accounts.delete(account);
+    for (const lane of Object.values(state.lanes)) {
+      this.#prune(lane, now);
+      if (lane.active > 0 || lane.queues.size > 0 || lane.window.length > 0 || lane.pausedUntil > now || lane.headroom !== undefined) return;
+    }
+    this.#accounts.delete(account);
   }
 
-  /** Once per window, forget accounts with nothing queued, running, paused or inside the window. */
+  /** Once per general window, forget accounts with nothing queued, running, paused or inside a window. */
   #sweep(): void {
     const now = this.#now();
-    if (now - this.#lastSweep < this.#windowMs) return;
+    if (now - this.#lastSweep < this.#limits.general.intervalMs) return;
     this.#lastSweep = now;
-    for (const [account, state] of this.#accounts) this.#forgetIfIdle(account, state);
+    for (const account of [...this.#accounts.keys()]) this.#forgetIfIdle(account);
   }
 }

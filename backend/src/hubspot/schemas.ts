@@ -90,6 +90,8 @@ export const hubspotErrorSchema = z.object({
   error: z.string().optional(),
   message: z.string().optional(),
   correlationId: z.string().optional(),
+  /** On a 429, the limit that was hit: "The message and policyName will indicate which limit you hit" (API usage guidelines). */
+  policyName: z.string().optional(),
   errors: z
     .array(z.object({ message: z.string().optional(), context: z.record(z.string(), z.array(z.string())).optional() }))
     .optional(),

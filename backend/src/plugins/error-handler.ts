@@ -5,7 +5,16 @@ import { AccessDeniedError, AppError, errorCatalogue, type ErrorCode } from '../
 import type { AuditEntryInput } from '../store/index.js';
 
 export interface ErrorBody {
-  error: { code: ErrorCode | string; message: string; fix?: string; link?: string; details?: unknown; correlationId: string };
+  error: {
+    code: ErrorCode | string;
+    message: string;
+    fix?: string;
+    link?: string;
+    details?: unknown;
+    /** Seconds after which trying again may succeed; the same number is in the Retry-After header. */
+    retryAfter?: number;
+    correlationId: string;
+  };
 }
 
 export interface ErrorHandlerOptions {
@@ -102,6 +111,7 @@ export const errorHandlerPlugin = fp<ErrorHandlerOptions>(
         request.log.info({ code: appError.code, status }, 'request refused');
         await audit(request, appError);
       }
+      if (appError.retryAfterSeconds !== undefined) reply.header('retry-after', String(appError.retryAfterSeconds));
       return reply.status(status).send(errorBody(appError, request.id, FIXED_BY_INSTALLING.has(appError.code) ? options.installUrl : undefined));
     });
 
@@ -121,6 +131,7 @@ export function errorBody(error: AppError, correlationId: string, link: string |
       ...(error.fix === undefined ? {} : { fix: error.fix }),
       ...(link === undefined ? {} : { link }),
       ...(error.details === undefined ? {} : { details: error.details }),
+      ...(error.retryAfterSeconds === undefined ? {} : { retryAfter: error.retryAfterSeconds }),
       correlationId,
     },
   };

@@ -31,6 +31,8 @@ export class BackendError extends Error {
     readonly status: number,
     /** Per-field problems of a VALIDATION_FAILED answer, e.g. a policy rule whose Edit reaches past its View. */
     readonly details: ReadonlyArray<{ field: string; message: string }> = [],
+    /** Seconds after which trying again may succeed (HUBSPOT_RATE_LIMITED), when the backend knows. */
+    readonly retryAfter: number | null = null,
   ) {
     super(message);
     this.name = 'BackendError';
@@ -51,6 +53,7 @@ function readError(body: unknown, status: number): BackendError {
     const message = text(entry.message);
     return field === null || message === null ? [] : [{ field, message }];
   });
+  const retryAfter = typeof error?.retryAfter === 'number' && Number.isInteger(error.retryAfter) && error.retryAfter > 0 ? error.retryAfter : null;
   return new BackendError(
     text(error?.code) ?? 'UNEXPECTED',
     text(error?.message) ?? `Viewer Guard answered ${status}.`,
@@ -58,6 +61,7 @@ function readError(body: unknown, status: number): BackendError {
     text(error?.link),
     status,
     details,
+    retryAfter,
   );
 }
 
@@ -137,5 +141,11 @@ export function describeError(error: unknown): { title: string; message: string;
     USER_NOT_IN_PORTAL: 'Your user was not found',
     HUBSPOT_IDENTITY_MISSING: 'HubSpot did not say who you are',
   };
-  return { title: titles[error.code] ?? 'Viewer Guard could not do this', message: error.message, fix: error.fix, link: error.link, retry: error.retryable };
+  const title = titles[error.code] ?? 'Viewer Guard could not do this';
+  if (error.code === 'HUBSPOT_RATE_LIMITED' && error.retryAfter !== null) {
+    // The backend knows when HubSpot lets the account's calls through again: say so instead of "a few seconds".
+    const wait = error.retryAfter === 1 ? '1 second' : `${error.retryAfter} seconds`;
+    return { title, message: `HubSpot asked us to slow down; try again in ${wait}.`, fix: null, link: null, retry: true };
+  }
+  return { title, message: error.message, fix: error.fix, link: error.link, retry: error.retryable };
 }
