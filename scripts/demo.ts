@@ -52,12 +52,13 @@ const config = loadConfig({
 const backend = await startBackend(config);
 
 const say = (line = '') => process.stdout.write(`${line}\n`);
-const fullName = (user: { firstName?: string; lastName?: string; email: string }) =>
-  [user.firstName, user.lastName].filter(Boolean).join(' ') || user.email;
+const fullName = (user: { firstName?: string; lastName?: string; email: string }) => [user.firstName, user.lastName].filter(Boolean).join(' ') || user.email;
 
 say('Viewer Guard demo');
 say(`  local HubSpot  ${hubspotUrl}`);
-say(`  backend        ${backendUrl}  (${ownDatabase ? `a fresh database for this run: ${DEMO_DATABASE_FILE}` : `reusing DATABASE_URL: earlier runs' installs and policies stay`})`);
+say(
+  `  backend        ${backendUrl}  (${ownDatabase ? `a fresh database for this run: ${DEMO_DATABASE_FILE}` : `reusing DATABASE_URL: earlier runs' installs and policies stay`})`,
+);
 say();
 
 const account = seed.accounts[0];
@@ -70,7 +71,9 @@ if (bystander !== undefined) {
   const refused = await installThroughHubSpot({ backendUrl, userId: bystander.id });
   const stoppedOnHubSpot = refused.page.includes('You do not have the correct role to grant these permissions');
   say(`Install attempted by ${fullName(bystander)} (not a Super Admin):`);
-  say(`  ${stoppedOnHubSpot ? 'HubSpot stopped on its own page: "You do not have the correct role to grant these permissions". Nothing was installed.' : `unexpected: ${refused.status}`}`);
+  say(
+    `  ${stoppedOnHubSpot ? 'HubSpot stopped on its own page: "You do not have the correct role to grant these permissions". Nothing was installed.' : `unexpected: ${refused.status}`}`,
+  );
 }
 const installed = await installThroughHubSpot({ backendUrl, userId: installer.id });
 const outcome = /<h1>([^<]+)<\/h1>/.exec(installed.page)?.[1] ?? `HTTP ${installed.status}`;
@@ -140,7 +143,9 @@ const activeUsers = account.users.filter((user) => !user.deactivated);
 const sampleTickets = ['5001', '5002', '5004', '5006'].flatMap((id) => account.tickets.filter((ticket) => ticket.id === id));
 const verdict = (answer: Answer<TicketAccess>) => {
   if (!answer.ok) return answer.error.code === 'USER_NOT_IN_PORTAL' ? 'not a user' : `no: ${answer.error.code}`;
-  const allowed = Object.entries(answer.body.verdicts).filter(([, v]) => v.allowed).map(([action]) => action);
+  const allowed = Object.entries(answer.body.verdicts)
+    .filter(([, v]) => v.allowed)
+    .map(([action]) => action);
   return allowed.join('+');
 };
 say(`What each user may do (GET /api/v1/records/tickets/:id/access; "view+edit" = allowed actions, "no: CODE" = refused):`);
@@ -207,7 +212,7 @@ if (!status.ok) throw new Error(`reading the admin status failed: ${status.error
 say(`The settings page's status, on whose word Viewer Guard took each viewer's identity: ${identitySourceSentence(status.body.identitySource)}`);
 say();
 
-say('What the cards show each user (rendered with HubSpot\'s createRenderer, fed by this backend):');
+say("What the cards show each user (rendered with HubSpot's createRenderer, fed by this backend):");
 for (const user of activeUsers) {
   const target = { backendUrl, clientSecret: DEMO_APP.clientSecret, portalId: account.portalId, userId: user.id, appId: DEMO_APP.appId };
   say(`${fullName(user)}, ticket #5003 card:`);

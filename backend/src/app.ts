@@ -16,7 +16,16 @@ import { adminRoutes } from './routes/admin.js';
 import { cardRoutes } from './routes/card.js';
 import { healthRoutes } from './routes/health.js';
 import { oauthRoutes } from './routes/oauth.js';
-import { createAuditLog, createInstallationStore, createOAuthStateStore, createPolicyStore, createWriteRequestStore, pingDatabase, TokenCipher, type StoreDatabase } from './store/index.js';
+import {
+  createAuditLog,
+  createInstallationStore,
+  createOAuthStateStore,
+  createPolicyStore,
+  createWriteRequestStore,
+  pingDatabase,
+  TokenCipher,
+  type StoreDatabase,
+} from './store/index.js';
 import { createTokenManager } from './tokens/token-manager.js';
 import { createAccessSource } from './usecases/access-source.js';
 import { createAdmin } from './usecases/admin.js';
@@ -66,7 +75,12 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   const audit = createAuditLog(database.db);
   const writeRequests = createWriteRequestStore(database.db);
   const scheduler = new HubSpotScheduler({ now, onEvent: (event) => logger?.warn({ ...event }, 'hubspot call delayed') });
-  const oauth = createOAuthClient({ apiBaseUrl: config.hubspot.apiBaseUrl, clientId: config.hubspot.clientId, clientSecret: config.hubspot.clientSecret, scheduler });
+  const oauth = createOAuthClient({
+    apiBaseUrl: config.hubspot.apiBaseUrl,
+    clientId: config.hubspot.clientId,
+    clientSecret: config.hubspot.clientSecret,
+    scheduler,
+  });
   const tokens = createTokenManager({
     installations,
     oauth,
@@ -74,7 +88,12 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
     now,
     log: logger ?? { info: () => undefined, warn: () => undefined },
   });
-  const hubspot = createHubSpotApi({ apiBaseUrl: config.hubspot.apiBaseUrl, scheduler, getToken: (portalId) => tokens.accessTokenFor(portalId), requestTimeoutMs: HUBSPOT_REQUEST_TIMEOUT_MS });
+  const hubspot = createHubSpotApi({
+    apiBaseUrl: config.hubspot.apiBaseUrl,
+    scheduler,
+    getToken: (portalId) => tokens.accessTokenFor(portalId),
+    requestTimeoutMs: HUBSPOT_REQUEST_TIMEOUT_MS,
+  });
   const directory = createDirectory({ ttlMs: config.viewerCacheTtlMs, now });
   const access = createAccessSource({ mode: config.accessSource, directory, policies, now });
   const identitySources = createIdentitySources({ now });

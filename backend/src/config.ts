@@ -35,58 +35,49 @@ const appConfigSchema = z.object({
 
 const DEFAULT_DATABASE_URL = 'sqlite:./data/viewer-guard.db';
 
-const csv = z
-  .string()
-  .transform((value) => value.split(/[\s,]+/).filter((item) => item.length > 0));
+const csv = z.string().transform((value) => value.split(/[\s,]+/).filter((item) => item.length > 0));
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 
-const envSchema = z
-  .object({
-    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-    HUBSPOT_CLIENT_ID: z.string({ error: 'is required (the app\'s client id from HubSpot)' }).min(1, 'must not be empty'),
-    HUBSPOT_CLIENT_SECRET: z
-      .string({ error: 'is required (the app\'s client secret from HubSpot)' })
-      .min(1, 'must not be empty'),
-    HUBSPOT_APP_ID: z
-      .string()
-      .regex(/^\d+$/, 'must be the numeric app id')
-      .transform(Number)
-      .optional(),
-    PUBLIC_BASE_URL: httpUrl.optional().transform((value) => value?.replace(/\/+$/, '')),
-    TOKEN_ENCRYPTION_KEY: z
-      .string()
-      .optional()
-      .transform((value, ctx) => {
-        if (value === undefined || value === '') return undefined;
-        const key = decodeKey(value);
-        if (key === undefined) {
-          ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, as 64 hex characters or base64' });
-          return z.NEVER;
-        }
-        return key;
-      }),
-    DATABASE_URL: z
-      .string()
-      .default(DEFAULT_DATABASE_URL)
-      .refine((value) => /^(sqlite:|postgres(ql)?:\/\/)/.test(value), {
-        message: 'must start with sqlite: or postgres://',
-      }),
-    ACCESS_SOURCE: z.enum(['auto', 'hubspot', 'policy']).default('auto'),
-    ALLOW_CARD_IDENTITY: z
-      .enum(['true', 'false'], { error: 'must be true or false' })
-      .default('false')
-      .transform((value) => value === 'true'),
-    HUBSPOT_API_BASE_URL: httpUrl.default('https://api.hubapi.com').transform((value) => value.replace(/\/+$/, '')),
-    HUBSPOT_AUTHORIZE_URL: httpUrl.default('https://app.hubspot.com/oauth/authorize'),
-    CORS_ORIGINS: csv.default([]),
-    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-    HOST: z.string().min(1).default('0.0.0.0'),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    TOKEN_REFRESH_MARGIN_SECONDS: z.coerce.number().int().min(0).max(1500).default(300),
-    AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
-    VIEWER_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
-  });
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HUBSPOT_CLIENT_ID: z.string({ error: "is required (the app's client id from HubSpot)" }).min(1, 'must not be empty'),
+  HUBSPOT_CLIENT_SECRET: z.string({ error: "is required (the app's client secret from HubSpot)" }).min(1, 'must not be empty'),
+  HUBSPOT_APP_ID: z.string().regex(/^\d+$/, 'must be the numeric app id').transform(Number).optional(),
+  PUBLIC_BASE_URL: httpUrl.optional().transform((value) => value?.replace(/\/+$/, '')),
+  TOKEN_ENCRYPTION_KEY: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value === '') return undefined;
+      const key = decodeKey(value);
+      if (key === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, as 64 hex characters or base64' });
+        return z.NEVER;
+      }
+      return key;
+    }),
+  DATABASE_URL: z
+    .string()
+    .default(DEFAULT_DATABASE_URL)
+    .refine((value) => /^(sqlite:|postgres(ql)?:\/\/)/.test(value), {
+      message: 'must start with sqlite: or postgres://',
+    }),
+  ACCESS_SOURCE: z.enum(['auto', 'hubspot', 'policy']).default('auto'),
+  ALLOW_CARD_IDENTITY: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .default('false')
+    .transform((value) => value === 'true'),
+  HUBSPOT_API_BASE_URL: httpUrl.default('https://api.hubapi.com').transform((value) => value.replace(/\/+$/, '')),
+  HUBSPOT_AUTHORIZE_URL: httpUrl.default('https://app.hubspot.com/oauth/authorize'),
+  CORS_ORIGINS: csv.default([]),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TOKEN_REFRESH_MARGIN_SECONDS: z.coerce.number().int().min(0).max(1500).default(300),
+  AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  VIEWER_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
+});
 
 /** A variable an operator may still set from an earlier version: refused, so nobody believes it still takes effect. */
 function retiredProblems(env: Record<string, string>): string[] {
@@ -118,12 +109,10 @@ function productionProblems(env: Record<string, string>): string[] {
     problems.push('TOKEN_ENCRYPTION_KEY: is required when NODE_ENV=production (32 random bytes: `openssl rand -hex 32`)');
   }
   if (env.PUBLIC_BASE_URL === undefined) {
-    problems.push(
-      'PUBLIC_BASE_URL: is required when NODE_ENV=production (the https URL HubSpot calls, e.g. https://viewer-guard.example.com)',
-    );
+    problems.push('PUBLIC_BASE_URL: is required when NODE_ENV=production (the https URL HubSpot calls, e.g. https://viewer-guard.example.com)');
   }
   if (env.HUBSPOT_APP_ID === undefined) {
-    problems.push('HUBSPOT_APP_ID: is required when NODE_ENV=production (the app id on the app\'s page in your HubSpot developer account)');
+    problems.push("HUBSPOT_APP_ID: is required when NODE_ENV=production (the app id on the app's page in your HubSpot developer account)");
   }
   if (env.ALLOW_CARD_IDENTITY === 'true') {
     problems.push('ALLOW_CARD_IDENTITY: must not be true when NODE_ENV=production (it lets the card name its own viewer; it is for hs project dev only)');
@@ -180,9 +169,7 @@ export function loadConfig(env: Record<string, string | undefined>, appConfigFil
   const parsed = envSchema.safeParse(cleaned);
   const app = readAppScopes(appConfigFile);
   const problems = [
-    ...(parsed.success
-      ? []
-      : parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`)),
+    ...(parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`)),
     ...productionProblems(cleaned as Record<string, string>),
     ...retiredProblems(cleaned as Record<string, string>),
     ...('problems' in app ? app.problems : []),

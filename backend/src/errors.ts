@@ -27,7 +27,7 @@ export const errorCatalogue = {
   HUBSPOT_IDENTITY_MISSING: {
     status: 401,
     // The pipeline names exactly which of HubSpot's parameters were absent; this is the general case.
-    message: 'HubSpot did not add the viewer\'s portalId and userId to this request, so nothing HubSpot vouches for says who is asking.',
+    message: "HubSpot did not add the viewer's portalId and userId to this request, so nothing HubSpot vouches for says who is asking.",
     fix:
       'Open the card again inside HubSpot. If it keeps happening: in local development (hs project dev), start the backend with ALLOW_CARD_IDENTITY=true (never in production); ' +
       'in production, HubSpot stopped naming the viewer: report it to Viewer Guard support with the correlation id.',
@@ -44,7 +44,7 @@ export const errorCatalogue = {
   },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
-    message: 'Viewer Guard\'s API takes JSON bodies only.',
+    message: "Viewer Guard's API takes JSON bodies only.",
     fix: 'Send the body as application/json (the Viewer Guard card does).',
   },
   BODY_TOO_LARGE: {
@@ -114,7 +114,7 @@ export const errorCatalogue = {
   },
   NOT_AN_ADMIN: {
     status: 403,
-    message: 'Only Super Admins can open Viewer Guard\'s settings.',
+    message: "Only Super Admins can open Viewer Guard's settings.",
     fix: 'Ask a Super Admin of this HubSpot account.',
   },
   RECORD_NOT_FOUND: {

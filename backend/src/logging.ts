@@ -92,7 +92,7 @@ function clientErrorAnswer(code: string): { status: number; message: string; fix
   if (code === 'HPE_HEADER_OVERFLOW') {
     // Node counts the request line into its header limit (--max-http-header-size, 16 KiB) and reports an over-long
     // URL with this same code, so a 414 cannot be told apart reliably: 431 covers both.
-    return { status: 431, message: 'The request\'s URL and headers are too large.', fix: 'Send a shorter URL and fewer or smaller headers.' };
+    return { status: 431, message: "The request's URL and headers are too large.", fix: 'Send a shorter URL and fewer or smaller headers.' };
   }
   return { status: 400, message: 'The request is not well-formed HTTP.', fix: 'Send a well-formed HTTP/1.1 request.' };
 }

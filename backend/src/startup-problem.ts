@@ -8,7 +8,8 @@ import type { Config } from './config.js';
 export function startupProblem(error: unknown, config: Pick<Config, 'port' | 'host' | 'databaseUrl'>): string {
   const code = errorCode(error);
   if (code === 'EADDRINUSE') return `PORT: ${config.port} is already in use on ${config.host}; stop what uses it or choose another port with PORT=...`;
-  if (code === 'EACCES' && isListenError(error)) return `PORT: this process may not listen on ${config.host}:${config.port}; choose a port above 1023 with PORT=...`;
+  if (code === 'EACCES' && isListenError(error))
+    return `PORT: this process may not listen on ${config.host}:${config.port}; choose a port above 1023 with PORT=...`;
   const database = describeDatabase(config.databaseUrl);
   switch (code) {
     case 'ECONNREFUSED':

@@ -22,29 +22,47 @@ export interface PreviewTarget {
 type Renderer = ReturnType<typeof createRenderer<'crm.record.tab'>>;
 
 async function settle(renderer: Renderer): Promise<void> {
-  await renderer.waitFor(() => {
-    if (renderer.maybeFind(LoadingSpinner) !== null) throw new Error('still loading');
-  }, { timeoutInMs: 15_000 });
+  await renderer.waitFor(
+    () => {
+      if (renderer.maybeFind(LoadingSpinner) !== null) throw new Error('still loading');
+    },
+    { timeoutInMs: 15_000 },
+  );
 }
 
 function describe(renderer: Renderer): string[] {
   const refused = renderer.maybeFind(Alert) ?? renderer.maybeFind(EmptyState) ?? renderer.maybeFind(ErrorState);
   if (refused !== null && renderer.maybeFind(Button, { testId: 'assign-to-me' }) === null && renderer.findAll(TableRow).length === 0) {
     const title = 'title' in refused.props ? String(refused.props.title) : '';
-    const body = refused.text ?? refused.findAll(Text).map((node) => node.text).join(' ');
+    const body =
+      refused.text ??
+      refused
+        .findAll(Text)
+        .map((node) => node.text)
+        .join(' ');
     return [`${title}: ${body}`.trim()];
   }
   const lines: string[] = [];
   const rows = renderer.findAll(TableRow).slice(1);
-  for (const row of rows) lines.push(`  ${row.findAll(TableCell).map((cell) => cell.text).join(' | ')}`);
-  const texts = renderer.findAll(Text).map((node) => node.text ?? '').filter((text) => text !== '');
+  for (const row of rows)
+    lines.push(
+      `  ${row
+        .findAll(TableCell)
+        .map((cell) => cell.text)
+        .join(' | ')}`,
+    );
+  const texts = renderer
+    .findAll(Text)
+    .map((node) => node.text ?? '')
+    .filter((text) => text !== '');
   lines.push(...texts.map((text) => `  ${text}`));
   // A write button also waits for input (a stage, a note, a subject); it is refused only when its field is read-only.
   const fields: Array<{ props: { readOnly?: boolean } }> = [...renderer.findAll(TextArea), ...renderer.findAll(Input), ...renderer.findAll(Select)];
   const waitsForInput = fields.some((field) => field.props.readOnly !== true);
   const buttons = renderer.findAll(Button).map((button) => {
     const testId = button.props.testId ?? '';
-    const state = button.props.disabled !== true ? 'ok' : waitsForInput && ['move-stage', 'add-note', 'create-ticket'].includes(testId) ? 'needs input' : 'disabled';
+    const state =
+      button.props.disabled !== true ? 'ok' : waitsForInput && ['move-stage', 'add-note', 'create-ticket'].includes(testId) ? 'needs input' : 'disabled';
     return `${button.text ?? ''} (${state})`;
   });
   if (buttons.length > 0) lines.push(`  buttons: ${buttons.join(', ')}`);

@@ -11,7 +11,7 @@ const bob: ViewerFacts = { userId: 2, name: 'Bob Stone', superAdmin: false, owne
 const ticket = (owner: RecordFacts['owner']): RecordFacts => ({ objectType: 'tickets', id: '42', owner });
 
 describe('decide()', () => {
-  it('refuses an owned-only user someone else\'s ticket, naming the owner, with the fix', () => {
+  it("refuses an owned-only user someone else's ticket, naming the owner, with the fix", () => {
     const decision = decide(bob, 'view', ticket(ana), grant('owned'));
     expect(decision).toMatchObject({ allowed: false, code: 'OWNED_ONLY_NOT_OWNER', level: 'owned', source: 'policy' });
     expect(decision.message).toBe('You can only open tickets you own. This one is owned by Ana Silva.');
@@ -81,14 +81,25 @@ describe('policy levels', () => {
   it('picks the most specific rule and names it', () => {
     expect(resolvePolicyGrant(policy, subject, 'tickets', 'view')).toMatchObject({ level: 'owned', rule: 'account default' });
     expect(resolvePolicyGrant(policy, { ...subject, roleIds: ['7'] }, 'tickets', 'view')).toMatchObject({ level: 'team', rule: 'role 7' });
-    expect(resolvePolicyGrant(policy, { ...subject, roleIds: ['7'], teamIds: ['10'] }, 'tickets', 'view')).toMatchObject({ level: 'owned+unassigned', rule: 'team 10' });
+    expect(resolvePolicyGrant(policy, { ...subject, roleIds: ['7'], teamIds: ['10'] }, 'tickets', 'view')).toMatchObject({
+      level: 'owned+unassigned',
+      rule: 'team 10',
+    });
     expect(resolvePolicyGrant(policy, { ...subject, teamIds: ['10', '20'] }, 'tickets', 'view')).toMatchObject({ level: 'everything', rule: 'team 20' });
     expect(resolvePolicyGrant(policy, { ...subject, userId: 2, teamIds: ['20'] }, 'tickets', 'view')).toMatchObject({ level: 'none', rule: 'user 2' });
-    expect(resolvePolicyGrant(policy, { ...subject, superAdmin: true, userId: 2 }, 'tickets', 'view')).toMatchObject({ level: 'everything', rule: 'super admin' });
+    expect(resolvePolicyGrant(policy, { ...subject, superAdmin: true, userId: 2 }, 'tickets', 'view')).toMatchObject({
+      level: 'everything',
+      rule: 'super admin',
+    });
   });
 
   it('reports unconfigured viewers as such', () => {
-    expect(resolvePolicyGrant(EMPTY_POLICY, subject, 'contacts', 'edit')).toEqual({ level: 'none', source: 'policy', rule: 'not configured', configured: false });
+    expect(resolvePolicyGrant(EMPTY_POLICY, subject, 'contacts', 'edit')).toEqual({
+      level: 'none',
+      source: 'policy',
+      rule: 'not configured',
+      configured: false,
+    });
   });
 
   it('rejects levels, actions and ids that do not exist', () => {

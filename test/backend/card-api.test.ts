@@ -6,7 +6,10 @@ import { mirrorPolicy } from '../support/mirror-policy.js';
 const seed = loadSeed();
 const [northwind, contoso] = seed.accounts as [(typeof seed.accounts)[0], (typeof seed.accounts)[0]];
 const byName = (first: string) => northwind.users.find((user) => user.firstName === first)!;
-const [ana, bob, carla, dev, erin, farid] = ['Ana', 'Bob', 'Carla', 'Dev', 'Erin', 'Farid'].map(byName) as [ReturnType<typeof byName>, ...ReturnType<typeof byName>[]];
+const [ana, bob, carla, dev, erin, farid] = ['Ana', 'Bob', 'Carla', 'Dev', 'Erin', 'Farid'].map(byName) as [
+  ReturnType<typeof byName>,
+  ...ReturnType<typeof byName>[],
+];
 const zoe = contoso.users.find((user) => user.superAdmin)!;
 const P = northwind.portalId;
 
@@ -39,7 +42,11 @@ describe('card API with the policy source (levels mirrored by the admin)', () =>
     expect(body.record).toMatchObject({ title: 'Cannot reset password', owner: { name: 'Bob Stone' } });
     expect(body.verdicts.view).toMatchObject({ allowed: true, code: 'ALLOWED_OWNER' });
     expect(body.verdicts.edit).toMatchObject({ allowed: true });
-    expect(body.verdicts.delete).toMatchObject({ allowed: false, code: 'NO_PERMISSION', message: "You don't have the Delete permission for tickets in HubSpot." });
+    expect(body.verdicts.delete).toMatchObject({
+      allowed: false,
+      code: 'NO_PERMISSION',
+      message: "You don't have the Delete permission for tickets in HubSpot.",
+    });
     expect(body.verdicts).not.toHaveProperty('communicate');
   });
 
@@ -60,13 +67,20 @@ describe('card API with the policy source (levels mirrored by the admin)', () =>
 
   it('applies the +unassigned variants to unassigned tickets', async () => {
     expect((await access(dev!.id, 'tickets', '5004')).json().verdicts.view.code).toBe('ALLOWED_UNASSIGNED');
-    expect((await access(farid!.id, 'tickets', '5004')).json().verdicts).toMatchObject({ view: { allowed: true }, edit: { allowed: false, code: 'TEAM_ONLY_UNASSIGNED' } });
+    expect((await access(farid!.id, 'tickets', '5004')).json().verdicts).toMatchObject({
+      view: { allowed: true },
+      edit: { allowed: false, code: 'TEAM_ONLY_UNASSIGNED' },
+    });
     expect((await access(bob!.id, 'tickets', '5004')).json().error.code).toBe('OWNED_ONLY_UNASSIGNED');
   });
 
   it('names the missing permission for a user with no ticket access', async () => {
     const response = await access(erin!.id, 'tickets', '5001');
-    expect(response.json().error).toMatchObject({ code: 'NO_PERMISSION', message: "You don't have the View permission for tickets in HubSpot.", fix: 'Ask a Super Admin to give you View access to tickets.' });
+    expect(response.json().error).toMatchObject({
+      code: 'NO_PERMISSION',
+      message: "You don't have the View permission for tickets in HubSpot.",
+      fix: 'Ask a Super Admin to give you View access to tickets.',
+    });
   });
 
   it("lists a contact's tickets the viewer may see, with how many are hidden and why", async () => {
@@ -88,7 +102,13 @@ describe('card API with the policy source (levels mirrored by the admin)', () =>
     expect(response.json().error.code).toBe('OWNED_ONLY_NOT_OWNER');
     expect(h.fake.calls.count('PATCH', '/crm/v3/objects/tickets/:ticketId')).toBe(0);
     const audit = (await h.signed({ path: `/api/v1/admin/audit?user=${bob!.id}&outcome=refused`, portalId: P, userId: ana.id })).json();
-    expect(audit.entries[0]).toMatchObject({ action: 'assign-to-me', recordId: '5001', decisionCode: 'OWNED_ONLY_NOT_OWNER', source: 'policy', outcome: 'refused' });
+    expect(audit.entries[0]).toMatchObject({
+      action: 'assign-to-me',
+      recordId: '5001',
+      decisionCode: 'OWNED_ONLY_NOT_OWNER',
+      source: 'policy',
+      outcome: 'refused',
+    });
   });
 
   it('performs allowed writes with the install token and audits them', async () => {
@@ -109,7 +129,13 @@ describe('card API with the policy source (levels mirrored by the admin)', () =>
     expect(emptyNote.statusCode).toBe(400);
     expect(emptyNote.json().error.details[0].field).toBe('body.body');
 
-    const created = await h.signed({ method: 'POST', path: '/api/v1/contacts/6002/tickets', portalId: P, userId: bob!.id, body: { subject: 'Damaged parcel', priority: 'HIGH' } });
+    const created = await h.signed({
+      method: 'POST',
+      path: '/api/v1/contacts/6002/tickets',
+      portalId: P,
+      userId: bob!.id,
+      body: { subject: 'Damaged parcel', priority: 'HIGH' },
+    });
     expect(created.statusCode).toBe(200);
     const listed = (await h.signed({ path: '/api/v1/contacts/6002/tickets', portalId: P, userId: bob!.id })).json();
     expect(listed.tickets.map((ticket: { subject: string }) => ticket.subject)).toContain('Damaged parcel');
@@ -127,7 +153,7 @@ describe('card API with the policy source (levels mirrored by the admin)', () =>
     expect(next.entries.map((entry: { action: string }) => entry.action)).toEqual(['move-stage', 'assign-to-me']);
   });
 
-  it('never lets one account read or change another account\'s records, on any route', async () => {
+  it("never lets one account read or change another account's records, on any route", async () => {
     const routes: Array<{ method: 'GET' | 'POST'; path: string; body?: unknown }> = [
       { method: 'GET', path: '/api/v1/records/tickets/5001/access' },
       { method: 'GET', path: '/api/v1/records/contacts/6001/access' },
@@ -158,10 +184,24 @@ describe('card API with the policy source (levels mirrored by the admin)', () =>
     const status = (await h.signed({ path: '/api/v1/admin/status', portalId: P, userId: ana.id })).json();
     expect(status.installation).toMatchObject({ status: 'active', installedBy: { userId: ana.id, name: 'Ana Silva' } });
     expect(status.scopes.missing).toEqual([]);
-    const explained = (await h.signed({ method: 'POST', path: '/api/v1/admin/explain', portalId: P, userId: ana.id, body: { userId: bob!.id, objectType: 'tickets', recordId: '5001', action: 'view' } })).json();
+    const explained = (
+      await h.signed({
+        method: 'POST',
+        path: '/api/v1/admin/explain',
+        portalId: P,
+        userId: ana.id,
+        body: { userId: bob!.id, objectType: 'tickets', recordId: '5001', action: 'view' },
+      })
+    ).json();
     expect(explained.decision.code).toBe('OWNED_ONLY_NOT_OWNER');
     expect(explained.trace.policyRule).toMatchObject({ level: 'owned', rule: `user ${bob!.id}` });
-    const invalid = await h.signed({ method: 'PUT', path: '/api/v1/admin/policy', portalId: P, userId: ana.id, body: { default: { tickets: { view: 'most' } } } });
+    const invalid = await h.signed({
+      method: 'PUT',
+      path: '/api/v1/admin/policy',
+      portalId: P,
+      userId: ana.id,
+      body: { default: { tickets: { view: 'most' } } },
+    });
     expect(invalid.statusCode).toBe(400);
     expect(invalid.json().error.details[0].field).toBe('body.default.tickets.view');
     const directory = (await h.signed({ path: '/api/v1/admin/directory', portalId: P, userId: ana.id })).json();
@@ -176,7 +216,7 @@ describe('card API with the policy source (levels mirrored by the admin)', () =>
   });
 });
 
-describe('card API with HubSpot\'s permissions API (auto)', () => {
+describe("card API with HubSpot's permissions API (auto)", () => {
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness();
@@ -187,7 +227,10 @@ describe('card API with HubSpot\'s permissions API (auto)', () => {
   it('answers from HubSpot, in plain words even before the admin set any level', async () => {
     const refused = await h.signed({ path: '/api/v1/records/tickets/5001/access', portalId: P, userId: bob!.id });
     expect(refused.statusCode).toBe(403);
-    expect(refused.json().error).toMatchObject({ code: 'DENIED_BY_HUBSPOT', message: "HubSpot's permissions don't allow you to open this ticket (owned by Ana Silva)." });
+    expect(refused.json().error).toMatchObject({
+      code: 'DENIED_BY_HUBSPOT',
+      message: "HubSpot's permissions don't allow you to open this ticket (owned by Ana Silva).",
+    });
     const allowed = await h.signed({ path: '/api/v1/records/tickets/5002/access', portalId: P, userId: bob!.id });
     expect(allowed.json().verdicts.view).toMatchObject({ allowed: true, source: 'hubspot' });
     // With no level set by the admin, the list is checked ticket by ticket with HubSpot rather than shown empty.

@@ -56,7 +56,13 @@ describe('configuration', () => {
     expect(loadConfig(minimal).allowCardIdentity).toBe(false);
     expect(loadConfig({ ...minimal, ALLOW_CARD_IDENTITY: 'true' }).allowCardIdentity).toBe(true);
     expect(problems({ ...minimal, ALLOW_CARD_IDENTITY: 'yes' })).toEqual(['ALLOW_CARD_IDENTITY: must be true or false']);
-    const production = { ...minimal, NODE_ENV: 'production', TOKEN_ENCRYPTION_KEY: 'ab'.repeat(32), PUBLIC_BASE_URL: 'https://vg.example.com', HUBSPOT_APP_ID: '4242' };
+    const production = {
+      ...minimal,
+      NODE_ENV: 'production',
+      TOKEN_ENCRYPTION_KEY: 'ab'.repeat(32),
+      PUBLIC_BASE_URL: 'https://vg.example.com',
+      HUBSPOT_APP_ID: '4242',
+    };
     expect(loadConfig(production).allowCardIdentity).toBe(false);
     expect(problems({ ...production, ALLOW_CARD_IDENTITY: 'true' })).toEqual([
       'ALLOW_CARD_IDENTITY: must not be true when NODE_ENV=production (it lets the card name its own viewer; it is for hs project dev only)',
@@ -97,7 +103,7 @@ describe('scopes from app-hsmeta.json', () => {
     return pathToFileURL(file);
   };
 
-  it('takes the required and optional scopes from the app\'s own app-hsmeta.json', () => {
+  it("takes the required and optional scopes from the app's own app-hsmeta.json", () => {
     const config = loadConfig(minimal);
     expect(config.hubspot.requiredScopes).toEqual(appMeta.config.auth.requiredScopes);
     expect(config.hubspot.optionalScopes).toEqual(appMeta.config.auth.optionalScopes);
@@ -107,20 +113,30 @@ describe('scopes from app-hsmeta.json', () => {
 
   it('refuses OPTIONAL_SCOPES, saying where the scopes come from now', () => {
     expect(problems({ ...minimal, OPTIONAL_SCOPES: 'crm.objects.deals.read' })).toEqual([
-      expect.stringMatching(/^OPTIONAL_SCOPES: is no longer read; the scopes come from hubspot-project\/app\/app-hsmeta\.json \(auth\.requiredScopes and auth\.optionalScopes\)/),
+      expect.stringMatching(
+        /^OPTIONAL_SCOPES: is no longer read; the scopes come from hubspot-project\/app\/app-hsmeta\.json \(auth\.requiredScopes and auth\.optionalScopes\)/,
+      ),
     ]);
   });
 
   it('stops the start on scopes it cannot put into an install URL, naming the file and the field', () => {
-    expect(problems(minimal, withAuth({ requiredScopes: [], optionalScopes: ['crm.objects.deals.read crm.objects.deals.write'], conditionallyRequiredScopes: ['e-commerce'] }))).toEqual([
+    expect(
+      problems(
+        minimal,
+        withAuth({ requiredScopes: [], optionalScopes: ['crm.objects.deals.read crm.objects.deals.write'], conditionallyRequiredScopes: ['e-commerce'] }),
+      ),
+    ).toEqual([
       'hubspot-project/app/app-hsmeta.json: config.auth.requiredScopes: must name at least one scope',
       'hubspot-project/app/app-hsmeta.json: config.auth.optionalScopes.0: must be a scope name without spaces',
       expect.stringMatching(/^hubspot-project\/app\/app-hsmeta\.json: config\.auth\.conditionallyRequiredScopes: must be empty/),
     ]);
   });
 
-  it('stops the start when app-hsmeta.json is missing, alongside the environment\'s problems', () => {
+  it("stops the start when app-hsmeta.json is missing, alongside the environment's problems", () => {
     const lines = problems({ HUBSPOT_CLIENT_ID: 'client' }, pathToFileURL(path.join(scratch, 'missing-hsmeta.json')));
-    expect(lines).toEqual([expect.stringMatching(/^HUBSPOT_CLIENT_SECRET: /), expect.stringMatching(/^hubspot-project\/app\/app-hsmeta\.json: cannot be read as JSON/)]);
+    expect(lines).toEqual([
+      expect.stringMatching(/^HUBSPOT_CLIENT_SECRET: /),
+      expect.stringMatching(/^hubspot-project\/app\/app-hsmeta\.json: cannot be read as JSON/),
+    ]);
   });
 });

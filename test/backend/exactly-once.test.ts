@@ -22,7 +22,14 @@ afterEach(async () => h.close());
 
 /** One signed request, to be sent as many times as a test likes, exactly as HubSpot would resend it. */
 const signedOnce = (path: string, userId: number, body: unknown) =>
-  signedRequest({ clientSecret: TEST_APP.clientSecret, publicBaseUrl: h.backendUrl, method: 'POST', path: `${path}?portalId=${P}&userId=${userId}`, body, timestamp: Date.now() });
+  signedRequest({
+    clientSecret: TEST_APP.clientSecret,
+    publicBaseUrl: h.backendUrl,
+    method: 'POST',
+    path: `${path}?portalId=${P}&userId=${userId}`,
+    body,
+    timestamp: Date.now(),
+  });
 /** Notes HubSpot created (a failed attempt created nothing). */
 const notesCreated = () => h.fake.calls.all().filter((call) => call.method === 'POST' && call.route === '/crm/v3/objects/notes' && call.status < 300).length;
 

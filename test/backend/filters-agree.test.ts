@@ -13,9 +13,19 @@ const base = [{ propertyName: 'associations.contact', operator: 'EQ' as const, v
 
 /** A random account: owners (each with a user on random teams) and tickets with a random owner or none. */
 const worldArbitrary = fc.record({
-  owners: fc.uniqueArray(fc.record({ id: fc.integer({ min: 7001, max: 7040 }), teams: fc.subarray(TEAMS) }), { selector: (owner) => owner.id, minLength: 1, maxLength: 12 }),
+  owners: fc.uniqueArray(fc.record({ id: fc.integer({ min: 7001, max: 7040 }), teams: fc.subarray(TEAMS) }), {
+    selector: (owner) => owner.id,
+    minLength: 1,
+    maxLength: 12,
+  }),
   tickets: fc.array(fc.record({ ownerPick: fc.nat(), unassigned: fc.boolean(), aboutContact: fc.boolean() }), { minLength: 1, maxLength: 25 }),
-  viewer: fc.record({ superAdmin: fc.boolean(), ownsPick: fc.option(fc.nat(), { nil: null }), teams: fc.subarray(TEAMS), level: fc.constantFrom(...LEVELS), configured: fc.boolean() }),
+  viewer: fc.record({
+    superAdmin: fc.boolean(),
+    ownsPick: fc.option(fc.nat(), { nil: null }),
+    teams: fc.subarray(TEAMS),
+    level: fc.constantFrom(...LEVELS),
+    configured: fc.boolean(),
+  }),
 });
 type World = typeof worldArbitrary extends fc.Arbitrary<infer T> ? T : never;
 
@@ -23,27 +33,50 @@ function seedFor(world: World): Seed {
   const template = loadSeed().accounts[0]!;
   const permissions = template.users[0]!.permissions;
   const users = world.owners.map((owner, index) => ({
-    id: 3000 + index, email: `u${index}@example.com`, firstName: 'U', lastName: String(index), superAdmin: false, canInstallApps: false, deactivated: false,
-    roleIds: [], primaryTeamId: owner.teams[0], secondaryTeamIds: owner.teams.slice(1), permissions,
+    id: 3000 + index,
+    email: `u${index}@example.com`,
+    firstName: 'U',
+    lastName: String(index),
+    superAdmin: false,
+    canInstallApps: false,
+    deactivated: false,
+    roleIds: [],
+    primaryTeamId: owner.teams[0],
+    secondaryTeamIds: owner.teams.slice(1),
+    permissions,
   }));
   const tickets = world.tickets.map((ticket, index) => ({
     id: String(5000 + index),
-    properties: { subject: `T${index}`, hubspot_owner_id: ticket.unassigned ? null : String(world.owners[ticket.ownerPick % world.owners.length]!.id), hs_pipeline: '0', hs_pipeline_stage: '1' },
+    properties: {
+      subject: `T${index}`,
+      hubspot_owner_id: ticket.unassigned ? null : String(world.owners[ticket.ownerPick % world.owners.length]!.id),
+      hs_pipeline: '0',
+      hs_pipeline_stage: '1',
+    },
   }));
   return {
-    accounts: [{
-      ...template,
-      users,
-      owners: world.owners.map((owner, index) => ({ id: owner.id, userId: 3000 + index, email: `u${index}@example.com`, firstName: 'U', lastName: String(index), archived: false })),
-      tickets,
-      contacts: [{ id: CONTACT, properties: { firstname: 'C', lastname: 'X', email: 'c@example.com', hubspot_owner_id: null } }],
-      ticketContacts: tickets.filter((_, index) => world.tickets[index]!.aboutContact).map((ticket) => [ticket.id, CONTACT] as [string, string]),
-    }],
+    accounts: [
+      {
+        ...template,
+        users,
+        owners: world.owners.map((owner, index) => ({
+          id: owner.id,
+          userId: 3000 + index,
+          email: `u${index}@example.com`,
+          firstName: 'U',
+          lastName: String(index),
+          archived: false,
+        })),
+        tickets,
+        contacts: [{ id: CONTACT, properties: { firstname: 'C', lastname: 'X', email: 'c@example.com', hubspot_owner_id: null } }],
+        ticketContacts: tickets.filter((_, index) => world.tickets[index]!.aboutContact).map((ticket) => [ticket.id, CONTACT] as [string, string]),
+      },
+    ],
   };
 }
 
 describe('compiled search filters agree with decide()', () => {
-  it('for random viewers, teams and records, as executed by the local HubSpot\'s search', async () => {
+  it("for random viewers, teams and records, as executed by the local HubSpot's search", async () => {
     await fc.assert(
       fc.asyncProperty(worldArbitrary, async (world) => {
         const seed = seedFor(world);
@@ -53,7 +86,13 @@ describe('compiled search filters agree with decide()', () => {
           const { accessToken } = fake.tokens.issue(account.portalId, account.users[0]!.id);
           const ownerTeams = new Map(world.owners.map((owner) => [owner.id, owner.teams]));
           const viewerOwnerId = world.viewer.ownsPick === null ? null : world.owners[world.viewer.ownsPick % world.owners.length]!.id;
-          const viewer: ViewerFacts = { userId: 1, name: 'V', superAdmin: world.viewer.superAdmin, ownerId: viewerOwnerId, teams: world.viewer.teams.map((id) => ({ id, name: id })) };
+          const viewer: ViewerFacts = {
+            userId: 1,
+            name: 'V',
+            superAdmin: world.viewer.superAdmin,
+            ownerId: viewerOwnerId,
+            teams: world.viewer.teams.map((id) => ({ id, name: id })),
+          };
           const grant: Grant = { level: world.viewer.level, source: 'policy', rule: 'random', configured: world.viewer.configured };
           const teamOwnerIds = world.owners.filter((owner) => owner.teams.some((team) => world.viewer.teams.includes(team))).map((owner) => owner.id);
 
@@ -61,7 +100,11 @@ describe('compiled search filters agree with decide()', () => {
             .filter((ticket) => account.ticketContacts.some(([ticketId]) => ticketId === ticket.id))
             .filter((ticket) => {
               const ownerId = ticket.properties.hubspot_owner_id === null ? null : Number(ticket.properties.hubspot_owner_id);
-              const record: RecordFacts = { objectType: 'tickets', id: ticket.id, owner: ownerId === null ? null : { ownerId, name: 'O', teamIds: ownerTeams.get(ownerId) ?? [] } };
+              const record: RecordFacts = {
+                objectType: 'tickets',
+                id: ticket.id,
+                owner: ownerId === null ? null : { ownerId, name: 'O', teamIds: ownerTeams.get(ownerId) ?? [] },
+              };
               return decide(viewer, 'view', record, grant).allowed;
             })
             .map((ticket) => ticket.id);
@@ -70,7 +113,12 @@ describe('compiled search filters agree with decide()', () => {
           expect(groups).toBeDefined();
           let found: string[] = [];
           if (groups !== 'none' && groups !== undefined) {
-            const response = await fake.app.inject({ method: 'POST', url: '/crm/v3/objects/tickets/search', headers: { authorization: `Bearer ${accessToken}` }, payload: { filterGroups: groups, limit: 200 } });
+            const response = await fake.app.inject({
+              method: 'POST',
+              url: '/crm/v3/objects/tickets/search',
+              headers: { authorization: `Bearer ${accessToken}` },
+              payload: { filterGroups: groups, limit: 200 },
+            });
             expect(response.statusCode).toBe(200);
             found = (response.json().results as Array<{ id: string }>).map((result) => result.id);
           }
@@ -83,7 +131,7 @@ describe('compiled search filters agree with decide()', () => {
     );
   });
 
-  it('splits large owner lists into IN chunks within HubSpot\'s limits, and gives up past them', () => {
+  it("splits large owner lists into IN chunks within HubSpot's limits, and gives up past them", () => {
     const viewer: ViewerFacts = { userId: 1, name: 'V', superAdmin: false, ownerId: 1, teams: [{ id: '301', name: 'A' }] };
     const grant: Grant = { level: 'team+unassigned', source: 'policy', rule: 'r', configured: true };
     const many = Array.from({ length: 250 }, (_, index) => index + 2);
@@ -95,6 +143,15 @@ describe('compiled search filters agree with decide()', () => {
       expect(group.filters.length).toBeLessThanOrEqual(SEARCH_LIMITS.filtersPerGroup);
       for (const filter of group.filters) if ('values' in filter) expect(filter.values.length).toBeLessThanOrEqual(SEARCH_LIMITS.inValues);
     }
-    expect(ownerScopeFilterGroups(visibility(viewer, grant, Array.from({ length: 600 }, (_, index) => index + 2)), base)).toBeUndefined();
+    expect(
+      ownerScopeFilterGroups(
+        visibility(
+          viewer,
+          grant,
+          Array.from({ length: 600 }, (_, index) => index + 2),
+        ),
+        base,
+      ),
+    ).toBeUndefined();
   });
 });

@@ -23,7 +23,12 @@ describe("pacing from what HubSpot says, against the local HubSpot's limits", ()
     await fake.close();
   });
 
-  const portal = (): PortalApi => createHubSpotApi({ apiBaseUrl: base, scheduler: new HubSpotScheduler(), getToken: async () => token, requestTimeoutMs: 5_000 }).forPortal(P, token, admin.id);
+  const portal = (): PortalApi =>
+    createHubSpotApi({ apiBaseUrl: base, scheduler: new HubSpotScheduler(), getToken: async () => token, requestTimeoutMs: 5_000 }).forPortal(
+      P,
+      token,
+      admin.id,
+    );
   const refused = () => fake.calls.all().filter((call) => call.status === 429);
 
   it("learns the account's window from X-HubSpot-RateLimit-Max and -Interval-Milliseconds and stays inside it", async () => {
@@ -39,7 +44,8 @@ describe("pacing from what HubSpot says, against the local HubSpot's limits", ()
   it('leaves what other clients of the app used, as X-HubSpot-RateLimit-Remaining says', async () => {
     fake.switches.rateLimits.general = { max: 20, windowMs: 2_000 };
     // Another instance of the backend, with the same install token, used 15 of the account's 20.
-    for (let i = 0; i < 15; i += 1) expect((await fetch(`${base}/crm/v3/objects/tickets/5001`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    for (let i = 0; i < 15; i += 1)
+      expect((await fetch(`${base}/crm/v3/objects/tickets/5001`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     const hubspot = portal();
     // Our window has room for 20; HubSpot's first answer says 4 are left.
     await hubspot.getTicket('5001');

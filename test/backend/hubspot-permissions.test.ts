@@ -28,7 +28,8 @@ describe('reading the permissions API answer', () => {
       [hcrn('2')]: { 'crm-object:VIEW': { permittedUsers: [8] } },
     },
   };
-  const asPlain = (answer: PermittedActions | undefined) => (answer === undefined ? undefined : Object.fromEntries([...answer].map(([id, actions]) => [id, [...actions].sort()])));
+  const asPlain = (answer: PermittedActions | undefined) =>
+    answer === undefined ? undefined : Object.fromEntries([...answer].map(([id, actions]) => [id, [...actions].sort()]));
 
   it('reads the documented shape per record; an absent permission means nobody holds it', () => {
     const answers = readPermittedUsers(documented, requested);
@@ -37,7 +38,9 @@ describe('reading the permissions API answer', () => {
   });
 
   it('ignores a crm-object permission it does not know, which can grant nothing it checks', () => {
-    const withNew = { resources: { ...documented.resources, [hcrn('2')]: { 'crm-object:VIEW': { permittedUsers: [8] }, 'crm-object:MERGE': { permittedUsers: [9] } } } };
+    const withNew = {
+      resources: { ...documented.resources, [hcrn('2')]: { 'crm-object:VIEW': { permittedUsers: [8] }, 'crm-object:MERGE': { permittedUsers: [9] } } },
+    };
     expect(asPlain(readPermittedUsers(withNew, requested).get('2'))).toEqual({ 8: ['view'] });
   });
 
@@ -78,14 +81,19 @@ describe('ACCESS_SOURCE=hubspot on that shape', () => {
     h = await startHarness({ env: { ACCESS_SOURCE: 'hubspot' } });
     await h.installDirect(P, ana.id);
   };
-  const access = (userId: number, objectType: 'tickets' | 'contacts', id: string) => h.signed({ path: `/api/v1/records/${objectType}/${id}/access`, portalId: P, userId });
+  const access = (userId: number, objectType: 'tickets' | 'contacts', id: string) =>
+    h.signed({ path: `/api/v1/records/${objectType}/${id}/access`, portalId: P, userId });
 
-  it('gives HubSpot\'s verdicts: Bob may view and edit his own ticket but not delete it, and may not open Ana\'s', async () => {
+  it("gives HubSpot's verdicts: Bob may view and edit his own ticket but not delete it, and may not open Ana's", async () => {
     await start();
     // Ticket 5002 and contact 6002 are Bob's; 5001 is Ana's. Bob: tickets owned/owned/none, contacts owned (communicate too).
     const own = await access(bob.id, 'tickets', '5002');
     expect(own.statusCode).toBe(200);
-    expect(own.json().verdicts).toMatchObject({ view: { allowed: true, source: 'hubspot' }, edit: { allowed: true }, delete: { allowed: false, code: 'DENIED_BY_HUBSPOT' } });
+    expect(own.json().verdicts).toMatchObject({
+      view: { allowed: true, source: 'hubspot' },
+      edit: { allowed: true },
+      delete: { allowed: false, code: 'DENIED_BY_HUBSPOT' },
+    });
     const others = await access(bob.id, 'tickets', '5001');
     expect(others.statusCode).toBe(403);
     expect(others.json().error.code).toBe('DENIED_BY_HUBSPOT');
@@ -95,7 +103,10 @@ describe('ACCESS_SOURCE=hubspot on that shape', () => {
   it('refuses with ACCESS_UNKNOWN when HubSpot refuses the call (403: not granted) or keeps failing', async () => {
     await start();
     // A 503 is retried (4 attempts in all); a 403 is not.
-    for (const [status, times] of [[403, 1], [503, 4]] as const) {
+    for (const [status, times] of [
+      [403, 1],
+      [503, 4],
+    ] as const) {
       h.fake.switches.failNext(times, status, PERMITTED);
       const refused = await access(bob.id, 'tickets', '5002');
       expect(refused.statusCode).toBe(403);
@@ -121,7 +132,12 @@ describe('ACCESS_SOURCE=hubspot on that shape', () => {
         method: 'POST',
         headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
         body: JSON.stringify({
-          properties: { subject: `Batch ${index}`, hs_pipeline: '0', hs_pipeline_stage: '1', hubspot_owner_id: String(index % 2 === 0 ? ownerOf('Bob') : ownerOf('Carla')) },
+          properties: {
+            subject: `Batch ${index}`,
+            hs_pipeline: '0',
+            hs_pipeline_stage: '1',
+            hubspot_owner_id: String(index % 2 === 0 ? ownerOf('Bob') : ownerOf('Carla')),
+          },
           associations: [{ to: { id: '6002' }, types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: 16 }] }],
         }),
       });

@@ -24,7 +24,7 @@ async function start(env: Record<string, string>, logger?: FastifyBaseLogger) {
 const asCard = (path: string, portalId = account.portalId, userId = admin.id) => `${path}?vgPortalId=${portalId}&vgUserId=${userId}`;
 
 describe('identity in production', () => {
-  it('accepts HubSpot\'s names, and refuses a request without them, saying what HubSpot did not send', async () => {
+  it("accepts HubSpot's names, and refuses a request without them, saying what HubSpot did not send", async () => {
     await start(PRODUCTION);
     expect((await h.signed({ path: '/api/v1/me', portalId: account.portalId, userId: admin.id })).statusCode).toBe(200);
 
@@ -51,7 +51,7 @@ describe('identity in production', () => {
     expect(otherApp.json().error.code).toBe('APP_MISMATCH');
   });
 
-  it('shows in the settings status that HubSpot named the viewer on the account\'s latest requests', async () => {
+  it("shows in the settings status that HubSpot named the viewer on the account's latest requests", async () => {
     await start(PRODUCTION);
     await h.signed({ path: '/api/v1/me', portalId: account.portalId, userId: admin.id });
     const status = await h.signed({ path: '/api/v1/admin/status', portalId: account.portalId, userId: admin.id });
@@ -61,14 +61,14 @@ describe('identity in production', () => {
 });
 
 describe('identity in development', () => {
-  it('refuses the card\'s names without ALLOW_CARD_IDENTITY', async () => {
+  it("refuses the card's names without ALLOW_CARD_IDENTITY", async () => {
     await start({});
     const refused = await h.signedExactly({ path: asCard('/api/v1/me') });
     expect(refused.statusCode).toBe(401);
     expect(refused.json().error.code).toBe('HUBSPOT_IDENTITY_MISSING');
   });
 
-  it('accepts the card\'s names with ALLOW_CARD_IDENTITY, logs each such request without the ids, and counts it as the card\'s', async () => {
+  it("accepts the card's names with ALLOW_CARD_IDENTITY, logs each such request without the ids, and counts it as the card's", async () => {
     const warnings: Array<Record<string, unknown>> = [];
     const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line) as Record<string, unknown>) });
     await start({ ALLOW_CARD_IDENTITY: 'true' }, logger);

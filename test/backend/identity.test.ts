@@ -7,7 +7,7 @@ const development: IdentityRules = { expectedAppId: 777, allowCardIdentity: true
 const read = (query: string, rules: IdentityRules) => readSignedIdentity(`/api/v1/me?${query}`, rules);
 
 describe('readSignedIdentity', () => {
-  it('takes the viewer from HubSpot\'s names, with app and email when HubSpot sends them', () => {
+  it("takes the viewer from HubSpot's names, with app and email when HubSpot sends them", () => {
     for (const rules of [production, development]) {
       expect(read('portalId=42&userId=7&appId=777&userEmail=ana%40example.com', rules)).toEqual({
         ok: true,
@@ -16,7 +16,7 @@ describe('readSignedIdentity', () => {
     }
   });
 
-  it('refuses the card\'s names alone unless card identity is allowed, saying which of HubSpot\'s names are missing', () => {
+  it("refuses the card's names alone unless card identity is allowed, saying which of HubSpot's names are missing", () => {
     expect(read('vgPortalId=42&vgUserId=7', production)).toEqual({ ok: false, failure: 'HUBSPOT_IDENTITY_MISSING', missing: ['portalId', 'userId'] });
     expect(read('vgPortalId=42&vgUserId=7', development)).toEqual({
       ok: true,
@@ -24,11 +24,14 @@ describe('readSignedIdentity', () => {
     });
   });
 
-  it('prefers HubSpot\'s names when both are present and agree', () => {
-    expect(read('vgPortalId=42&vgUserId=7&portalId=42&userId=7', development)).toMatchObject({ ok: true, identity: { portalId: 42, userId: 7, source: 'hubspot' } });
+  it("prefers HubSpot's names when both are present and agree", () => {
+    expect(read('vgPortalId=42&vgUserId=7&portalId=42&userId=7', development)).toMatchObject({
+      ok: true,
+      identity: { portalId: 42, userId: 7, source: 'hubspot' },
+    });
   });
 
-  it('never completes a partial set of HubSpot\'s names with the card\'s', () => {
+  it("never completes a partial set of HubSpot's names with the card's", () => {
     expect(read('vgPortalId=42&vgUserId=7&portalId=42', development)).toEqual({ ok: false, failure: 'HUBSPOT_IDENTITY_MISSING', missing: ['userId'] });
   });
 
@@ -47,20 +50,23 @@ describe('readSignedIdentity', () => {
     expect(read(query, development)).toMatchObject({ ok: false, failure });
   });
 
-  it('in production, refuses a request naming nobody as HubSpot\'s omission, and still checks conflicts and the app first', () => {
+  it("in production, refuses a request naming nobody as HubSpot's omission, and still checks conflicts and the app first", () => {
     expect(read('', production)).toEqual({ ok: false, failure: 'HUBSPOT_IDENTITY_MISSING', missing: ['portalId', 'userId'] });
     expect(read('vgPortalId=43&vgUserId=7&portalId=42&userId=7', production)).toMatchObject({ failure: 'IDENTITY_CONFLICT' });
     expect(read('portalId=42&userId=7&appId=778', production)).toMatchObject({ failure: 'APP_MISMATCH' });
   });
 
   it('checks the app only when HUBSPOT_APP_ID is configured, and accepts a request without appId', () => {
-    expect(read('portalId=42&userId=7&appId=778', { expectedAppId: undefined, allowCardIdentity: false })).toMatchObject({ ok: true, identity: { appId: 778 } });
+    expect(read('portalId=42&userId=7&appId=778', { expectedAppId: undefined, allowCardIdentity: false })).toMatchObject({
+      ok: true,
+      identity: { appId: 778 },
+    });
     expect(read('portalId=42&userId=7', production)).toMatchObject({ ok: true, identity: { appId: undefined } });
   });
 });
 
 describe('identity sources of recent requests', () => {
-  it('counts each account\'s latest requests by source, since the oldest one counted', () => {
+  it("counts each account's latest requests by source, since the oldest one counted", () => {
     let clock = Date.parse('2026-11-22T09:00:00.000Z');
     const sources = createIdentitySources({ now: () => clock });
     expect(sources.summary(42)).toEqual({ hubspot: 0, card: 0, since: null });

@@ -33,7 +33,7 @@ describe('one-time install through HubSpot', () => {
   });
   afterAll(async () => harness.close());
 
-  it('sends the installer to HubSpot with the app\'s client id, redirect URL and a state bound to a cookie', async () => {
+  it("sends the installer to HubSpot with the app's client id, redirect URL and a state bound to a cookie", async () => {
     const response = await fetch(`${harness.backendUrl}/oauth/install`, { redirect: 'manual' });
     expect(response.status).toBe(302);
     const location = new URL(response.headers.get('location')!);
@@ -52,7 +52,7 @@ describe('one-time install through HubSpot', () => {
     expect(scopesIn(location, 'optional_scope')).toEqual(appMeta.config.auth.optionalScopes);
   });
 
-  it('shows HubSpot\'s own role error to a user who may not install, and installs nothing', async () => {
+  it("shows HubSpot's own role error to a user who may not install, and installs nothing", async () => {
     const result = await installThroughHubSpot({ backendUrl: harness.backendUrl, userId: bystander.id });
     expect(result.page).toContain('You do not have the correct role to grant these permissions');
     expect(await harness.installations.get(account.portalId)).toBeUndefined();
@@ -154,14 +154,16 @@ describe('one-time install through HubSpot', () => {
   });
 
   it('escapes whatever HubSpot puts in error_description', async () => {
-    const response = await fetch(`${harness.backendUrl}/oauth/callback?error=server_error&error_description=${encodeURIComponent('<script>alert(1)</script>')}`);
+    const response = await fetch(
+      `${harness.backendUrl}/oauth/callback?error=server_error&error_description=${encodeURIComponent('<script>alert(1)</script>')}`,
+    );
     const page = await response.text();
     expect(page).not.toContain('<script>alert(1)</script>');
     expect(page).toContain('&lt;script&gt;');
   });
 });
 
-describe('what the install token is for, from HubSpot\'s introspection', () => {
+describe("what the install token is for, from HubSpot's introspection", () => {
   let harness: Harness;
   afterAll(async () => harness.close());
 
@@ -170,11 +172,14 @@ describe('what the install token is for, from HubSpot\'s introspection', () => {
     const result = await installThroughHubSpot({ backendUrl: harness.backendUrl, userId: superAdmin.id });
     expect(result.status).toBe(200);
     expect(harness.fake.calls.count('POST', '/oauth/2026-03/token/introspect')).toBe(1);
-    expect(await harness.installations.get(account.portalId)).toMatchObject({ installedByUserId: superAdmin.id, scopes: [...harness.config.hubspot.requiredScopes] });
+    expect(await harness.installations.get(account.portalId)).toMatchObject({
+      installedByUserId: superAdmin.id,
+      scopes: [...harness.config.hubspot.requiredScopes],
+    });
     await harness.close();
   });
 
-  it('explains a user-level install (HubSpot\'s per-user app model) and stores nothing', async () => {
+  it("explains a user-level install (HubSpot's per-user app model) and stores nothing", async () => {
     harness = await startHarness();
     harness.fake.switches.userLevelInstalls = true;
     const result = await installThroughHubSpot({ backendUrl: harness.backendUrl, userId: superAdmin.id });

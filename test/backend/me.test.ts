@@ -21,7 +21,13 @@ describe('GET /api/v1/me', () => {
     expect(response.statusCode).toBe(200);
     const owner = account.owners.find((candidate) => candidate.userId === withSecondaryTeam.id);
     const body = response.json();
-    expect(body).toMatchObject({ portalId: account.portalId, userId: withSecondaryTeam.id, email: withSecondaryTeam.email, superAdmin: false, ownerId: owner?.id ?? null });
+    expect(body).toMatchObject({
+      portalId: account.portalId,
+      userId: withSecondaryTeam.id,
+      email: withSecondaryTeam.email,
+      superAdmin: false,
+      ownerId: owner?.id ?? null,
+    });
     expect(body.ownerId).not.toBe(withSecondaryTeam.id);
     expect(body.teams.filter((team: { primary: boolean }) => !team.primary).map((team: { id: string }) => team.id)).toEqual(withSecondaryTeam.secondaryTeamIds);
     expect(body.teams.every((team: { name: string }) => team.name.length > 0)).toBe(true);

@@ -22,7 +22,8 @@ describe('edit never wider than view, through the API (ACCESS_SOURCE=policy)', (
   afterAll(async () => h.close());
 
   const putPolicy = (body: unknown) => h.signed({ method: 'PUT', path: '/api/v1/admin/policy', portalId: P, userId: ana.id, body });
-  const moveStage = (ticketId: string) => h.signed({ method: 'POST', path: `/api/v1/tickets/${ticketId}/stage`, portalId: P, userId: bob.id, body: { stageId: '4' } });
+  const moveStage = (ticketId: string) =>
+    h.signed({ method: 'POST', path: `/api/v1/tickets/${ticketId}/stage`, portalId: P, userId: bob.id, body: { stageId: '4' } });
 
   it('refuses to save a rule whose Edit reaches past its View, naming the rule', async () => {
     const version = async () => (await h.signed({ path: '/api/v1/admin/policy', portalId: P, userId: ana.id })).json().version;
@@ -31,7 +32,12 @@ describe('edit never wider than view, through the API (ACCESS_SOURCE=policy)', (
     expect(refused.statusCode).toBe(400);
     expect(refused.json().error).toMatchObject({
       code: 'VALIDATION_FAILED',
-      details: [{ field: 'body.users.2002.tickets.edit', message: "user 2002: tickets Edit 'Team' would reach tickets that View 'Owned only' hides; set Edit to 'Owned only' or narrower, or widen View" }],
+      details: [
+        {
+          field: 'body.users.2002.tickets.edit',
+          message: "user 2002: tickets Edit 'Team' would reach tickets that View 'Owned only' hides; set Edit to 'Owned only' or narrower, or widen View",
+        },
+      ],
     });
     expect(await version()).toBe(before);
   });
@@ -49,8 +55,19 @@ describe('edit never wider than view, through the API (ACCESS_SOURCE=policy)', (
     expect(moved.body).not.toContain(devsTicket.properties.subject);
     expect(h.fake.calls.all().filter((call) => call.method !== 'GET' && call.route.startsWith('/crm/'))).toEqual([]);
 
-    const explained = await h.signed({ method: 'POST', path: '/api/v1/admin/explain', portalId: P, userId: ana.id, body: { userId: bob.id, objectType: 'tickets', recordId: devsTicket.id, action: 'edit' } });
-    expect(explained.json().trace.policyRule).toEqual({ level: 'owned', source: 'policy', rule: "team 302, limited to View's level from user 2002", configured: true });
+    const explained = await h.signed({
+      method: 'POST',
+      path: '/api/v1/admin/explain',
+      portalId: P,
+      userId: ana.id,
+      body: { userId: bob.id, objectType: 'tickets', recordId: devsTicket.id, action: 'edit' },
+    });
+    expect(explained.json().trace.policyRule).toEqual({
+      level: 'owned',
+      source: 'policy',
+      rule: "team 302, limited to View's level from user 2002",
+      configured: true,
+    });
 
     // The same rules still let him move his own ticket: the cap narrows Edit to View, not to nothing.
     const own = await moveStage(bobsTicket.id);

@@ -1,7 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { actionsOf, LEVELS, OBJECT_TYPE_NAMES, type Level, type ObjectType } from '../../backend/src/access/model.js';
-import { levelMeet, levelWithin, policyDocumentSchema, policyShapeSchema, resolvePolicyGrant, type LevelMap, type PolicyDocument } from '../../backend/src/access/policy.js';
+import {
+  levelMeet,
+  levelWithin,
+  policyDocumentSchema,
+  policyShapeSchema,
+  resolvePolicyGrant,
+  type LevelMap,
+  type PolicyDocument,
+} from '../../backend/src/access/policy.js';
 
 /** The levels as sets of owner relations, written out independently of levelCovers so the tests check it too. */
 const REACH: Record<Level, ReadonlySet<string>> = {
@@ -33,7 +41,12 @@ describe('resolution caps every action at View', () => {
 
   it('limits a team Edit rule to the user View rule above it, and says so', () => {
     expect(resolvePolicyGrant(policy, bob, 'tickets', 'view')).toEqual({ level: 'owned', source: 'policy', rule: 'user 2002', configured: true });
-    expect(resolvePolicyGrant(policy, bob, 'tickets', 'edit')).toEqual({ level: 'owned', source: 'policy', rule: "team 302, limited to View's level from user 2002", configured: true });
+    expect(resolvePolicyGrant(policy, bob, 'tickets', 'edit')).toEqual({
+      level: 'owned',
+      source: 'policy',
+      rule: "team 302, limited to View's level from user 2002",
+      configured: true,
+    });
   });
 
   it('leaves a level alone when View already covers it, and an unset action unset', () => {
@@ -45,12 +58,22 @@ describe('resolution caps every action at View', () => {
 
   it('leaves nothing to edit, as not configured, when no rule sets View', () => {
     const carla = { userId: 2003, superAdmin: false, teamIds: ['301', '302'], roleIds: ['902'] };
-    expect(resolvePolicyGrant(policy, carla, 'tickets', 'edit')).toEqual({ level: 'none', source: 'policy', rule: "team 302, limited to View's level (not configured)", configured: false });
+    expect(resolvePolicyGrant(policy, carla, 'tickets', 'edit')).toEqual({
+      level: 'none',
+      source: 'policy',
+      rule: "team 302, limited to View's level (not configured)",
+      configured: false,
+    });
   });
 
   it('keeps a Super Admin at All for every action', () => {
     for (const action of actionsOf('contacts')) {
-      expect(resolvePolicyGrant(policy, { ...bob, superAdmin: true }, 'contacts', action)).toEqual({ level: 'everything', source: 'policy', rule: 'super admin', configured: true });
+      expect(resolvePolicyGrant(policy, { ...bob, superAdmin: true }, 'contacts', action)).toEqual({
+        level: 'everything',
+        source: 'policy',
+        rule: 'super admin',
+        configured: true,
+      });
     }
   });
 });
@@ -74,9 +97,18 @@ describe('saving refuses a rule whose own Edit, Delete or Communicate reaches pa
       teams: { '302': { tickets: { view: 'team', edit: 'team', delete: 'everything' } } },
     });
     expect(result.error?.issues.map(({ path, message }) => [path.join('.'), message])).toEqual([
-      ['default.contacts.communicate', "account default: contacts Communicate 'Owned only' would reach contacts that View 'None' hides; set Communicate to 'None', or widen View"],
-      ['roles.901.tickets.delete', "role 901: tickets Delete 'Team' would reach tickets that View 'Owned and unassigned' hides; set Delete to 'Owned only' or narrower, or widen View"],
-      ['teams.302.tickets.delete', "team 302: tickets Delete 'All' would reach tickets that View 'Team' hides; set Delete to 'Team' or narrower, or widen View"],
+      [
+        'default.contacts.communicate',
+        "account default: contacts Communicate 'Owned only' would reach contacts that View 'None' hides; set Communicate to 'None', or widen View",
+      ],
+      [
+        'roles.901.tickets.delete',
+        "role 901: tickets Delete 'Team' would reach tickets that View 'Owned and unassigned' hides; set Delete to 'Owned only' or narrower, or widen View",
+      ],
+      [
+        'teams.302.tickets.delete',
+        "team 302: tickets Delete 'All' would reach tickets that View 'Team' hides; set Delete to 'Team' or narrower, or widen View",
+      ],
     ]);
   });
 
@@ -90,7 +122,12 @@ describe('saving refuses a rule whose own Edit, Delete or Communicate reaches pa
 const ids = { users: ['1', '2', '3'], teams: ['10', '20', '30'], roles: ['7', '8'] } as const;
 const optionalLevel = fc.option(fc.constantFrom(...LEVELS), { nil: undefined, freq: 2 });
 const levelMapArbitrary: fc.Arbitrary<LevelMap> = fc.record(
-  Object.fromEntries(OBJECT_TYPE_NAMES.map((objectType) => [objectType, fc.record(Object.fromEntries(actionsOf(objectType).map((action) => [action, optionalLevel])), { requiredKeys: [] })])),
+  Object.fromEntries(
+    OBJECT_TYPE_NAMES.map((objectType) => [
+      objectType,
+      fc.record(Object.fromEntries(actionsOf(objectType).map((action) => [action, optionalLevel])), { requiredKeys: [] }),
+    ]),
+  ),
   { requiredKeys: [] },
 ) as fc.Arbitrary<LevelMap>;
 const mapsFor = (keys: readonly string[]) => fc.dictionary(fc.constantFrom(...keys), levelMapArbitrary, { maxKeys: keys.length });
@@ -136,13 +173,19 @@ describe('for random documents and viewers', () => {
       fc.property(documentArbitrary, (document) => {
         const rules: Array<[string, string[], LevelMap]> = [
           ['account default', ['default'], document.default],
-          ...(['roles', 'teams', 'users'] as const).flatMap((key) => Object.entries(document[key]).map(([id, map]): [string, string[], LevelMap] => [`${key.slice(0, -1)} ${id}`, [key, id], map])),
+          ...(['roles', 'teams', 'users'] as const).flatMap((key) =>
+            Object.entries(document[key]).map(([id, map]): [string, string[], LevelMap] => [`${key.slice(0, -1)} ${id}`, [key, id], map]),
+          ),
         ];
         const expected = rules.flatMap(([name, path, map]) =>
           OBJECT_TYPE_NAMES.flatMap((objectType) => {
             const levels = (map[objectType] ?? {}) as Partial<Record<string, Level>>;
             const view = levels.view;
-            return view === undefined ? [] : actionsOf(objectType).filter((action) => levels[action] !== undefined && !subset(levels[action]!, view)).map((action) => ({ field: [...path, objectType, action].join('.'), rule: name }));
+            return view === undefined
+              ? []
+              : actionsOf(objectType)
+                  .filter((action) => levels[action] !== undefined && !subset(levels[action]!, view))
+                  .map((action) => ({ field: [...path, objectType, action].join('.'), rule: name }));
           }),
         );
         const result = policyDocumentSchema.safeParse(document);

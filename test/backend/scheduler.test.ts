@@ -113,7 +113,10 @@ describe('HubSpot call scheduler', () => {
     it('counts a call until an interval after its answer, since HubSpot may have counted it late', async () => {
       const scheduler = new HubSpotScheduler({ limits: { general: { max: 1, intervalMs: 1_000 } } });
       const starts: number[] = [];
-      const slow = scheduler.run(1, timed(starts, () => new Promise((resolve) => setTimeout(resolve, 300, 'slow'))));
+      const slow = scheduler.run(
+        1,
+        timed(starts, () => new Promise((resolve) => setTimeout(resolve, 300, 'slow'))),
+      );
       const next = scheduler.run(1, timed(starts, ok));
       await vi.advanceTimersByTimeAsync(1_299);
       expect(starts).toEqual([0]);
@@ -158,7 +161,15 @@ describe('HubSpot call scheduler', () => {
       const scheduler = new HubSpotScheduler({ limits: { general: { max: 1, intervalMs: 1_000 } }, maxConcurrentPerLane: 1 });
       const order: number[] = [];
       const starts: number[] = [];
-      const all = Promise.all([1, 2, 3, 4, 5].map((n) => scheduler.run(1, timed(starts, () => order.push(n)), { user: 7 })));
+      const all = Promise.all(
+        [1, 2, 3, 4, 5].map((n) =>
+          scheduler.run(
+            1,
+            timed(starts, () => order.push(n)),
+            { user: 7 },
+          ),
+        ),
+      );
       await vi.advanceTimersByTimeAsync(4_000);
       await all;
       expect(order).toEqual([1, 2, 3, 4, 5]);
@@ -232,7 +243,10 @@ describe('HubSpot call scheduler', () => {
     it('ignores headers it cannot read', async () => {
       const scheduler = new HubSpotScheduler({ limits: { general: { max: 3, intervalMs: 1_000 } }, reservedShare: 0 });
       const starts: number[] = [];
-      await scheduler.run(1, answering(starts, { 'x-hubspot-ratelimit-max': 'lots', 'x-hubspot-ratelimit-interval-milliseconds': '-5', 'x-hubspot-ratelimit-remaining': '' }));
+      await scheduler.run(
+        1,
+        answering(starts, { 'x-hubspot-ratelimit-max': 'lots', 'x-hubspot-ratelimit-interval-milliseconds': '-5', 'x-hubspot-ratelimit-remaining': '' }),
+      );
       await Promise.all([scheduler.run(1, timed(starts, ok)), scheduler.run(1, timed(starts, ok))]);
       expect(starts).toEqual([0, 0, 0]);
     });
@@ -323,7 +337,9 @@ describe('HubSpot call scheduler', () => {
       await vi.advanceTimersByTimeAsync(2_000);
       const outcomes = await bursting;
       expect(burst).toHaveLength(15);
-      expect(outcomes.filter((outcome) => outcome.status === 'rejected').map((outcome) => (outcome.reason as AppError).code)).toEqual(Array(5).fill('HUBSPOT_RATE_LIMITED'));
+      expect(outcomes.filter((outcome) => outcome.status === 'rejected').map((outcome) => (outcome.reason as AppError).code)).toEqual(
+        Array(5).fill('HUBSPOT_RATE_LIMITED'),
+      );
     });
 
     it('serves waiting users in turn, not in arrival order', async () => {
@@ -342,7 +358,12 @@ describe('HubSpot call scheduler', () => {
     it('gives a search to the user who has not searched before the one who is bursting', async () => {
       const scheduler = new HubSpotScheduler();
       const order: string[] = [];
-      const search = (name: string, user: string) => scheduler.run(1, timed([], () => void order.push(name)), { user, lane: 'search' });
+      const search = (name: string, user: string) =>
+        scheduler.run(
+          1,
+          timed([], () => void order.push(name)),
+          { user, lane: 'search' },
+        );
       const burst = Array.from({ length: 12 }, (_, i) => search(`ana${i + 1}`, 'ana'));
       await vi.advanceTimersByTimeAsync(0);
       const bob = search('bob', 'bob');
@@ -492,7 +513,11 @@ describe('HubSpot call scheduler', () => {
     it('rethrows programming errors unchanged', async () => {
       const scheduler = new HubSpotScheduler();
       const bug = new RangeError('bug');
-      await expect(scheduler.run(1, async () => { throw bug; })).rejects.toBe(bug);
+      await expect(
+        scheduler.run(1, async () => {
+          throw bug;
+        }),
+      ).rejects.toBe(bug);
     });
   });
 
@@ -523,7 +548,7 @@ describe('HubSpot call scheduler', () => {
 });
 
 describe('HubSpot failures', () => {
-  it('reads the SDK\'s ApiException and our HubSpotHttpError alike, header names lower-cased', () => {
+  it("reads the SDK's ApiException and our HubSpotHttpError alike, header names lower-cased", () => {
     const body = { policyName: 'TEN_SECONDLY_ROLLING' };
     expect(readHttpFailure(new ApiException(429, 'x', body, { 'Retry-After': '2', 'X-HubSpot-RateLimit-Max': '110' }))).toEqual({
       status: 429,

@@ -28,7 +28,15 @@ describe('a start that fails outside the code', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const port = (blocker.address() as net.AddressInfo).port;
     try {
-      const taken = loadConfig({ HUBSPOT_CLIENT_ID: 'x', HUBSPOT_CLIENT_SECRET: 'y', PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: 'sqlite::memory:', LOG_LEVEL: 'silent', TOKEN_ENCRYPTION_KEY: 'a'.repeat(64) });
+      const taken = loadConfig({
+        HUBSPOT_CLIENT_ID: 'x',
+        HUBSPOT_CLIENT_SECRET: 'y',
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        DATABASE_URL: 'sqlite::memory:',
+        LOG_LEVEL: 'silent',
+        TOKEN_ENCRYPTION_KEY: 'a'.repeat(64),
+      });
       const failure = await startBackend(taken).then(
         async (backend) => {
           await backend.close();

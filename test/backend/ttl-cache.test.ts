@@ -19,7 +19,11 @@ describe('TTL cache', () => {
 
   it('forgets a failed load so the next call tries again', async () => {
     const cache = createTtlCache<number>({ ttlMs: 1000, maxEntries: 10, now: () => 0 });
-    await expect(cache.getOrLoad('k', async () => { throw new Error('hiccup'); })).rejects.toThrow('hiccup');
+    await expect(
+      cache.getOrLoad('k', async () => {
+        throw new Error('hiccup');
+      }),
+    ).rejects.toThrow('hiccup');
     await expect(cache.getOrLoad('k', async () => 7)).resolves.toBe(7);
   });
 

@@ -53,7 +53,7 @@ describe.skipIf(!chromiumAvailable)(chromiumAvailable ? 'install pages in a real
     await page.close();
   });
 
-  it('a non-admin is stopped on HubSpot\'s page; a cancel comes back explained; the Super Admin installs', async () => {
+  it("a non-admin is stopped on HubSpot's page; a cancel comes back explained; the Super Admin installs", async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
     const violations = cspViolations(page);

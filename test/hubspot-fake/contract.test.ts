@@ -18,13 +18,17 @@ describe('the contract check itself', () => {
   });
 
   it('accepts a body that follows the spec', async () => {
-    expect(await checkResponse({ method: 'GET', url: '/settings/v3/users/1', status: 200, body: { id: '1', email: 'a@b.example', roleIds: [], superAdmin: false } })).toBeUndefined();
+    expect(
+      await checkResponse({ method: 'GET', url: '/settings/v3/users/1', status: 200, body: { id: '1', email: 'a@b.example', roleIds: [], superAdmin: false } }),
+    ).toBeUndefined();
   });
 
-  it('holds the permissions API to the shape HubSpot documents in prose, and its errors to the specs\' Error', async () => {
+  it("holds the permissions API to the shape HubSpot documents in prose, and its errors to the specs' Error", async () => {
     const url = '/resource-permissions/v3/permitted-users?resource=hcrn:1:crm-object:0-5:42';
     const check = (body: unknown, status = 200) => checkResponse({ method: 'GET', url, status, body });
-    expect(await check({ resources: { 'hcrn:1:crm-object:0-5:42': { 'crm-object:VIEW': { permittedUsers: [1, 2] }, 'crm-object:EDIT': { permittedUsers: [1] } } } })).toBeUndefined();
+    expect(
+      await check({ resources: { 'hcrn:1:crm-object:0-5:42': { 'crm-object:VIEW': { permittedUsers: [1, 2] }, 'crm-object:EDIT': { permittedUsers: [1] } } } }),
+    ).toBeUndefined();
     expect(await check({ resources: {} })).toBeUndefined();
     expect((await check({ results: [{ userId: '1', permissions: ['VIEW'] }] }))?.errors.join(' ')).toMatch(/resources|additional/);
     expect(await check({ resources: { h: { 'crm-object:VIEW': { permittedUsers: ['1'] } } } })).toBeDefined();
@@ -54,7 +58,7 @@ describe('local HubSpot endpoints', () => {
   };
   const token = (portalId = northwind.portalId, scopes?: string[]) => fake.tokens.issue(portalId, admin.id, scopes).accessToken;
 
-  it('serves users, teams, roles and the user list with HubSpot\'s shapes', async () => {
+  it("serves users, teams, roles and the user list with HubSpot's shapes", async () => {
     const bearer = token();
     const user = await get(`/settings/v3/users/${admin.id}`, bearer);
     expect(user.status).toBe(200);
@@ -85,13 +89,16 @@ describe('local HubSpot endpoints', () => {
     const bearer = token();
     const ticket = await get(`/crm/v3/objects/tickets/${northwind.tickets[0]!.id}?properties=subject,hubspot_owner_id`, bearer);
     expect(ticket.status).toBe(200);
-    expect(ticket.body.properties).toMatchObject({ subject: northwind.tickets[0]!.properties.subject, hubspot_owner_id: northwind.tickets[0]!.properties.hubspot_owner_id });
+    expect(ticket.body.properties).toMatchObject({
+      subject: northwind.tickets[0]!.properties.subject,
+      hubspot_owner_id: northwind.tickets[0]!.properties.hubspot_owner_id,
+    });
     expect(ticket.body.properties).not.toHaveProperty('content');
     expect((await get(`/crm/v3/objects/contacts/${northwind.contacts[0]!.id}`, bearer)).status).toBe(200);
     expect((await get('/crm/v3/objects/tickets/999999', bearer)).status).toBe(404);
   });
 
-  it('keeps accounts apart: a token of one account cannot read another\'s users or records', async () => {
+  it("keeps accounts apart: a token of one account cannot read another's users or records", async () => {
     const bearer = token(northwind.portalId);
     expect((await get(`/settings/v3/users/${contoso.users[0]!.id}`, bearer)).status).toBe(404);
     expect((await get(`/crm/v3/objects/tickets/${contoso.tickets[0]!.id}`, bearer)).status).toBe(404);
@@ -112,7 +119,8 @@ describe('local HubSpot endpoints', () => {
 
   describe('the permissions API', () => {
     const hcrn = (objectTypeId: string, recordId: string, portalId = northwind.portalId) => `hcrn:${portalId}:crm-object:${objectTypeId}:${recordId}`;
-    const permitted = (...resources: string[]) => `/resource-permissions/v3/permitted-users?${resources.map((resource) => `resource=${encodeURIComponent(resource)}`).join('&')}`;
+    const permitted = (...resources: string[]) =>
+      `/resource-permissions/v3/permitted-users?${resources.map((resource) => `resource=${encodeURIComponent(resource)}`).join('&')}`;
     const userId = (first: string) => northwind.users.find((user) => user.firstName === first)!.id;
 
     it('answers every requested record in one call: per permission, the users holding it; COMMUNICATE on contacts only', async () => {
@@ -132,7 +140,7 @@ describe('local HubSpot endpoints', () => {
       expect(resources[ticket]!['crm-object:DELETE']!.permittedUsers).not.toContain(userId('Bob'));
     });
 
-    it('takes 20 resources per call and refuses 21 or none with HubSpot\'s error body', async () => {
+    it("takes 20 resources per call and refuses 21 or none with HubSpot's error body", async () => {
       const twenty = Array.from({ length: 20 }, (_, index) => hcrn('0-5', String(5001 + (index % 14))));
       expect((await get(permitted(...twenty), token())).status).toBe(200);
       for (const resources of [[...twenty, hcrn('0-5', '5001')], []]) {
@@ -143,11 +151,12 @@ describe('local HubSpot endpoints', () => {
       }
     });
 
-    it('gives no entry for another account\'s record or a record that does not exist, and refuses types it has none of', async () => {
+    it("gives no entry for another account's record or a record that does not exist, and refuses types it has none of", async () => {
       const own = hcrn('0-5', '5001');
       const answer = await get(permitted(own, hcrn('0-5', contoso.tickets[0]!.id, contoso.portalId), hcrn('0-5', '999999')), token());
       expect(Object.keys(answer.body.resources as object)).toEqual([own]);
-      for (const other of [hcrn('0-3', '1'), hcrn('0-2', '1'), 'hcrn:1:crm-object:tickets:5001']) expect((await get(permitted(other), token())).status).toBe(400);
+      for (const other of [hcrn('0-3', '1'), hcrn('0-2', '1'), 'hcrn:1:crm-object:tickets:5001'])
+        expect((await get(permitted(other), token())).status).toBe(400);
     });
 
     it('needs its scope (settings.users.read, an assumption: see routes/permissions.ts)', async () => {
@@ -157,7 +166,7 @@ describe('local HubSpot endpoints', () => {
     });
   });
 
-  it('enforces 110 requests per rolling 10 s per account, with HubSpot\'s headers', async () => {
+  it("enforces 110 requests per rolling 10 s per account, with HubSpot's headers", async () => {
     const bearer = token();
     const other = token(contoso.portalId);
     const first = await get('/settings/v3/users/roles', bearer);
@@ -174,7 +183,11 @@ describe('local HubSpot endpoints', () => {
   it('limits CRM search to five a second per account, apart from the 10 s window, with no rate-limit headers', async () => {
     const bearer = token();
     const search = async (path = '/crm/v3/objects/tickets/search') => {
-      const response = await fetch(base + path, { method: 'POST', headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' }, body: JSON.stringify({ limit: 1 }) });
+      const response = await fetch(base + path, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ limit: 1 }),
+      });
       return { status: response.status, headers: response.headers, body: (await response.json()) as Record<string, unknown> };
     };
     const remaining = async () => Number((await get('/settings/v3/users/roles', bearer)).headers.get('x-hubspot-ratelimit-remaining'));
@@ -220,13 +233,23 @@ describe('local HubSpot endpoints', () => {
 
   it('runs the OAuth code flow: single-use codes, refresh until the install is revoked', async () => {
     const redirect = 'https://viewer-guard.example.com/oauth/callback';
-    const form = new URLSearchParams({ client_id: APP.clientId, redirect_uri: redirect, scope: 'oauth tickets', state: 's1', userId: String(admin.id), decision: 'allow' });
+    const form = new URLSearchParams({
+      client_id: APP.clientId,
+      redirect_uri: redirect,
+      scope: 'oauth tickets',
+      state: 's1',
+      userId: String(admin.id),
+      decision: 'allow',
+    });
     const consent = await fetch(`${base}/oauth/authorize`, { method: 'POST', body: form, redirect: 'manual' });
     const back = new URL(consent.headers.get('location')!);
     expect(back.searchParams.get('state')).toBe('s1');
     const code = back.searchParams.get('code')!;
     const exchange = (body: Record<string, string>) =>
-      fetch(`${base}/oauth/2026-03/token`, { method: 'POST', body: new URLSearchParams({ client_id: APP.clientId, client_secret: APP.clientSecret, ...body }) });
+      fetch(`${base}/oauth/2026-03/token`, {
+        method: 'POST',
+        body: new URLSearchParams({ client_id: APP.clientId, client_secret: APP.clientSecret, ...body }),
+      });
 
     const first = await exchange({ grant_type: 'authorization_code', code, redirect_uri: redirect });
     const tokens = (await first.json()) as { access_token: string; refresh_token: string; hub_id: number; user_id: number; scopes: string[] };
@@ -249,7 +272,13 @@ describe('local HubSpot endpoints', () => {
 
   it('shows the role error to a user who may not install, and never redirects', async () => {
     const bystander = northwind.users.find((user) => !user.superAdmin && !user.canInstallApps && !user.deactivated)!;
-    const form = new URLSearchParams({ client_id: APP.clientId, redirect_uri: 'https://vg.example.com/cb', scope: 'oauth', userId: String(bystander.id), decision: 'allow' });
+    const form = new URLSearchParams({
+      client_id: APP.clientId,
+      redirect_uri: 'https://vg.example.com/cb',
+      scope: 'oauth',
+      userId: String(bystander.id),
+      decision: 'allow',
+    });
     const response = await fetch(`${base}/oauth/authorize`, { method: 'POST', body: form, redirect: 'manual' });
     expect(response.status).toBe(200);
     expect(await response.text()).toContain('You do not have the correct role to grant these permissions');

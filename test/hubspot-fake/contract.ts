@@ -51,7 +51,12 @@ function jsonForWildcards(node: unknown): unknown {
  */
 function permissionsFromProse(): Document {
   const owners = JSON.parse(readFileSync(new URL('crm-owners-v3.json', SPEC_DIR), 'utf8')) as { components: { schemas: Record<string, unknown> } };
-  const users = { type: 'object', required: ['permittedUsers'], additionalProperties: false, properties: { permittedUsers: { type: 'array', items: { type: 'integer', format: 'int64' } } } };
+  const users = {
+    type: 'object',
+    required: ['permittedUsers'],
+    additionalProperties: false,
+    properties: { permittedUsers: { type: 'array', items: { type: 'integer', format: 'int64' } } },
+  };
   const permissionKeys = ['crm-object:VIEW', 'crm-object:EDIT', 'crm-object:DELETE', 'crm-object:COMMUNICATE'];
   const json = (ref: string) => ({ description: '', content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } } });
   return {
@@ -61,7 +66,16 @@ function permissionsFromProse(): Document {
       '/resource-permissions/v3/permitted-users': {
         get: {
           operationId: 'get-/resource-permissions/v3/permitted-users',
-          parameters: [{ name: 'resource', in: 'query', required: true, style: 'form', explode: true, schema: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 20 } }],
+          parameters: [
+            {
+              name: 'resource',
+              in: 'query',
+              required: true,
+              style: 'form',
+              explode: true,
+              schema: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 20 },
+            },
+          ],
           responses: { '200': json('PermittedUsersResponse'), default: json('Error') },
         },
       },

@@ -33,14 +33,17 @@ export const invalidAuthentication = () =>
     'Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview',
   );
 
-export const expiredAuthentication = () =>
-  errorBody('EXPIRED_AUTHENTICATION', 'The OAuth token used to make this call expired.');
+export const expiredAuthentication = () => errorBody('EXPIRED_AUTHENTICATION', 'The OAuth token used to make this call expired.');
 
 /** The body HubSpot sends when a token lacks a scope: the scopes it wanted are listed in errors[].context. */
 export const missingScopes = (scopes: string[]) =>
-  errorBody('MISSING_SCOPES', "This app hasn't been granted all required scopes to make this call. Read more about required scopes here: https://developers.hubspot.com/scopes.", {
-    errors: [{ message: 'One or more of the following scopes are required.', context: { requiredGranularScopes: scopes } }],
-  });
+  errorBody(
+    'MISSING_SCOPES',
+    "This app hasn't been granted all required scopes to make this call. Read more about required scopes here: https://developers.hubspot.com/scopes.",
+    {
+      errors: [{ message: 'One or more of the following scopes are required.', context: { requiredGranularScopes: scopes } }],
+    },
+  );
 
 /**
  * 429 body: "The message and policyName will indicate which limit you hit" (API usage guidelines), with

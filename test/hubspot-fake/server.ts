@@ -189,7 +189,10 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
     if (answer !== -1) {
       const [entry] = pending.answers.splice(answer, 1);
       scripted.add(request);
-      return reply.status(200).header('content-type', 'application/json;charset=utf-8').send(JSON.stringify(entry?.body ?? null));
+      return reply
+        .status(200)
+        .header('content-type', 'application/json;charset=utf-8')
+        .send(JSON.stringify(entry?.body ?? null));
     }
     if (pending.rateLimits.length > 0) {
       const retryAfter = pending.rateLimits.shift();
@@ -229,7 +232,12 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
   app.addHook('onSend', async (request, reply, payload) => {
     if (options.validateContract === false || !isApi(request) || scripted.has(request)) return payload;
     const contentType = String(reply.getHeader('content-type') ?? '');
-    const body = typeof payload === 'string' && contentType.includes('json') ? (JSON.parse(payload) as unknown) : payload === null || payload === undefined || payload === '' ? null : payload;
+    const body =
+      typeof payload === 'string' && contentType.includes('json')
+        ? (JSON.parse(payload) as unknown)
+        : payload === null || payload === undefined || payload === ''
+          ? null
+          : payload;
     const violation = await checkResponse({ method: request.method, url: request.url, status: reply.statusCode, body });
     if (violation !== undefined) {
       violations.push(violation);
@@ -283,7 +291,19 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
     switches,
     tokens: {
       issue: (portalId, userId, scopes) =>
-        state.issueTokens(portalId, userId, scopes ?? ['oauth', 'tickets', 'crm.objects.contacts.read', 'crm.objects.contacts.write', 'crm.objects.owners.read', 'settings.users.read', 'settings.users.teams.read']),
+        state.issueTokens(
+          portalId,
+          userId,
+          scopes ?? [
+            'oauth',
+            'tickets',
+            'crm.objects.contacts.read',
+            'crm.objects.contacts.write',
+            'crm.objects.owners.read',
+            'settings.users.read',
+            'settings.users.teams.read',
+          ],
+        ),
       revokeInstall: (portalId) => state.revokeInstall(portalId),
       expireAccessTokens: () => {
         for (const record of state.accessTokens.values()) record.expiresAt = Math.min(record.expiresAt, now());

@@ -13,18 +13,33 @@ const byName = (first: string): SeedUser => {
   return found;
 };
 const ownerOf = (userId: number) => northwind.owners.find((candidate) => candidate.userId === userId)!;
-const [ana, bob, dev, erin, farid, gina, hugo, ines] = [byName('Ana'), byName('Bob'), byName('Dev'), byName('Erin'), byName('Farid'), byName('Gina'), byName('Hugo'), byName('Ines')];
+const [ana, bob, dev, erin, farid, gina, hugo, ines] = [
+  byName('Ana'),
+  byName('Bob'),
+  byName('Dev'),
+  byName('Erin'),
+  byName('Farid'),
+  byName('Gina'),
+  byName('Hugo'),
+  byName('Ines'),
+];
 const TICKETS = '0-5';
 const CONTACTS = '0-1';
 
 /** The permissions API's answer (routes/permissions.ts): per hcrn, per permission, the users holding it. */
 const permittedUsers = z.object({ resources: z.record(z.string(), z.record(z.string(), z.object({ permittedUsers: z.array(z.number()) }))) });
-const owner = z.object({ id: z.string(), archived: z.boolean(), userId: z.number().optional(), userIdIncludingInactive: z.number().optional(), teams: z.array(z.object({ id: z.string(), name: z.string(), primary: z.boolean() })) });
+const owner = z.object({
+  id: z.string(),
+  archived: z.boolean(),
+  userId: z.number().optional(),
+  userIdIncludingInactive: z.number().optional(),
+  teams: z.array(z.object({ id: z.string(), name: z.string(), primary: z.boolean() })),
+});
 const user = z.object({ id: z.string(), primaryTeamId: z.string().optional(), secondaryTeamIds: z.array(z.string()) });
 const record = z.object({ id: z.string(), properties: z.record(z.string(), z.string()) });
 const teams = z.object({ results: z.array(z.object({ id: z.string(), userIds: z.array(z.string()), secondaryUserIds: z.array(z.string()) })) });
 
-describe('world switches: changes made in HubSpot\'s UI show in the next API answer', () => {
+describe("world switches: changes made in HubSpot's UI show in the next API answer", () => {
   let fake: FakeHubSpot;
   let base: string;
   let bearer: string;
@@ -47,7 +62,7 @@ describe('world switches: changes made in HubSpot\'s UI show in the next API ans
     });
     return { status: response.status, body: (await response.json()) as unknown };
   };
-  const ok = async <T,>(path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> => {
+  const ok = async <T>(path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> => {
     const response = await call(path, body);
     expect(response.status, path).toBe(200);
     return schema.parse(response.body);
@@ -55,7 +70,9 @@ describe('world switches: changes made in HubSpot\'s UI show in the next API ans
   const permitted = async (objectTypeId: string, recordId: string, userId: number): Promise<string[]> => {
     const hcrn = `hcrn:${P}:crm-object:${objectTypeId}:${recordId}`;
     const answer = await ok(`/resource-permissions/v3/permitted-users?resource=${hcrn}`, permittedUsers);
-    return Object.entries(answer.resources[hcrn] ?? {}).flatMap(([permission, { permittedUsers: ids }]) => (ids.includes(userId) ? [permission.replace('crm-object:', '')] : []));
+    return Object.entries(answer.resources[hcrn] ?? {}).flatMap(([permission, { permittedUsers: ids }]) =>
+      ids.includes(userId) ? [permission.replace('crm-object:', '')] : [],
+    );
   };
   const ticketIdsOwnedBy = async (ownerId: string) => {
     const found = await ok('/crm/v3/objects/tickets/search', z.object({ results: z.array(record) }), {
@@ -229,7 +246,10 @@ describe('world switches: changes made in HubSpot\'s UI show in the next API ans
       // Bob's ticket on the same contact is Support US only.
       expect(userMay(northwind, ines, 'tickets', 'view', ticket('5014'))).toBe(false);
       // Without Hugo's secondary team, Ines's team no longer covers him: the secondary team is what grants access.
-      const hugoPrimaryOnly = { ...northwind, users: northwind.users.map((candidate) => (candidate.id === hugo.id ? { ...candidate, secondaryTeamIds: [] } : candidate)) };
+      const hugoPrimaryOnly = {
+        ...northwind,
+        users: northwind.users.map((candidate) => (candidate.id === hugo.id ? { ...candidate, secondaryTeamIds: [] } : candidate)),
+      };
       expect(userMay(hugoPrimaryOnly, ines, 'tickets', 'view', ticket('5013'))).toBe(false);
       const onNeitherTeam = { ...ines, primaryTeamId: '399', secondaryTeamIds: [] };
       expect(userMay(northwind, onNeitherTeam, 'tickets', 'view', ticket('5013'))).toBe(false);

@@ -65,7 +65,8 @@ export function createWorld(state: FakeState): FakeWorld {
       const named = [...(primary === undefined ? [] : [primary]), ...secondary];
       const unknown = named.filter((id) => !account.teams.some((team) => team.id === id));
       if (unknown.length > 0) throw new Error(`world: portal ${portalId} has no team ${unknown.join(', ')}`);
-      if (new Set(named).size !== named.length) throw new Error(`world: a team is named twice in primary ${primary ?? 'none'}, secondary [${secondary.join(', ')}]`);
+      if (new Set(named).size !== named.length)
+        throw new Error(`world: a team is named twice in primary ${primary ?? 'none'}, secondary [${secondary.join(', ')}]`);
       user.primaryTeamId = primary;
       user.secondaryTeamIds = [...secondary];
     },

@@ -20,12 +20,22 @@ const list = {
 function renderCard(routes: Parameters<typeof scriptedFetch>[0]) {
   const { fetch, calls } = scriptedFetch(routes);
   const renderer = createRenderer('crm.record.tab');
-  renderer.render(<ContactCardView client={createBackendClient({ fetch, portalId: 10000001, userId: 2006 })} contactId="6001" actions={renderer.mocks.actions} />);
+  renderer.render(
+    <ContactCardView client={createBackendClient({ fetch, portalId: 10000001, userId: 2006 })} contactId="6001" actions={renderer.mocks.actions} />,
+  );
   return { renderer, calls };
 }
 
-const textIn = (node: { findAll: ReturnType<typeof createRenderer>['findAll'] }) => node.findAll(Text).map((text) => text.text).join(' ');
-const rows = (renderer: ReturnType<typeof createRenderer>) => renderer.findAll(TableRow).slice(1).map((row) => row.findAll(TableCell).map((cell) => cell.text));
+const textIn = (node: { findAll: ReturnType<typeof createRenderer>['findAll'] }) =>
+  node
+    .findAll(Text)
+    .map((text) => text.text)
+    .join(' ');
+const rows = (renderer: ReturnType<typeof createRenderer>) =>
+  renderer
+    .findAll(TableRow)
+    .slice(1)
+    .map((row) => row.findAll(TableCell).map((cell) => cell.text));
 
 describe('contact card', () => {
   it('lists the tickets the viewer may see, with status and owner, and says how many are hidden and why', async () => {
@@ -55,15 +65,25 @@ describe('contact card', () => {
     renderer.findByTestId(Button, 'create-ticket').trigger('onClick');
     await renderer.waitFor(() => expect(renderer.mocks.actions.addAlert.calls.length).toBe(1));
     expect(calls.find((call) => call.method === 'POST')?.body).toEqual({ subject: 'Damaged parcel' });
-    expect(renderer.mocks.actions.addAlert.calls[0]?.[0]).toMatchObject({ type: 'success', message: 'Ticket "Damaged parcel" was created and assigned to you.' });
+    expect(renderer.mocks.actions.addAlert.calls[0]?.[0]).toMatchObject({
+      type: 'success',
+      message: 'Ticket "Damaged parcel" was created and assigned to you.',
+    });
     await renderer.waitFor(() => expect(listed).toBe(2));
   });
 
   it('explains why the viewer may not create tickets instead of offering the form', async () => {
-    const { renderer } = renderCard({ [LIST]: { status: 200, body: { ...list, canCreateTicket: verdict(false, 'NO_PERMISSION', "You don't have the Edit permission for tickets in HubSpot.") } } });
+    const { renderer } = renderCard({
+      [LIST]: {
+        status: 200,
+        body: { ...list, canCreateTicket: verdict(false, 'NO_PERMISSION', "You don't have the Edit permission for tickets in HubSpot.") },
+      },
+    });
     await renderer.waitFor(() => expect(renderer.maybeFind(LoadingSpinner)).toBeNull());
     expect(renderer.maybeFind(Input)).toBeNull();
-    expect(renderer.findAll(Text).map((node) => node.text)).toContain("You can't create tickets here: You don't have the Edit permission for tickets in HubSpot.");
+    expect(renderer.findAll(Text).map((node) => node.text)).toContain(
+      "You can't create tickets here: You don't have the Edit permission for tickets in HubSpot.",
+    );
   });
 
   it('shows an empty state that tells "no tickets" from "none you may see"', async () => {
@@ -76,14 +96,33 @@ describe('contact card', () => {
   });
 
   it('explains a contact the viewer may not open', async () => {
-    const { renderer } = renderCard({ [LIST]: { status: 403, body: errorBody('OWNED_ONLY_NOT_OWNER', 'You can only open contacts you own. This one is owned by Ana Silva.', 'Ask a Super Admin to give you Team access to contacts, or ask Ana to reassign it.') } });
+    const { renderer } = renderCard({
+      [LIST]: {
+        status: 403,
+        body: errorBody(
+          'OWNED_ONLY_NOT_OWNER',
+          'You can only open contacts you own. This one is owned by Ana Silva.',
+          'Ask a Super Admin to give you Team access to contacts, or ask Ana to reassign it.',
+        ),
+      },
+    });
     await renderer.waitFor(() => expect(renderer.maybeFind(EmptyState)).not.toBeNull());
     expect(renderer.find(EmptyState).props.title).toBe("You can't see this contact's tickets here");
     expect(textIn(renderer.find(EmptyState))).toContain('owned by Ana Silva');
   });
 
   it('says when the app is not installed, without a retry that cannot help', async () => {
-    const { renderer } = renderCard({ [LIST]: { status: 409, body: errorBody('NOT_INSTALLED', 'Viewer Guard is not installed in this HubSpot account yet.', 'A Super Admin installs it once.', 'https://viewer-guard.example.com/') } });
+    const { renderer } = renderCard({
+      [LIST]: {
+        status: 409,
+        body: errorBody(
+          'NOT_INSTALLED',
+          'Viewer Guard is not installed in this HubSpot account yet.',
+          'A Super Admin installs it once.',
+          'https://viewer-guard.example.com/',
+        ),
+      },
+    });
     await renderer.waitFor(() => expect(renderer.maybeFind(ErrorState)).not.toBeNull());
     expect(renderer.find(ErrorState).props.title).toBe('Viewer Guard is not installed yet');
     expect(renderer.maybeFind(Button)).toBeNull();

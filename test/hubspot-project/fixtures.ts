@@ -17,7 +17,9 @@ export function scriptedFetch(routes: Record<string, { status: number; body: unk
   return { fetch, calls };
 }
 
-export const errorBody = (code: string, message: string, fix?: string, link?: string) => ({ error: { code, message, ...(fix ? { fix } : {}), ...(link ? { link } : {}), correlationId: 'c-1' } });
+export const errorBody = (code: string, message: string, fix?: string, link?: string) => ({
+  error: { code, message, ...(fix ? { fix } : {}), ...(link ? { link } : {}), correlationId: 'c-1' },
+});
 
 export const verdict = (allowed: boolean, code: string, message: string, extra: Partial<{ fix: string | null; levelLabel: string | null }> = {}) => ({
   allowed,
@@ -45,6 +47,8 @@ export const teamTicket = {
   verdicts: {
     view: verdict(true, 'ALLOWED_TEAM', 'This ticket is owned by Carla Mendes, who is on your team (Support EU).', { levelLabel: 'Team and unassigned' }),
     edit: verdict(true, 'ALLOWED_TEAM', 'This ticket is owned by Carla Mendes, who is on your team (Support EU).', { levelLabel: 'Team' }),
-    delete: verdict(false, 'NO_PERMISSION', "You don't have the Delete permission for tickets in HubSpot.", { fix: 'Ask a Super Admin to give you Delete access to tickets.' }),
+    delete: verdict(false, 'NO_PERMISSION', "You don't have the Delete permission for tickets in HubSpot.", {
+      fix: 'Ask a Super Admin to give you Delete access to tickets.',
+    }),
   },
 };

@@ -12,7 +12,8 @@ import { mirrorPolicy } from '../support/mirror-policy.js';
 const account = loadSeed().accounts[0]!;
 const user = (first: string) => account.users.find((candidate) => candidate.firstName === first)!;
 
-const settled = (renderer: ReturnType<typeof createRenderer>) => renderer.waitFor(() => expect(renderer.maybeFind(LoadingSpinner)).toBeNull(), { timeoutInMs: 10_000 });
+const settled = (renderer: ReturnType<typeof createRenderer>) =>
+  renderer.waitFor(() => expect(renderer.maybeFind(LoadingSpinner)).toBeNull(), { timeoutInMs: 10_000 });
 
 /** The real cards against the real backend and the local HubSpot: proves the client and the API agree. */
 describe('cards against the live backend', () => {
@@ -26,9 +27,14 @@ describe('cards against the live backend', () => {
 
   // hubspot.fetch as in production: HubSpot appends the viewer's identity under its own names.
   const clientFor = (userId: number) =>
-    createBackendClient({ fetch: signingFetch(TEST_APP.clientSecret, { portalId: account.portalId, userId, appId: TEST_APP.appId }), portalId: account.portalId, userId, baseUrl: h.backendUrl });
+    createBackendClient({
+      fetch: signingFetch(TEST_APP.clientSecret, { portalId: account.portalId, userId, appId: TEST_APP.appId }),
+      portalId: account.portalId,
+      userId,
+      baseUrl: h.backendUrl,
+    });
 
-  it('lets Dev assign an unassigned ticket to himself from the card, and the card and HubSpot\'s page then show it as his', async () => {
+  it("lets Dev assign an unassigned ticket to himself from the card, and the card and HubSpot's page then show it as his", async () => {
     const renderer = createRenderer('crm.record.tab');
     renderer.render(<TicketCardView client={clientFor(user('Dev').id)} ticketId="5004" actions={renderer.mocks.actions} />);
     await settled(renderer);
@@ -39,18 +45,21 @@ describe('cards against the live backend', () => {
     expect(renderer.mocks.actions.refreshObjectProperties.calls).toHaveLength(1);
   });
 
-  it('shows Farid only his team\'s tickets of a contact, and says why the rest are hidden', async () => {
+  it("shows Farid only his team's tickets of a contact, and says why the rest are hidden", async () => {
     const renderer = createRenderer('crm.record.tab');
     renderer.render(<ContactCardView client={clientFor(user('Farid').id)} contactId="6001" actions={renderer.mocks.actions} />);
     await settled(renderer);
-    const subjects = renderer.findAll(TableRow).slice(1).map((row) => row.findAll(TableCell)[0]?.text);
+    const subjects = renderer
+      .findAll(TableRow)
+      .slice(1)
+      .map((row) => row.findAll(TableCell)[0]?.text);
     expect(subjects).toEqual(['Invoice shows the wrong VAT rate', 'Export to CSV times out', 'Webhook retries']);
     expect(renderer.findAll(Text).map((node) => node.text)).toContain('3 more tickets are hidden from you: 3 owned by other teams.');
   });
 });
 
 /** Behind `hs project dev`'s proxy, which signs but appends nothing, only the card's own names say who is asking. */
-describe('the ticket card through hs project dev\'s proxy', () => {
+describe("the ticket card through hs project dev's proxy", () => {
   let h: Harness;
   afterEach(async () => h.close());
 
@@ -58,7 +67,12 @@ describe('the ticket card through hs project dev\'s proxy', () => {
     h = await startHarness({ env });
     await h.installDirect(account.portalId, user('Ana').id);
     await h.signed({ method: 'PUT', path: '/api/v1/admin/policy', portalId: account.portalId, userId: user('Ana').id, body: mirrorPolicy(account) });
-    const client = createBackendClient({ fetch: signingFetch(TEST_APP.clientSecret), portalId: account.portalId, userId: user('Dev').id, baseUrl: h.backendUrl });
+    const client = createBackendClient({
+      fetch: signingFetch(TEST_APP.clientSecret),
+      portalId: account.portalId,
+      userId: user('Dev').id,
+      baseUrl: h.backendUrl,
+    });
     const renderer = createRenderer('crm.record.tab');
     renderer.render(<TicketCardView client={client} ticketId="5004" actions={renderer.mocks.actions} />);
     await settled(renderer);
@@ -73,7 +87,11 @@ describe('the ticket card through hs project dev\'s proxy', () => {
   it('says HubSpot did not name the viewer, and how to fix it, when the backend does not', async () => {
     const renderer = await renderAsDev({});
     expect(renderer.find(ErrorState).props.title).toBe('HubSpot did not say who you are');
-    const texts = renderer.find(ErrorState).findAll(Text).map((node) => node.text).join(' ');
+    const texts = renderer
+      .find(ErrorState)
+      .findAll(Text)
+      .map((node) => node.text)
+      .join(' ');
     expect(texts).toContain('HubSpot did not add portalId and userId to this request');
     expect(texts).toContain('ALLOW_CARD_IDENTITY=true');
   });

@@ -6,7 +6,13 @@ import { createBackendClient } from '../../hubspot-project/app/shared/backend-cl
 import { errorBody, scriptedFetch } from './fixtures.ts';
 
 const status = {
-  installation: { status: 'active', statusReason: null, installedAt: '2026-11-20T10:00:00.000Z', installedBy: { userId: 2001, name: 'Ana Silva' }, tokenExpiresAt: '2026-11-23T10:30:00.000Z' },
+  installation: {
+    status: 'active',
+    statusReason: null,
+    installedAt: '2026-11-20T10:00:00.000Z',
+    installedBy: { userId: 2001, name: 'Ana Silva' },
+    tokenExpiresAt: '2026-11-23T10:30:00.000Z',
+  },
   scopes: { requested: ['oauth', 'tickets'], granted: ['oauth', 'tickets'], missing: [] },
   accessSource: { configured: 'auto', live: 'answering', detail: null, checkedAt: '2026-11-22T09:30:00.000Z' },
   identitySource: { hubspot: 12, card: 0, since: '2026-11-22T09:15:00.000Z' },
@@ -19,11 +25,28 @@ const directory = {
     { id: 2002, name: 'Bob Stone', email: 'bob@example.com', superAdmin: false, teamIds: ['302'], roleIds: ['901'] },
     { id: 2003, name: 'Carla Mendes', email: 'carla@example.com', superAdmin: false, teamIds: ['301', '302'], roleIds: ['902'] },
   ],
-  teams: [{ id: '301', name: 'Support EU' }, { id: '302', name: 'Support US' }],
-  roles: [{ id: '901', name: 'Support Agent' }, { id: '902', name: 'Support Lead' }],
+  teams: [
+    { id: '301', name: 'Support EU' },
+    { id: '302', name: 'Support US' },
+  ],
+  roles: [
+    { id: '901', name: 'Support Agent' },
+    { id: '902', name: 'Support Lead' },
+  ],
 };
 const policy = { version: 3, document: { default: {}, roles: {}, teams: {}, users: {} }, changedBy: 2001, changedAt: '2026-11-21T10:00:00.000Z' };
-const entry = (id: string, userId: number, action: string, outcome: string, decisionCode: string | null) => ({ id, at: '2026-11-22T09:15:00.000Z', userId, action, objectType: 'tickets', recordId: '5001', decisionCode, source: 'hubspot', outcome, message: null });
+const entry = (id: string, userId: number, action: string, outcome: string, decisionCode: string | null) => ({
+  id,
+  at: '2026-11-22T09:15:00.000Z',
+  userId,
+  action,
+  objectType: 'tickets',
+  recordId: '5001',
+  decisionCode,
+  source: 'hubspot',
+  outcome,
+  message: null,
+});
 
 const routes = {
   'GET /api/v1/admin/status': { status: 200, body: status },
@@ -66,22 +89,29 @@ describe('settings page', () => {
   });
 
   it('says how many requests the card named its own viewer on, and that this is for local development only', async () => {
-    const { renderer } = renderPage({ 'GET /api/v1/admin/status': { status: 200, body: { ...status, identitySource: { hubspot: 1, card: 2, since: '2026-11-22T09:15:00.000Z' } } } });
+    const { renderer } = renderPage({
+      'GET /api/v1/admin/status': { status: 200, body: { ...status, identitySource: { hubspot: 1, card: 2, since: '2026-11-22T09:15:00.000Z' } } },
+    });
     await ready(renderer);
     expect(renderer.findAll(Text).map((node) => node.text)).toContain(
       "HubSpot sent the viewer's identity on 1 of the last 3 requests; on the other 2 the card named the viewer itself, which Viewer Guard accepts only in local development (ALLOW_CARD_IDENTITY).",
     );
   });
 
-  it('shows the live state of HubSpot\'s permissions API, labelled BETA', async () => {
+  it("shows the live state of HubSpot's permissions API, labelled BETA", async () => {
     const { renderer } = renderPage();
     await ready(renderer);
     expect(renderer.find(Tag).text).toBe('BETA');
     expect(renderer.findAll(Text).map((node) => node.text)).toContain('Answering: HubSpot says who may see and change each record. Checked at 09:30 UTC.');
   });
 
-  it('says HubSpot\'s permissions API is not granted, with the fix and what happens meanwhile', async () => {
-    const { renderer } = renderPage({ 'GET /api/v1/admin/status': { status: 200, body: { ...status, accessSource: { ...status.accessSource, live: 'not granted', detail: 'HubSpot refused.' } } } });
+  it("says HubSpot's permissions API is not granted, with the fix and what happens meanwhile", async () => {
+    const { renderer } = renderPage({
+      'GET /api/v1/admin/status': {
+        status: 200,
+        body: { ...status, accessSource: { ...status.accessSource, live: 'not granted', detail: 'HubSpot refused.' } },
+      },
+    });
     await ready(renderer);
     const alert = renderer.find(Alert, { title: "HubSpot's permissions API is not granted" });
     expect(alert.text).toContain('a Super Admin reinstalls Viewer Guard from');
@@ -91,14 +121,19 @@ describe('settings page', () => {
     expect(renderer.find(Tag).text).toBe('BETA');
   });
 
-  it('says when HubSpot\'s permissions API is unavailable or answers in an unknown shape, and that such answers never allow', async () => {
-    const live = (state: string, detail: string, configured = 'hubspot') => ({ status: 200, body: { ...status, accessSource: { configured, live: state, detail, checkedAt: status.accessSource.checkedAt } } });
+  it("says when HubSpot's permissions API is unavailable or answers in an unknown shape, and that such answers never allow", async () => {
+    const live = (state: string, detail: string, configured = 'hubspot') => ({
+      status: 200,
+      body: { ...status, accessSource: { configured, live: state, detail, checkedAt: status.accessSource.checkedAt } },
+    });
     const unavailable = renderPage({ 'GET /api/v1/admin/status': live('unavailable', 'There is no ticket in this account to ask HubSpot about.') }).renderer;
     await ready(unavailable);
     expect(unavailable.find(Alert, { title: "HubSpot's permissions API is unavailable" }).text).toContain(
       'There is no ticket in this account to ask HubSpot about. Until it answers, Viewer Guard refuses every record it cannot confirm with HubSpot.',
     );
-    const unexpected = renderPage({ 'GET /api/v1/admin/status': live('unexpected answer', "HubSpot's answer about ticket 5001 is not in the documented shape.") }).renderer;
+    const unexpected = renderPage({
+      'GET /api/v1/admin/status': live('unexpected answer', "HubSpot's answer about ticket 5001 is not in the documented shape."),
+    }).renderer;
     await ready(unexpected);
     expect(unexpected.find(Alert, { title: "HubSpot's permissions API answered in a shape Viewer Guard does not know" }).text).toContain('never as allowed');
   });
@@ -111,14 +146,16 @@ describe('settings page', () => {
     expect(renderer.find(Link).props.href).toBe('https://viewer-guard.example.com/');
   });
 
-  it('edits a team\'s level with a preview of who it affects, and saves the whole policy', async () => {
+  it("edits a team's level with a preview of who it affects, and saves the whole policy", async () => {
     const { renderer, calls } = renderPage({ 'PUT /api/v1/admin/policy': { status: 200, body: { ...policy, version: 4 } } });
     await ready(renderer);
     renderer.find(Select, { name: 'scope' }).trigger('onChange', 'teams' as never);
     await renderer.waitFor(() => expect(renderer.maybeFind(Select, { name: 'entity' })).not.toBeNull());
     renderer.find(Select, { name: 'entity' }).trigger('onChange', '302' as never);
     await renderer.waitFor(() => expect(renderer.maybeFind(Select, { name: 'level-view' })).not.toBeNull());
-    expect(renderer.findAll(Text).map((node) => node.text)).toContain('Affects: Bob Stone, Carla Mendes. Super Admins always have All access; more specific rules win.');
+    expect(renderer.findAll(Text).map((node) => node.text)).toContain(
+      'Affects: Bob Stone, Carla Mendes. Super Admins always have All access; more specific rules win.',
+    );
     renderer.find(Select, { name: 'level-view' }).trigger('onChange', 'team' as never);
     renderer.findByTestId(Button, 'save-policy').trigger('onClick');
     await renderer.waitFor(() => expect(renderer.mocks.actions.addAlert.calls.length).toBe(1));
@@ -128,14 +165,22 @@ describe('settings page', () => {
 
   it('lists each rule a refused save breaks above the editor, until a save goes through', async () => {
     const problems = [
-      { field: 'body.users.2002.tickets.edit', message: "user 2002: tickets Edit 'Team' would reach tickets that View 'Owned only' hides; set Edit to 'Owned only' or narrower, or widen View" },
-      { field: 'body.users.2002.tickets.delete', message: "user 2002: tickets Delete 'All' would reach tickets that View 'Owned only' hides; set Delete to 'Owned only' or narrower, or widen View" },
+      {
+        field: 'body.users.2002.tickets.edit',
+        message: "user 2002: tickets Edit 'Team' would reach tickets that View 'Owned only' hides; set Edit to 'Owned only' or narrower, or widen View",
+      },
+      {
+        field: 'body.users.2002.tickets.delete',
+        message: "user 2002: tickets Delete 'All' would reach tickets that View 'Owned only' hides; set Delete to 'Owned only' or narrower, or widen View",
+      },
     ];
     let saves = 0;
     const { renderer } = renderPage({
       'PUT /api/v1/admin/policy': () => {
         saves += 1;
-        return saves === 1 ? { status: 400, body: { error: { ...errorBody('VALIDATION_FAILED', 'Some of the request is not valid.').error, details: problems } } } : { status: 200, body: { ...policy, version: 4 } };
+        return saves === 1
+          ? { status: 400, body: { error: { ...errorBody('VALIDATION_FAILED', 'Some of the request is not valid.').error, details: problems } } }
+          : { status: 200, body: { ...policy, version: 4 } };
       },
     });
     await ready(renderer);
@@ -143,7 +188,13 @@ describe('settings page', () => {
     expect(renderer.maybeFind(Alert, { title })).toBeNull();
     renderer.findByTestId(Button, 'save-policy').trigger('onClick');
     await renderer.waitFor(() => expect(renderer.maybeFind(Alert, { title })).not.toBeNull());
-    expect(renderer.find(Alert, { title }).find(List).findAll(Text).map((node) => node.text)).toEqual(problems.map((problem) => problem.message));
+    expect(
+      renderer
+        .find(Alert, { title })
+        .find(List)
+        .findAll(Text)
+        .map((node) => node.text),
+    ).toEqual(problems.map((problem) => problem.message));
     expect(renderer.mocks.actions.addAlert.calls[0]?.[0]).toMatchObject({ type: 'danger', title: 'The levels were not saved' });
     renderer.findByTestId(Button, 'save-policy').trigger('onClick');
     await renderer.waitFor(() => expect(renderer.mocks.actions.addAlert.calls.length).toBe(2));
@@ -151,8 +202,14 @@ describe('settings page', () => {
   });
 
   it('clears a rule so the less specific one applies again', async () => {
-    const existing = { ...policy, document: { default: { tickets: { view: 'owned' } }, roles: {}, teams: {}, users: { '2002': { tickets: { view: 'none' } } } } };
-    const { renderer, calls } = renderPage({ 'GET /api/v1/admin/policy': { status: 200, body: existing }, 'PUT /api/v1/admin/policy': { status: 200, body: { ...policy, version: 4 } } });
+    const existing = {
+      ...policy,
+      document: { default: { tickets: { view: 'owned' } }, roles: {}, teams: {}, users: { '2002': { tickets: { view: 'none' } } } },
+    };
+    const { renderer, calls } = renderPage({
+      'GET /api/v1/admin/policy': { status: 200, body: existing },
+      'PUT /api/v1/admin/policy': { status: 200, body: { ...policy, version: 4 } },
+    });
     await ready(renderer);
     renderer.find(Select, { name: 'scope' }).trigger('onChange', 'users' as never);
     await renderer.waitFor(() => expect(renderer.maybeFind(Select, { name: 'entity' })).not.toBeNull());
@@ -161,12 +218,24 @@ describe('settings page', () => {
     renderer.findByTestId(Button, 'clear-rule').trigger('onClick');
     await renderer.waitFor(() => expect(renderer.findAll(Button).filter((button) => button.props.testId === 'clear-rule')).toEqual([]));
     renderer.findByTestId(Button, 'save-policy').trigger('onClick');
-    await renderer.waitFor(() => expect(calls.find((call) => call.method === 'PUT')?.body).toEqual({ default: { tickets: { view: 'owned' } }, roles: {}, teams: {}, users: {} }));
+    await renderer.waitFor(() =>
+      expect(calls.find((call) => call.method === 'PUT')?.body).toEqual({ default: { tickets: { view: 'owned' } }, roles: {}, teams: {}, users: {} }),
+    );
   });
 
   it('explains why a user cannot open a record', async () => {
     const explanation = {
-      decision: { allowed: false, code: 'OWNED_ONLY_NOT_OWNER', message: 'You can only open tickets you own. This one is owned by Ana Silva.', fix: 'Ask a Super Admin to give you Team access to tickets, or ask Ana to reassign it.', source: 'hubspot', action: 'view', level: 'owned', levelLabel: null, facts: { rule: 'user 2002' } },
+      decision: {
+        allowed: false,
+        code: 'OWNED_ONLY_NOT_OWNER',
+        message: 'You can only open tickets you own. This one is owned by Ana Silva.',
+        fix: 'Ask a Super Admin to give you Team access to tickets, or ask Ana to reassign it.',
+        source: 'hubspot',
+        action: 'view',
+        level: 'owned',
+        levelLabel: null,
+        facts: { rule: 'user 2002' },
+      },
       trace: { policyRule: { level: 'owned', rule: 'user 2002', configured: true }, accessSource: 'auto' },
     };
     const { renderer, calls } = renderPage({ 'POST /api/v1/admin/explain': { status: 200, body: explanation } });
@@ -184,7 +253,11 @@ describe('settings page', () => {
   it('pages through the audit log, newest first, with names', async () => {
     const { renderer, calls } = renderPage();
     await renderer.waitFor(() => expect(renderer.findAll(TableRow).length).toBe(2));
-    const cells = () => renderer.findAll(TableRow).slice(1).map((row) => row.findAll(TableCell).map((cell) => cell.text));
+    const cells = () =>
+      renderer
+        .findAll(TableRow)
+        .slice(1)
+        .map((row) => row.findAll(TableCell).map((cell) => cell.text));
     expect(cells()).toEqual([['2026-11-22 09:15', 'Bob Stone', 'assign-to-me ticket 5001', 'refused (OWNED_ONLY_NOT_OWNER)']]);
     renderer.findByTestId(Button, 'older').trigger('onClick');
     await renderer.waitFor(() => expect(cells()).toHaveLength(2));
@@ -194,9 +267,19 @@ describe('settings page', () => {
   });
 
   it('refuses non-admins with the reason and no pointless retry', async () => {
-    const { renderer } = renderPage({ 'GET /api/v1/admin/status': { status: 403, body: errorBody('NOT_AN_ADMIN', "Only Super Admins can open Viewer Guard's settings.", 'Ask a Super Admin of this HubSpot account.') } });
+    const { renderer } = renderPage({
+      'GET /api/v1/admin/status': {
+        status: 403,
+        body: errorBody('NOT_AN_ADMIN', "Only Super Admins can open Viewer Guard's settings.", 'Ask a Super Admin of this HubSpot account.'),
+      },
+    });
     await renderer.waitFor(() => expect(renderer.maybeFind(ErrorState)).not.toBeNull());
-    expect(renderer.find(ErrorState).findAll(Text).map((node) => node.text)).toEqual(["Only Super Admins can open Viewer Guard's settings.", 'Ask a Super Admin of this HubSpot account.']);
+    expect(
+      renderer
+        .find(ErrorState)
+        .findAll(Text)
+        .map((node) => node.text),
+    ).toEqual(["Only Super Admins can open Viewer Guard's settings.", 'Ask a Super Admin of this HubSpot account.']);
     expect(renderer.maybeFind(Button)).toBeNull();
   });
 });

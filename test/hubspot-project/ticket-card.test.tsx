@@ -44,8 +44,8 @@ const WRITES: Array<{ name: string; route: string; start(renderer: Rendered): Pr
   },
 ];
 
-describe.each(WRITES)('$name keeps HubSpot\'s record page true', ({ route, start }) => {
-  it('asks HubSpot to re-read the record\'s properties exactly once after the write succeeds', async () => {
+describe.each(WRITES)("$name keeps HubSpot's record page true", ({ route, start }) => {
+  it("asks HubSpot to re-read the record's properties exactly once after the write succeeds", async () => {
     let accessCalls = 0;
     const { renderer, calls } = renderCard({
       [ACCESS]: () => {
@@ -66,7 +66,10 @@ describe.each(WRITES)('$name keeps HubSpot\'s record page true', ({ route, start
   });
 
   it.each([
-    ['is refused by the backend', { status: 403, body: errorBody('TEAM_ONLY_OTHER_TEAM', 'You can only edit tickets owned by you or your team.', 'Ask a Super Admin for All access.') }],
+    [
+      'is refused by the backend',
+      { status: 403, body: errorBody('TEAM_ONLY_OTHER_TEAM', 'You can only edit tickets owned by you or your team.', 'Ask a Super Admin for All access.') },
+    ],
     ['fails at HubSpot', { status: 502, body: errorBody('HUBSPOT_UNAVAILABLE', 'HubSpot did not answer.', 'Try again in a minute.') }],
     ['cannot reach the backend', new Error('socket hang up')],
   ])('never asks HubSpot to re-read when the write %s', async (_case, answer) => {
@@ -80,7 +83,7 @@ describe.each(WRITES)('$name keeps HubSpot\'s record page true', ({ route, start
 });
 
 describe('ticket card', () => {
-  it('shows a spinner while it asks the backend, with the viewer\'s context under its own names, never HubSpot\'s', async () => {
+  it("shows a spinner while it asks the backend, with the viewer's context under its own names, never HubSpot's", async () => {
     const { renderer, calls } = renderCard({ [ACCESS]: { status: 200, body: teamTicket } });
     expect(renderer.find(LoadingSpinner).props.label).toContain('Checking');
     await renderer.waitFor(() => expect(renderer.maybeFind(LoadingSpinner)).toBeNull());
@@ -99,7 +102,15 @@ describe('ticket card', () => {
   it('disables every write, each with the reason and fix, when edit is refused', async () => {
     const refused = {
       ...teamTicket,
-      verdicts: { ...teamTicket.verdicts, edit: verdict(false, 'TEAM_ONLY_OTHER_TEAM', 'You can only edit tickets owned by you or your team (Support EU). This one is owned by Bob Stone, who is not on your team.', { fix: 'Ask a Super Admin to give you All access to tickets, or ask Bob to reassign it.' }) },
+      verdicts: {
+        ...teamTicket.verdicts,
+        edit: verdict(
+          false,
+          'TEAM_ONLY_OTHER_TEAM',
+          'You can only edit tickets owned by you or your team (Support EU). This one is owned by Bob Stone, who is not on your team.',
+          { fix: 'Ask a Super Admin to give you All access to tickets, or ask Bob to reassign it.' },
+        ),
+      },
     };
     const { renderer } = renderCard({ [ACCESS]: { status: 200, body: refused } });
     await renderer.waitFor(() => expect(renderer.maybeFind(LoadingSpinner)).toBeNull());
@@ -123,13 +134,21 @@ describe('ticket card', () => {
     renderer.findByTestId(Button, 'assign-to-me').trigger('onClick');
     await renderer.waitFor(() => expect(calls.map((call) => call.method)).toContain('POST'));
     await renderer.waitFor(() => expect(renderer.mocks.actions.addAlert.calls.length).toBeGreaterThan(0));
-    expect(calls.some((call) => call.method === 'POST' && call.url.startsWith('https://viewer-guard.example.com/api/v1/tickets/5003/assign-to-me?vgPortalId=10000001&vgUserId=2006'))).toBe(true);
+    expect(
+      calls.some(
+        (call) =>
+          call.method === 'POST' && call.url.startsWith('https://viewer-guard.example.com/api/v1/tickets/5003/assign-to-me?vgPortalId=10000001&vgUserId=2006'),
+      ),
+    ).toBe(true);
     expect(renderer.mocks.actions.addAlert.calls[0]?.[0]).toMatchObject({ type: 'success' });
     await renderer.waitFor(() => expect(accessCalls).toBe(2));
   });
 
   it('adds a note with the typed text', async () => {
-    const { renderer, calls } = renderCard({ [ACCESS]: { status: 200, body: teamTicket }, 'POST /api/v1/tickets/5003/notes': { status: 200, body: { result: { id: '1' } } } });
+    const { renderer, calls } = renderCard({
+      [ACCESS]: { status: 200, body: teamTicket },
+      'POST /api/v1/tickets/5003/notes': { status: 200, body: { result: { id: '1' } } },
+    });
     await renderer.waitFor(() => expect(renderer.maybeFind(LoadingSpinner)).toBeNull());
     renderer.find(TextArea).trigger('onChange', 'Called the customer' as never);
     await renderer.waitFor(() => expect(renderer.findByTestId(Button, 'add-note').props.disabled).toBe(false));
@@ -138,14 +157,33 @@ describe('ticket card', () => {
   });
 
   it('explains a refused ticket instead of showing actions', async () => {
-    const { renderer } = renderCard({ [ACCESS]: { status: 403, body: errorBody('OWNED_ONLY_NOT_OWNER', 'You can only open tickets you own. This one is owned by Ana Silva.', 'Ask a Super Admin to give you Team access to tickets, or ask Ana to reassign it.') } });
+    const { renderer } = renderCard({
+      [ACCESS]: {
+        status: 403,
+        body: errorBody(
+          'OWNED_ONLY_NOT_OWNER',
+          'You can only open tickets you own. This one is owned by Ana Silva.',
+          'Ask a Super Admin to give you Team access to tickets, or ask Ana to reassign it.',
+        ),
+      },
+    });
     await renderer.waitFor(() => expect(renderer.maybeFind(Alert)).not.toBeNull());
     expect(renderer.find(Alert).text).toContain('This one is owned by Ana Silva. Ask a Super Admin');
     expect(renderer.maybeFind(Button)).toBeNull();
   });
 
   it('tells admins how to repair a broken install, with the link', async () => {
-    const { renderer } = renderCard({ [ACCESS]: { status: 409, body: errorBody('INSTALL_NEEDS_REPAIR', 'Viewer Guard lost its connection to this HubSpot account.', 'A Super Admin reinstalls it once.', 'https://viewer-guard.example.com/') } });
+    const { renderer } = renderCard({
+      [ACCESS]: {
+        status: 409,
+        body: errorBody(
+          'INSTALL_NEEDS_REPAIR',
+          'Viewer Guard lost its connection to this HubSpot account.',
+          'A Super Admin reinstalls it once.',
+          'https://viewer-guard.example.com/',
+        ),
+      },
+    });
     await renderer.waitFor(() => expect(renderer.maybeFind(ErrorState)).not.toBeNull());
     expect(renderer.find(ErrorState).props.title).toBe('Viewer Guard needs to be reconnected');
     expect(renderer.find(Link).props.href).toBe('https://viewer-guard.example.com/');
@@ -158,7 +196,10 @@ describe('ticket card', () => {
       [ACCESS]: () => {
         if (first) {
           first = false;
-          return { status: 503, body: errorBody('HUBSPOT_RATE_LIMITED', 'HubSpot asked us to slow down for this account.', 'Wait a few seconds and try again.') };
+          return {
+            status: 503,
+            body: errorBody('HUBSPOT_RATE_LIMITED', 'HubSpot asked us to slow down for this account.', 'Wait a few seconds and try again.'),
+          };
         }
         return { status: 200, body: teamTicket };
       },
@@ -170,21 +211,40 @@ describe('ticket card', () => {
   });
 
   it('says when to try again when HubSpot asked us to slow down', async () => {
-    const limited = { error: { ...errorBody('HUBSPOT_RATE_LIMITED', 'HubSpot asked us to slow down for this account.', 'Wait a few seconds and try again.').error, retryAfter: 8 } };
+    const limited = {
+      error: {
+        ...errorBody('HUBSPOT_RATE_LIMITED', 'HubSpot asked us to slow down for this account.', 'Wait a few seconds and try again.').error,
+        retryAfter: 8,
+      },
+    };
     const { renderer } = renderCard({ [ACCESS]: { status: 503, body: limited } });
     await renderer.waitFor(() => expect(renderer.maybeFind(ErrorState)).not.toBeNull());
     expect(renderer.find(ErrorState).props.title).toBe('HubSpot is busy');
-    expect(renderer.find(ErrorState).findAll(Text).map((node) => node.text)).toEqual(['HubSpot asked us to slow down; try again in 8 seconds.']);
+    expect(
+      renderer
+        .find(ErrorState)
+        .findAll(Text)
+        .map((node) => node.text),
+    ).toEqual(['HubSpot asked us to slow down; try again in 8 seconds.']);
     expect(renderer.find(ErrorState).find(Button).text).toBe('Try again');
   });
 
   it('says when to try again when a write is rate limited', async () => {
-    const limited = { error: { ...errorBody('HUBSPOT_RATE_LIMITED', 'HubSpot asked us to slow down for this account.', 'Wait a few seconds and try again.').error, retryAfter: 1 } };
+    const limited = {
+      error: {
+        ...errorBody('HUBSPOT_RATE_LIMITED', 'HubSpot asked us to slow down for this account.', 'Wait a few seconds and try again.').error,
+        retryAfter: 1,
+      },
+    };
     const { renderer } = renderCard({ [ACCESS]: { status: 200, body: teamTicket }, 'POST /api/v1/tickets/5003/assign-to-me': { status: 503, body: limited } });
     await renderer.waitFor(() => expect(renderer.maybeFind(LoadingSpinner)).toBeNull());
     renderer.findByTestId(Button, 'assign-to-me').trigger('onClick');
     await renderer.waitFor(() => expect(renderer.mocks.actions.addAlert.calls.length).toBeGreaterThan(0));
-    expect(renderer.mocks.actions.addAlert.calls[0]?.[0]).toEqual({ type: 'danger', title: 'HubSpot is busy', message: 'HubSpot asked us to slow down; try again in 1 second.' });
+    expect(renderer.mocks.actions.addAlert.calls[0]?.[0]).toEqual({
+      type: 'danger',
+      title: 'HubSpot is busy',
+      message: 'HubSpot asked us to slow down; try again in 1 second.',
+    });
   });
 
   it('says when the backend cannot be reached at all', async () => {

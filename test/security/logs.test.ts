@@ -99,7 +99,9 @@ describe('logs at trace level carry no secrets', () => {
     const answer = await rawHttp(port, rawRequest(request.url, request.headers, 'not a header line\r\n'));
 
     expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
-    expect(lines.map((line) => JSON.parse(line) as Record<string, unknown>)).toContainEqual(expect.objectContaining({ status: 400, clientError: expect.any(String) }));
+    expect(lines.map((line) => JSON.parse(line) as Record<string, unknown>)).toContainEqual(
+      expect.objectContaining({ status: 400, clientError: expect.any(String) }),
+    );
     expectClean([request.headers['x-hubspot-signature-v3']!]);
   });
 
@@ -117,7 +119,12 @@ describe('logs at trace level carry no secrets', () => {
     expect((await fetch(`${harness.backendUrl}${missing.url}`, { headers: missing.headers })).status).toBe(404);
 
     expect(lines.some((line) => line.includes('"path":"/api/v1/me"'))).toBe(true);
-    expectClean([accepted.headers['x-hubspot-signature-v3']!, tampered.headers['x-hubspot-signature-v3']!, missing.headers['x-hubspot-signature-v3']!, 'cookie-value-4711']);
+    expectClean([
+      accepted.headers['x-hubspot-signature-v3']!,
+      tampered.headers['x-hubspot-signature-v3']!,
+      missing.headers['x-hubspot-signature-v3']!,
+      'cookie-value-4711',
+    ]);
   });
 
   it('logs the OAuth install, a replay and a forged state without their code, state, cookie or tokens', async () => {
@@ -128,7 +135,9 @@ describe('logs at trace level carry no secrets', () => {
     const state = searchParams.get('state')!;
     const replay = await fetch(installed.finalUrl, { headers: { cookie: installed.cookie } });
     expect(replay.status).toBe(400);
-    const forged = await fetch(`${harness.backendUrl}/oauth/callback?code=forged-code-0815&state=${encodeURIComponent(`${state}x`)}`, { headers: { cookie: installed.cookie } });
+    const forged = await fetch(`${harness.backendUrl}/oauth/callback?code=forged-code-0815&state=${encodeURIComponent(`${state}x`)}`, {
+      headers: { cookie: installed.cookie },
+    });
     expect(forged.status).toBe(400);
     const installation = (await harness.installations.get(account.portalId))!;
 

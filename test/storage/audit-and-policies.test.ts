@@ -25,7 +25,10 @@ describe.each(databaseTargets)('audit log and policies on $title', (target) => {
 
     it('pages newest first with a cursor, filters, and keeps accounts apart', async () => {
       for (let i = 0; i < 5; i += 1) {
-        await audit.record({ portalId: 1, userId: i % 2 === 0 ? 10 : 11, action: `a${i}`, recordId: String(500 + i), outcome: i === 3 ? 'refused' : 'done' }, new Date(t0 + i * 1000));
+        await audit.record(
+          { portalId: 1, userId: i % 2 === 0 ? 10 : 11, action: `a${i}`, recordId: String(500 + i), outcome: i === 3 ? 'refused' : 'done' },
+          new Date(t0 + i * 1000),
+        );
       }
       await audit.record({ portalId: 2, userId: 10, action: 'other-account', outcome: 'done' }, new Date(t0 + 9000));
       const first = await audit.page(1, { limit: 2 });
@@ -50,10 +53,18 @@ describe.each(databaseTargets)('audit log and policies on $title', (target) => {
     it('versions policies: each save is a new version, with who and when', async () => {
       expect(await policies.current(1)).toBeUndefined();
       await policies.save(1, { default: { tickets: { view: 'owned' } }, roles: {}, teams: {}, users: {} }, 10, new Date(t0));
-      const second = await policies.save(1, { default: { tickets: { view: 'team' } }, roles: {}, teams: {}, users: { '11': { contacts: { communicate: 'none' } } } }, 11, new Date(t0 + 1000));
+      const second = await policies.save(
+        1,
+        { default: { tickets: { view: 'team' } }, roles: {}, teams: {}, users: { '11': { contacts: { communicate: 'none' } } } },
+        11,
+        new Date(t0 + 1000),
+      );
       expect(second.version).toBe(2);
       expect(await policies.current(1)).toMatchObject({ version: 2, changedByUserId: 11, document: { default: { tickets: { view: 'team' } } } });
-      expect((await policies.history(1, 10)).map((stored) => [stored.version, stored.changedByUserId])).toEqual([[2, 11], [1, 10]]);
+      expect((await policies.history(1, 10)).map((stored) => [stored.version, stored.changedByUserId])).toEqual([
+        [2, 11],
+        [1, 10],
+      ]);
       expect(await policies.current(2)).toBeUndefined();
     });
 
@@ -65,9 +76,14 @@ describe.each(databaseTargets)('audit log and policies on $title', (target) => {
 
     it('refuses a rule whose Edit reaches past its View, yet still loads such a version saved before the check', async () => {
       const wider = { default: {}, roles: {}, teams: {}, users: { '2002': { tickets: { view: 'owned' as const, edit: 'team' as const } } } };
-      await expect(policies.save(1, wider, 10, new Date(t0))).rejects.toThrow("user 2002: tickets Edit 'Team' would reach tickets that View 'Owned only' hides");
+      await expect(policies.save(1, wider, 10, new Date(t0))).rejects.toThrow(
+        "user 2002: tickets Edit 'Team' would reach tickets that View 'Owned only' hides",
+      );
       expect(await policies.current(1)).toBeUndefined();
-      await database.db.insertInto('policies').values({ portal_id: 1, version: 1, document: JSON.stringify(wider), changed_by_user_id: 10, changed_at: t0 }).execute();
+      await database.db
+        .insertInto('policies')
+        .values({ portal_id: 1, version: 1, document: JSON.stringify(wider), changed_by_user_id: 10, changed_at: t0 })
+        .execute();
       expect(await policies.current(1)).toMatchObject({ version: 1, document: wider });
     });
   });

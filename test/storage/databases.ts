@@ -34,10 +34,7 @@ export const databaseTargets: DatabaseTarget[] = [
   {
     name: 'postgres',
     skip: postgresUrl === undefined,
-    title:
-      postgresUrl === undefined
-        ? 'PostgreSQL suite skipped: set TEST_DATABASE_URL=postgres://... to run it (npm run test:postgres)'
-        : 'PostgreSQL',
+    title: postgresUrl === undefined ? 'PostgreSQL suite skipped: set TEST_DATABASE_URL=postgres://... to run it (npm run test:postgres)' : 'PostgreSQL',
     async create() {
       if (postgresUrl === undefined) throw new Error('TEST_DATABASE_URL is not set');
       const schema = `vg_test_${randomBytes(6).toString('hex')}`;

@@ -50,7 +50,15 @@ describe.each(databaseTargets)('installations on $title', (target) => {
 
     const install = (overrides: Partial<NewInstallation> = {}, now = t0) =>
       store.saveInstall(
-        { portalId: PORTAL, accessToken: ACCESS, refreshToken: REFRESH, accessTokenExpiresAt: at(1_800_000), scopes: SCOPES, installedByUserId: 11, ...overrides },
+        {
+          portalId: PORTAL,
+          accessToken: ACCESS,
+          refreshToken: REFRESH,
+          accessTokenExpiresAt: at(1_800_000),
+          scopes: SCOPES,
+          installedByUserId: 11,
+          ...overrides,
+        },
         now,
       );
 
@@ -163,7 +171,11 @@ describe.each(databaseTargets)('installations on $title', (target) => {
       }
       if (file === undefined) return;
       const dbFile = file;
-      const diskBytes = () => [dbFile, `${dbFile}-wal`].filter(existsSync).map((name) => readFileSync(name).toString('latin1')).join('');
+      const diskBytes = () =>
+        [dbFile, `${dbFile}-wal`]
+          .filter(existsSync)
+          .map((name) => readFileSync(name).toString('latin1'))
+          .join('');
       // While open the row sits in the WAL; after close it is checkpointed into the main file. Check both.
       const whileOpen = diskBytes();
       await database.close();
@@ -184,7 +196,11 @@ describe.each(databaseTargets)('installations on $title', (target) => {
       await expect(wrongKey.get(PORTAL)).rejects.toThrow(TokenDecryptionError);
 
       await install({ portalId: 10000002, accessToken: 'other-access', refreshToken: 'other-refresh' });
-      const victim = await database.db.selectFrom('installations').select(['access_token_enc', 'refresh_token_enc']).where('portal_id', '=', PORTAL).executeTakeFirstOrThrow();
+      const victim = await database.db
+        .selectFrom('installations')
+        .select(['access_token_enc', 'refresh_token_enc'])
+        .where('portal_id', '=', PORTAL)
+        .executeTakeFirstOrThrow();
       await database.db.updateTable('installations').set(victim).where('portal_id', '=', 10000002).execute();
       await expect(store.get(10000002)).rejects.toThrow(TokenDecryptionError);
 

@@ -51,7 +51,14 @@ describe.each(databaseTargets)('install token refresh on $title', (target) => {
       const issued = fake.tokens.issue(account.portalId, admin.id);
       const installations = createInstallationStore(database.db, new TokenCipher(key), database.dialect);
       await installations.saveInstall(
-        { portalId: account.portalId, accessToken: issued.accessToken, refreshToken: issued.refreshToken, accessTokenExpiresAt: new Date(now + expiresInMs), scopes: ['oauth'], installedByUserId: admin.id },
+        {
+          portalId: account.portalId,
+          accessToken: issued.accessToken,
+          refreshToken: issued.refreshToken,
+          accessTokenExpiresAt: new Date(now + expiresInMs),
+          scopes: ['oauth'],
+          installedByUserId: admin.id,
+        },
         new Date(now),
       );
       return { issued, installations };
@@ -79,9 +86,7 @@ describe.each(databaseTargets)('install token refresh on $title', (target) => {
     it.runIf(target.name === 'postgres')('refreshes once across two instances sharing the database', async () => {
       await install(MARGIN_MS - 1000);
       const [first, second] = [await instance(), await instance()];
-      const results = await Promise.all(
-        Array.from({ length: 50 }, (_, index) => (index % 2 === 0 ? first : second).tokens.accessTokenFor(account.portalId)),
-      );
+      const results = await Promise.all(Array.from({ length: 50 }, (_, index) => (index % 2 === 0 ? first : second).tokens.accessTokenFor(account.portalId)));
       expect(new Set(results).size).toBe(1);
       expect(fake.calls.count('POST', '/oauth/2026-03/token')).toBe(1);
     });

@@ -7,5 +7,5 @@ import { violationRegistry } from '../hubspot-fake/contract.js';
  */
 afterAll(() => {
   const lines = violationRegistry.map((violation) => `${violation.method} ${violation.url} -> ${violation.status}: ${violation.errors.join('; ')}`);
-  expect(lines, 'responses from the local HubSpot that break HubSpot\'s OpenAPI specs').toEqual([]);
+  expect(lines, "responses from the local HubSpot that break HubSpot's OpenAPI specs").toEqual([]);
 });

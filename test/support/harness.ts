@@ -22,7 +22,13 @@ export interface Harness {
    * A request to our API signed by "HubSpot" for this portal and user, as hubspot.fetch() is assumed to send it in
    * production: HubSpot's `portalId`, `userId` and `appId` appended to the path.
    */
-  signed(input: { method?: 'GET' | 'POST' | 'PUT' | 'DELETE'; path: string; portalId: number; userId: number; body?: unknown }): Promise<LightMyRequestResponse>;
+  signed(input: {
+    method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
+    path: string;
+    portalId: number;
+    userId: number;
+    body?: unknown;
+  }): Promise<LightMyRequestResponse>;
   /** A request signed by "HubSpot" for exactly this path and query, nothing appended: for the identity rules' tests. */
   signedExactly(input: { method?: 'GET' | 'POST' | 'PUT' | 'DELETE'; path: string; body?: unknown }): Promise<LightMyRequestResponse>;
   /** Installs without the browser dance (the fake issues tokens directly); the OAuth flow has its own tests. */
@@ -35,7 +41,14 @@ export interface Harness {
  * `trustProxy: true` builds the app as runtime.ts does behind a proxy (X-Forwarded-* believed).
  */
 export async function startHarness(
-  options: { now?: () => number; databaseUrl?: string; env?: Record<string, string>; logger?: FastifyBaseLogger; appConfigFile?: URL; trustProxy?: boolean } = {},
+  options: {
+    now?: () => number;
+    databaseUrl?: string;
+    env?: Record<string, string>;
+    logger?: FastifyBaseLogger;
+    appConfigFile?: URL;
+    trustProxy?: boolean;
+  } = {},
 ): Promise<Harness> {
   const now = options.now ?? Date.now;
   const appConfigFile = options.appConfigFile ?? APP_CONFIG_FILE;
@@ -45,17 +58,20 @@ export async function startHarness(
   const fakeUrl = await fake.listen();
   const port = await freePort();
   const backendUrl = `http://127.0.0.1:${port}`;
-  const config = loadConfig({
-    HUBSPOT_CLIENT_ID: TEST_APP.clientId,
-    HUBSPOT_CLIENT_SECRET: TEST_APP.clientSecret,
-    HUBSPOT_APP_ID: String(TEST_APP.appId),
-    PUBLIC_BASE_URL: backendUrl,
-    HUBSPOT_API_BASE_URL: fakeUrl,
-    HUBSPOT_AUTHORIZE_URL: `${fakeUrl}/oauth/authorize`,
-    DATABASE_URL: options.databaseUrl ?? 'sqlite::memory:',
-    PORT: String(port),
-    ...options.env,
-  }, appConfigFile);
+  const config = loadConfig(
+    {
+      HUBSPOT_CLIENT_ID: TEST_APP.clientId,
+      HUBSPOT_CLIENT_SECRET: TEST_APP.clientSecret,
+      HUBSPOT_APP_ID: String(TEST_APP.appId),
+      PUBLIC_BASE_URL: backendUrl,
+      HUBSPOT_API_BASE_URL: fakeUrl,
+      HUBSPOT_AUTHORIZE_URL: `${fakeUrl}/oauth/authorize`,
+      DATABASE_URL: options.databaseUrl ?? 'sqlite::memory:',
+      PORT: String(port),
+      ...options.env,
+    },
+    appConfigFile,
+  );
   const database = await openDatabase(config.databaseUrl);
   const tokenKey = randomBytes(32);
   const installations = createInstallationStore(database.db, new TokenCipher(tokenKey), database.dialect);
@@ -79,7 +95,8 @@ export async function startHarness(
     config,
     installations,
     database,
-    signed: ({ method, path, portalId, userId, body }) => signedExactly({ method, path: withHubSpotIdentity(path, { portalId, userId, appId: TEST_APP.appId }), body }),
+    signed: ({ method, path, portalId, userId, body }) =>
+      signedExactly({ method, path: withHubSpotIdentity(path, { portalId, userId, appId: TEST_APP.appId }), body }),
     signedExactly,
     async installDirect(portalId, userId, scopes) {
       const tokens = fake.tokens.issue(portalId, userId, scopes);

@@ -7,6 +7,8 @@ export function mirrorPolicy(account: SeedAccount): PolicyDocument {
     default: {},
     roles: {},
     teams: {},
-    users: Object.fromEntries(account.users.map((user) => [String(user.id), { tickets: { ...user.permissions.tickets }, contacts: { ...user.permissions.contacts } }])),
+    users: Object.fromEntries(
+      account.users.map((user) => [String(user.id), { tickets: { ...user.permissions.tickets }, contacts: { ...user.permissions.contacts } }]),
+    ),
   };
 }

@@ -4,13 +4,7 @@ import { Signature } from '@hubspot/api-client';
  * Signs a request the way HubSpot does, with HubSpot's own helper from @hubspot/api-client, so the backend's
  * independent verifier is checked against HubSpot's code rather than against itself.
  */
-export function hubspotSignature(input: {
-  clientSecret: string;
-  method: string;
-  url: string;
-  body?: string;
-  timestamp: number;
-}): Record<string, string> {
+export function hubspotSignature(input: { clientSecret: string; method: string; url: string; body?: string; timestamp: number }): Record<string, string> {
   const signature = Signature.getSignature(input.method, 'v3', {
     // The options type is shared with isValid(); getSignature ignores this field.
     signature: '',

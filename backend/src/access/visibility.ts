@@ -5,10 +5,7 @@ import type { Grant, ViewerFacts } from './model.js';
  * these owners (and maybe unassigned)". hubspot/ turns it into search filterGroups; decide() answers the same
  * question for one record, and a property test proves the two agree.
  */
-export type Visibility =
-  | { kind: 'all' }
-  | { kind: 'none' }
-  | { kind: 'owners'; ownerIds: number[]; unassigned: boolean };
+export type Visibility = { kind: 'all' } | { kind: 'none' } | { kind: 'owners'; ownerIds: number[]; unassigned: boolean };
 
 /**
  * @param teamOwnerIds owner ids of everyone on the viewer's teams (primary and secondary), the viewer included.

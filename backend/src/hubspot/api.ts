@@ -115,7 +115,7 @@ export function createHubSpotApi(options: HubSpotApiOptions): HubSpotApi {
       }
       if (failure?.status === 401) {
         throw new AppError('INSTALL_NEEDS_REPAIR', {
-          message: 'HubSpot no longer accepts Viewer Guard\'s access token for this account.',
+          message: "HubSpot no longer accepts Viewer Guard's access token for this account.",
           cause: error,
         });
       }
@@ -148,12 +148,7 @@ export function createHubSpotApi(options: HubSpotApiOptions): HubSpotApi {
             notFoundIsEmpty: true,
           }),
         getOwnerByUserId: (userId) =>
-          portalCall(
-            'read an owner',
-            publicOwnerSchema,
-            (c) => c.crm.owners.ownersApi.getByIdWithHttpInfo(userId, 'userId', false),
-            { notFoundIsEmpty: true },
-          ),
+          portalCall('read an owner', publicOwnerSchema, (c) => c.crm.owners.ownersApi.getByIdWithHttpInfo(userId, 'userId', false), { notFoundIsEmpty: true }),
         async listTeams() {
           const teams = await portalCall('list teams', teamsResponseSchema, (c) => c.settings.users.teamsApi.getAllWithHttpInfo(), {
             notFoundIsEmpty: false,

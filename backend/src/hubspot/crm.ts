@@ -105,24 +105,20 @@ const ownerIdOf = (value: string | null | undefined): number | null => (value ==
 
 /** SimplePublicObject: properties are strings or null (crm-tickets-v3.json). */
 const simpleObjectSchema = z.object({ id: z.string(), properties: z.record(z.string(), z.string().nullable()) });
-const ticketSchema = simpleObjectSchema.transform(
-  (ticket): TicketRecord => ({
-    id: ticket.id,
-    subject: ticket.properties.subject ?? '(no subject)',
-    ownerId: ownerIdOf(ticket.properties.hubspot_owner_id),
-    pipelineId: ticket.properties.hs_pipeline ?? null,
-    stageId: ticket.properties.hs_pipeline_stage ?? null,
-    priority: ticket.properties.hs_ticket_priority ?? null,
-  }),
-);
-const contactSchema = simpleObjectSchema.transform(
-  (contact): ContactRecord => ({
-    id: contact.id,
-    name: [contact.properties.firstname, contact.properties.lastname].filter(Boolean).join(' ') || (contact.properties.email ?? `Contact ${contact.id}`),
-    email: contact.properties.email ?? null,
-    ownerId: ownerIdOf(contact.properties.hubspot_owner_id),
-  }),
-);
+const ticketSchema = simpleObjectSchema.transform((ticket): TicketRecord => ({
+  id: ticket.id,
+  subject: ticket.properties.subject ?? '(no subject)',
+  ownerId: ownerIdOf(ticket.properties.hubspot_owner_id),
+  pipelineId: ticket.properties.hs_pipeline ?? null,
+  stageId: ticket.properties.hs_pipeline_stage ?? null,
+  priority: ticket.properties.hs_ticket_priority ?? null,
+}));
+const contactSchema = simpleObjectSchema.transform((contact): ContactRecord => ({
+  id: contact.id,
+  name: [contact.properties.firstname, contact.properties.lastname].filter(Boolean).join(' ') || (contact.properties.email ?? `Contact ${contact.id}`),
+  email: contact.properties.email ?? null,
+  ownerId: ownerIdOf(contact.properties.hubspot_owner_id),
+}));
 /** CollectionResponseWithTotalSimplePublicObjectForwardPaging. */
 const searchPageSchema = z.object({
   total: z.number().int(),
@@ -160,7 +156,12 @@ const createdSchema = z.object({ id: z.string() });
  * may add permissions; those can only grant actions Viewer Guard never checks, while refusing them would switch the
  * source off for every record at once).
  */
-const PERMISSION_ACTIONS: Partial<Record<string, string>> = { 'crm-object:VIEW': 'view', 'crm-object:EDIT': 'edit', 'crm-object:DELETE': 'delete', 'crm-object:COMMUNICATE': 'communicate' };
+const PERMISSION_ACTIONS: Partial<Record<string, string>> = {
+  'crm-object:VIEW': 'view',
+  'crm-object:EDIT': 'edit',
+  'crm-object:DELETE': 'delete',
+  'crm-object:COMMUNICATE': 'communicate',
+};
 const permittedUsersSchema = z.strictObject({
   resources: z.record(z.string(), z.record(z.string().regex(/^crm-object:[A-Z_]+$/), z.strictObject({ permittedUsers: z.array(z.number().int().positive()) }))),
 });
@@ -241,11 +242,16 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
       (client) => client.crm.pipelines.pipelinesApi.getByIdWithHttpInfo('tickets', pipelineId ?? DEFAULT_TICKET_PIPELINE),
       { notFoundIsEmpty: true },
     );
-    return pipeline?.stages.filter((stage) => !stage.archived).map((stage) => ({ id: stage.id, label: stage.label, closed: stage.metadata.ticketState === 'CLOSED' }));
+    return pipeline?.stages
+      .filter((stage) => !stage.archived)
+      .map((stage) => ({ id: stage.id, label: stage.label, closed: stage.metadata.ticketState === 'CLOSED' }));
   }
 
   const updateTicket = async (id: string, properties: Record<string, string>) =>
-    required(await call('update a ticket', ticketSchema, (client) => client.crm.tickets.basicApi.updateWithHttpInfo(id, { properties }), { notFoundIsEmpty: false }), 'update a ticket');
+    required(
+      await call('update a ticket', ticketSchema, (client) => client.crm.tickets.basicApi.updateWithHttpInfo(id, { properties }), { notFoundIsEmpty: false }),
+      'update a ticket',
+    );
 
   return {
     getTicket: (id) =>
@@ -293,7 +299,12 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
         (client) =>
           client.crm.tickets.basicApi.createWithHttpInfo({
             properties,
-            associations: [{ to: { id: contactId }, types: [{ associationCategory: AssociationSpecAssociationCategoryEnum.HubspotDefined, associationTypeId: TICKET_TO_CONTACT }] }],
+            associations: [
+              {
+                to: { id: contactId },
+                types: [{ associationCategory: AssociationSpecAssociationCategoryEnum.HubspotDefined, associationTypeId: TICKET_TO_CONTACT }],
+              },
+            ],
           }),
         { notFoundIsEmpty: false, creates: true },
       );
@@ -307,7 +318,12 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
         (client) =>
           client.crm.objects.notes.basicApi.createWithHttpInfo({
             properties: { hs_note_body: body, hs_timestamp: timestamp.toISOString(), ...(ownerId === null ? {} : { hubspot_owner_id: String(ownerId) }) },
-            associations: [{ to: { id: ticketId }, types: [{ associationCategory: AssociationSpecAssociationCategoryEnum.HubspotDefined, associationTypeId: NOTE_TO_TICKET }] }],
+            associations: [
+              {
+                to: { id: ticketId },
+                types: [{ associationCategory: AssociationSpecAssociationCategoryEnum.HubspotDefined, associationTypeId: NOTE_TO_TICKET }],
+              },
+            ],
           }),
         { notFoundIsEmpty: false, creates: true },
       );
@@ -321,7 +337,9 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
       let after: string | undefined;
       do {
         const page = required(
-          await call('list owners', ownersPageSchema, (client) => client.crm.owners.ownersApi.getPageWithHttpInfo(undefined, after, 500, false), { notFoundIsEmpty: false }),
+          await call('list owners', ownersPageSchema, (client) => client.crm.owners.ownersApi.getPageWithHttpInfo(undefined, after, 500, false), {
+            notFoundIsEmpty: false,
+          }),
           'list owners',
         );
         for (const owner of page.results) {
@@ -340,7 +358,9 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
 
     async permittedUsersMany(objectType, recordIds) {
       const ids = [...new Set(recordIds)];
-      const chunks = Array.from({ length: Math.ceil(ids.length / PERMITTED_USERS_PER_CALL) }, (_, index) => ids.slice(index * PERMITTED_USERS_PER_CALL, (index + 1) * PERMITTED_USERS_PER_CALL));
+      const chunks = Array.from({ length: Math.ceil(ids.length / PERMITTED_USERS_PER_CALL) }, (_, index) =>
+        ids.slice(index * PERMITTED_USERS_PER_CALL, (index + 1) * PERMITTED_USERS_PER_CALL),
+      );
       const answers = await Promise.all(
         chunks.map(async (chunk) => {
           const requested = new Map(chunk.map((id) => [`hcrn:${portalId}:crm-object:${OBJECT_TYPE_IDS[objectType]}:${id}`, id]));
@@ -357,7 +377,10 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
     },
 
     async anyTicketId() {
-      const page = required(await call('find a ticket', searchPageSchema, (client) => search(client, [], 1, undefined), { notFoundIsEmpty: false }), 'find a ticket');
+      const page = required(
+        await call('find a ticket', searchPageSchema, (client) => search(client, [], 1, undefined), { notFoundIsEmpty: false }),
+        'find a ticket',
+      );
       return page.results[0]?.id;
     },
 

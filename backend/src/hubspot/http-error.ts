@@ -40,9 +40,7 @@ export function readHttpFailure(error: unknown): HttpFailure | undefined {
 export function lowerCaseNames(headers: object): Record<string, string> {
   const entries = Object.entries(headers) as Array<[string, unknown]>;
   return Object.fromEntries(
-    entries.flatMap(([name, value]) =>
-      typeof value === 'string' || typeof value === 'number' ? [[name.toLowerCase(), String(value)]] : [],
-    ),
+    entries.flatMap(([name, value]) => (typeof value === 'string' || typeof value === 'number' ? [[name.toLowerCase(), String(value)]] : [])),
   );
 }
 

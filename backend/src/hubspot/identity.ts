@@ -50,7 +50,7 @@ const isId = (value: string) => ID_PATTERN.test(value) && Number.isSafeInteger(N
 /** Every name that can say who is asking; each may be repeated, but only with one value. */
 const IDENTITY_NAMES = ['portalId', 'userId', 'appId', 'userEmail', CARD_IDENTITY_PARAMS.portalId, CARD_IDENTITY_PARAMS.userId] as const;
 
-export function readSignedIdentity(rawPathAndQuery: string, rules: IdentityRules): ({ ok: true; identity: SignedIdentity }) | ({ ok: false } & IdentityFailure) {
+export function readSignedIdentity(rawPathAndQuery: string, rules: IdentityRules): { ok: true; identity: SignedIdentity } | ({ ok: false } & IdentityFailure) {
   const queryStart = rawPathAndQuery.indexOf('?');
   const params = new URLSearchParams(queryStart === -1 ? '' : rawPathAndQuery.slice(queryStart + 1));
   if (IDENTITY_NAMES.some((name) => new Set(params.getAll(name)).size > 1)) return { ok: false, failure: 'IDENTITY_CONFLICT' };
@@ -67,7 +67,10 @@ export function readSignedIdentity(rawPathAndQuery: string, rules: IdentityRules
   }
   if ([portalId, userId, cardPortalId, cardUserId].some((id) => id !== undefined && !isId(id))) return { ok: false, failure: 'IDENTITY_MISSING' };
   // The card sends its names on every request, so in production they arrive next to HubSpot's: they must name the same viewer.
-  if ((cardPortalId !== undefined && portalId !== undefined && cardPortalId !== portalId) || (cardUserId !== undefined && userId !== undefined && cardUserId !== userId)) {
+  if (
+    (cardPortalId !== undefined && portalId !== undefined && cardPortalId !== portalId) ||
+    (cardUserId !== undefined && userId !== undefined && cardUserId !== userId)
+  ) {
     return { ok: false, failure: 'IDENTITY_CONFLICT' };
   }
 

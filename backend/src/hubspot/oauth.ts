@@ -107,13 +107,8 @@ export function createOAuthClient(options: OAuthClientOptions): OAuthClient {
 
   return {
     exchangeCode: (code, redirectUri) =>
-      withGrantErrors(() =>
-        postToken('oauth:install', { grant_type: 'authorization_code', code, redirect_uri: redirectUri }),
-      ),
-    refresh: (portalId, refreshToken) =>
-      withGrantErrors(() =>
-        postToken(`oauth:${portalId}`, { grant_type: 'refresh_token', refresh_token: refreshToken }),
-      ),
+      withGrantErrors(() => postToken('oauth:install', { grant_type: 'authorization_code', code, redirect_uri: redirectUri })),
+    refresh: (portalId, refreshToken) => withGrantErrors(() => postToken(`oauth:${portalId}`, { grant_type: 'refresh_token', refresh_token: refreshToken })),
     async introspect(accessToken) {
       const json = await withGrantErrors(() => postForm(INTROSPECT_PATH, 'oauth:install', { token: accessToken, token_type_hint: 'access_token' }));
       const parsed = accessTokenInfoSchema.safeParse(json);
@@ -123,7 +118,14 @@ export function createOAuthClient(options: OAuthClientOptions): OAuthClient {
         });
       }
       const info = parsed.data;
-      return { active: info.active, appId: info.app_id, portalId: info.hub_id, userId: info.user_id, scopes: info.scopes, userLevel: info.signed_access_token.isUserLevel };
+      return {
+        active: info.active,
+        appId: info.app_id,
+        portalId: info.hub_id,
+        userId: info.user_id,
+        scopes: info.scopes,
+        userLevel: info.signed_access_token.isUserLevel,
+      };
     },
   };
 }

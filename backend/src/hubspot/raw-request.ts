@@ -11,7 +11,9 @@ export async function rawRequest(
   client: Client,
   options: { method: 'GET' | 'DELETE'; path: string; qs?: Record<string, string | number | readonly string[]> },
 ): Promise<HubSpotAnswer> {
-  const query = new URLSearchParams(Object.entries(options.qs ?? {}).flatMap(([name, value]) => [value].flat().map((item): [string, string] => [name, String(item)])));
+  const query = new URLSearchParams(
+    Object.entries(options.qs ?? {}).flatMap(([name, value]) => [value].flat().map((item): [string, string] => [name, String(item)])),
+  );
   const response = await client.apiRequest({ method: options.method, path: query.size === 0 ? options.path : `${options.path}?${query.toString()}` });
   const headers = Object.fromEntries(response.headers.entries());
   const text = await response.text();

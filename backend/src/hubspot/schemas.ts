@@ -92,9 +92,7 @@ export const hubspotErrorSchema = z.object({
   correlationId: z.string().optional(),
   /** On a 429, the limit that was hit: "The message and policyName will indicate which limit you hit" (API usage guidelines). */
   policyName: z.string().optional(),
-  errors: z
-    .array(z.object({ message: z.string().optional(), context: z.record(z.string(), z.array(z.string())).optional() }))
-    .optional(),
+  errors: z.array(z.object({ message: z.string().optional(), context: z.record(z.string(), z.array(z.string())).optional() })).optional(),
   context: z.record(z.string(), z.array(z.string())).optional(),
 });
 export type HubSpotErrorBody = z.infer<typeof hubspotErrorSchema>;

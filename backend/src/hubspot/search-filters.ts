@@ -31,7 +31,8 @@ export function ownerScopeFilterGroups(rule: OwnerScope, base: SearchFilter[]): 
   }
   if (rule.unassigned) groups.push({ filters: [...base, { propertyName: 'hubspot_owner_id', operator: 'NOT_HAS_PROPERTY' }] });
   const total = groups.reduce((sum, group) => sum + group.filters.length, 0);
-  const fits = groups.length <= SEARCH_LIMITS.groups && total <= SEARCH_LIMITS.filters && groups.every((group) => group.filters.length <= SEARCH_LIMITS.filtersPerGroup);
+  const fits =
+    groups.length <= SEARCH_LIMITS.groups && total <= SEARCH_LIMITS.filters && groups.every((group) => group.filters.length <= SEARCH_LIMITS.filtersPerGroup);
   return fits ? groups : undefined;
 }
 

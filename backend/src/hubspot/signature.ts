@@ -89,11 +89,7 @@ export function precheckSignature(
   return { ok: true, signature, timestamp };
 }
 
-export function verifySignatureV3(
-  request: SignedRequest,
-  clientSecret: string,
-  nowMs: number,
-): { ok: true } | { ok: false; failure: SignatureFailure } {
+export function verifySignatureV3(request: SignedRequest, clientSecret: string, nowMs: number): { ok: true } | { ok: false; failure: SignatureFailure } {
   const headers = precheckSignature(request, nowMs);
   if (!headers.ok) return headers;
   const expected = Buffer.from(

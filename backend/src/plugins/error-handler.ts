@@ -58,7 +58,7 @@ function askedAbout(request: FastifyRequest): { objectType: string | null; recor
   const body = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, unknown>;
   const text = (value: unknown) => (typeof value === 'string' || typeof value === 'number' ? String(value).slice(0, 40) : null);
   const url = request.routeOptions.url ?? '';
-  const objectType = text(params.objectType) ?? text(body.objectType) ?? (/\/(tickets|contacts)\/:id/.exec(url)?.[1] ?? null);
+  const objectType = text(params.objectType) ?? text(body.objectType) ?? /\/(tickets|contacts)\/:id/.exec(url)?.[1] ?? null;
   return { objectType, recordId: text(params.id) ?? text(body.recordId) };
 }
 

@@ -29,12 +29,19 @@ export async function adminRoutes(root: FastifyInstance): Promise<void> {
 
   app.get('/policy', { config: admin, schema: { response: { 200: policyResponse } } }, async (request) => root.admin.policy(viewerOf(request)));
 
-  app.get('/policy/history', { config: admin, schema: { querystring: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }), response: { 200: policyHistoryResponse } } }, async (request) =>
-    root.admin.policyHistory(viewerOf(request), request.query.limit),
+  app.get(
+    '/policy/history',
+    {
+      config: admin,
+      schema: { querystring: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }), response: { 200: policyHistoryResponse } },
+    },
+    async (request) => root.admin.policyHistory(viewerOf(request), request.query.limit),
   );
 
-  app.put('/policy', { config: { ...admin, write: 'policy-update' }, schema: { body: policyDocumentSchema, response: { 200: policyResponse } } }, async (request) =>
-    root.admin.savePolicy(viewerOf(request), request.body),
+  app.put(
+    '/policy',
+    { config: { ...admin, write: 'policy-update' }, schema: { body: policyDocumentSchema, response: { 200: policyResponse } } },
+    async (request) => root.admin.savePolicy(viewerOf(request), request.body),
   );
 
   app.post(
@@ -62,5 +69,7 @@ export async function adminRoutes(root: FastifyInstance): Promise<void> {
     async (request) => root.admin.auditPage(viewerOf(request), request.query),
   );
 
-  app.post('/disconnect', { config: { ...admin, write: 'disconnect' }, schema: { response: { 200: disconnectResponse } } }, async (request) => root.admin.disconnect(viewerOf(request)));
+  app.post('/disconnect', { config: { ...admin, write: 'disconnect' }, schema: { response: { 200: disconnectResponse } } }, async (request) =>
+    root.admin.disconnect(viewerOf(request)),
+  );
 }

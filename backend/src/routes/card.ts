@@ -37,27 +37,43 @@ export async function cardRoutes(root: FastifyInstance): Promise<void> {
     };
   });
 
-  app.get('/records/:objectType/:id/access', { config: { auth: 'viewer' }, schema: { params: z.object({ objectType, id: recordId }), response: { 200: recordAccessResponse } } }, async (request) =>
-    root.checkRecord(viewerOf(request), request.params),
+  app.get(
+    '/records/:objectType/:id/access',
+    { config: { auth: 'viewer' }, schema: { params: z.object({ objectType, id: recordId }), response: { 200: recordAccessResponse } } },
+    async (request) => root.checkRecord(viewerOf(request), request.params),
   );
 
-  app.get('/contacts/:id/tickets', { config: { auth: 'viewer' }, schema: { params: z.object({ id: recordId }), response: { 200: contactTicketsResponse } } }, async (request) =>
-    root.listContactTickets(viewerOf(request), request.params.id),
+  app.get(
+    '/contacts/:id/tickets',
+    { config: { auth: 'viewer' }, schema: { params: z.object({ id: recordId }), response: { 200: contactTicketsResponse } } },
+    async (request) => root.listContactTickets(viewerOf(request), request.params.id),
   );
 
-  app.post('/tickets/:id/assign-to-me', { config: { auth: 'viewer', write: 'assign-to-me' }, schema: { params: ticketParams, response: { 200: ticketWriteResponse } } }, async (request) =>
-    root.writes.assignToMe(viewerOf(request), request.params.id),
+  app.post(
+    '/tickets/:id/assign-to-me',
+    { config: { auth: 'viewer', write: 'assign-to-me' }, schema: { params: ticketParams, response: { 200: ticketWriteResponse } } },
+    async (request) => root.writes.assignToMe(viewerOf(request), request.params.id),
   );
 
   app.post(
     '/tickets/:id/stage',
-    { config: { auth: 'viewer', write: 'move-stage' }, schema: { params: ticketParams, body: z.object({ stageId: z.string().min(1).max(64) }), response: { 200: ticketWriteResponse } } },
+    {
+      config: { auth: 'viewer', write: 'move-stage' },
+      schema: { params: ticketParams, body: z.object({ stageId: z.string().min(1).max(64) }), response: { 200: ticketWriteResponse } },
+    },
     async (request) => root.writes.moveStage(viewerOf(request), request.params.id, request.body.stageId),
   );
 
   app.post(
     '/tickets/:id/notes',
-    { config: { auth: 'viewer', write: 'add-note' }, schema: { params: ticketParams, body: z.object({ body: z.string().trim().min(1, 'must not be empty').max(10_000) }), response: { 200: noteWriteResponse } } },
+    {
+      config: { auth: 'viewer', write: 'add-note' },
+      schema: {
+        params: ticketParams,
+        body: z.object({ body: z.string().trim().min(1, 'must not be empty').max(10_000) }),
+        response: { 200: noteWriteResponse },
+      },
+    },
     async (request) => root.writes.addNote(viewerOf(request), request.params.id, request.body.body),
   );
 

@@ -120,7 +120,14 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): P
     }
     if (config.hubspot.appId !== undefined && info.appId !== config.hubspot.appId) {
       request.log.warn({ appId: info.appId }, 'install refused: token issued for another app');
-      return sendPage(reply, 502, exchangeFailedPage({ reason: `HubSpot issued this install to app ${info.appId}, not to this backend's app (HUBSPOT_APP_ID ${config.hubspot.appId}).`, landingUrl }));
+      return sendPage(
+        reply,
+        502,
+        exchangeFailedPage({
+          reason: `HubSpot issued this install to app ${info.appId}, not to this backend's app (HUBSPOT_APP_ID ${config.hubspot.appId}).`,
+          landingUrl,
+        }),
+      );
     }
     if (info.userLevel) {
       request.log.info({ portalId: info.portalId }, 'install refused: user-level');

@@ -75,7 +75,12 @@ const ticketResult = z.object({
 export const ticketWriteResponse = z.object({ result: ticketResult, decision: verdictSchema });
 export const noteWriteResponse = z.object({ result: z.object({ id: z.string() }), decision: verdictSchema });
 
-const storedPolicy = z.object({ version: z.number().int(), document: policyDocumentSchema, changedBy: z.number().nullable(), changedAt: z.string().nullable() });
+const storedPolicy = z.object({
+  version: z.number().int(),
+  document: policyDocumentSchema,
+  changedBy: z.number().nullable(),
+  changedAt: z.string().nullable(),
+});
 export const policyResponse = storedPolicy;
 export const policyHistoryResponse = z.object({ versions: z.array(storedPolicy) });
 
@@ -103,21 +108,39 @@ export const statusResponse = z.object({
 });
 
 export const directoryResponse = z.object({
-  users: z.array(z.object({ id: z.number(), name: z.string(), email: z.string(), superAdmin: z.boolean(), teamIds: z.array(z.string()), roleIds: z.array(z.string()) })),
+  users: z.array(
+    z.object({ id: z.number(), name: z.string(), email: z.string(), superAdmin: z.boolean(), teamIds: z.array(z.string()), roleIds: z.array(z.string()) }),
+  ),
   teams: z.array(team),
   roles: z.array(team),
 });
 
 const decisionFacts = z.object({
   viewer: z.object({ userId: z.number(), ownerId: z.number().nullable(), teamIds: z.array(z.string()), superAdmin: z.boolean() }),
-  record: z.object({ objectType: z.string(), id: z.string(), ownerId: z.number().nullable(), ownerName: z.string().nullable(), ownerTeamIds: z.array(z.string()) }),
+  record: z.object({
+    objectType: z.string(),
+    id: z.string(),
+    ownerId: z.number().nullable(),
+    ownerName: z.string().nullable(),
+    ownerTeamIds: z.array(z.string()),
+  }),
   rule: z.string(),
 });
 export const explainResponse = z.object({
   decision: verdictSchema.omit({ levelLabel: true }).extend({ action: z.enum(ACTIONS), facts: decisionFacts }),
   trace: z.object({
-    viewer: z.object({ userId: z.number(), ownerId: z.number().nullable(), superAdmin: z.boolean(), teams: z.array(team.extend({ primary: z.boolean() })), roleIds: z.array(z.string()) }),
-    record: z.object({ objectType: z.enum(['tickets', 'contacts']), id: z.string(), owner: z.object({ ownerId: z.number(), name: z.string(), teamIds: z.array(z.string()).readonly() }).nullable() }),
+    viewer: z.object({
+      userId: z.number(),
+      ownerId: z.number().nullable(),
+      superAdmin: z.boolean(),
+      teams: z.array(team.extend({ primary: z.boolean() })),
+      roleIds: z.array(z.string()),
+    }),
+    record: z.object({
+      objectType: z.enum(['tickets', 'contacts']),
+      id: z.string(),
+      owner: z.object({ ownerId: z.number(), name: z.string(), teamIds: z.array(z.string()).readonly() }).nullable(),
+    }),
     policyRule: z.object({ level, source: z.enum(['hubspot', 'policy']), rule: z.string(), configured: z.boolean() }),
     accessSource: z.enum(['auto', 'hubspot', 'policy']),
   }),

@@ -67,7 +67,10 @@ export function createAuditLog(db: Kysely<Tables>): AuditLog {
       if (query.userId !== undefined) select = select.where('user_id', '=', query.userId);
       if (query.recordId !== undefined) select = select.where('record_id', '=', query.recordId);
       if (query.outcome !== undefined) select = select.where('outcome', '=', query.outcome);
-      const rows = await select.orderBy('id', 'desc').limit(query.limit + 1).execute();
+      const rows = await select
+        .orderBy('id', 'desc')
+        .limit(query.limit + 1)
+        .execute();
       const entries = rows.slice(0, query.limit).map((row) => ({
         id: row.id,
         at: new Date(row.at),

@@ -31,15 +31,14 @@ export function createOAuthStateStore(db: Kysely<Tables>): OAuthStateStore {
     async save(nonce, expiresAt, now) {
       const expired = db.selectFrom('oauth_states').select('nonce_hash').where('expires_at', '<=', now.getTime()).limit(PURGE_BATCH);
       await db.deleteFrom('oauth_states').where('nonce_hash', 'in', expired).execute();
-      await db.insertInto('oauth_states').values({ nonce_hash: nonceHash(nonce), expires_at: expiresAt.getTime(), created_at: now.getTime() }).execute();
+      await db
+        .insertInto('oauth_states')
+        .values({ nonce_hash: nonceHash(nonce), expires_at: expiresAt.getTime(), created_at: now.getTime() })
+        .execute();
     },
 
     async consume(nonce, now) {
-      const result = await db
-        .deleteFrom('oauth_states')
-        .where('nonce_hash', '=', nonceHash(nonce))
-        .where('expires_at', '>', now.getTime())
-        .executeTakeFirst();
+      const result = await db.deleteFrom('oauth_states').where('nonce_hash', '=', nonceHash(nonce)).where('expires_at', '>', now.getTime()).executeTakeFirst();
       return Number(result.numDeletedRows) === 1;
     },
   };

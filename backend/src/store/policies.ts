@@ -35,7 +35,13 @@ export function createPolicyStore(db: Kysely<Tables>): PolicyStore {
       const valid = policyDocumentSchema.parse(document);
       // The primary key (portal_id, version) makes a concurrent save of the same version fail instead of overwrite.
       return db.transaction().execute(async (trx) => {
-        const latest = await trx.selectFrom('policies').select('version').where('portal_id', '=', portalId).orderBy('version', 'desc').limit(1).executeTakeFirst();
+        const latest = await trx
+          .selectFrom('policies')
+          .select('version')
+          .where('portal_id', '=', portalId)
+          .orderBy('version', 'desc')
+          .limit(1)
+          .executeTakeFirst();
         const version = (latest?.version ?? 0) + 1;
         await trx
           .insertInto('policies')

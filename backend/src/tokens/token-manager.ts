@@ -25,8 +25,7 @@ type RefreshOutcome = { kind: 'token'; accessToken: string } | { kind: 'revoked'
 export function createTokenManager(options: TokenManagerOptions): TokenManager {
   const inFlight = new Map<number, Promise<string>>();
 
-  const isFresh = (installation: Installation): boolean =>
-    installation.accessTokenExpiresAt.getTime() - options.refreshMarginMs > options.now();
+  const isFresh = (installation: Installation): boolean => installation.accessTokenExpiresAt.getTime() - options.refreshMarginMs > options.now();
 
   function usable(installation: Installation | undefined): Installation {
     if (installation === undefined || installation.status === 'uninstalled') {
@@ -66,10 +65,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
           'HubSpot refused the refresh token: the app was uninstalled or its access was revoked.',
           new Date(options.now()),
         );
-        options.log.warn(
-          { portalId, hubspotCorrelationId: error.hubspotCorrelationId },
-          'refresh token refused; install marked needs_reinstall',
-        );
+        options.log.warn({ portalId, hubspotCorrelationId: error.hubspotCorrelationId }, 'refresh token refused; install marked needs_reinstall');
         return { kind: 'revoked' };
       }
     });

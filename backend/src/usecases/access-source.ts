@@ -72,7 +72,13 @@ const formerOwner = (ownerId: number) => `a former user (owner ${ownerId})`;
  * What the permissions API's failures mean here: HubSpot could not or would not answer (scope not granted, outage,
  * rate limit, refusal, an answer we cannot read), so its verdict is unknown, never "allowed".
  */
-const HUBSPOT_CANNOT_ANSWER: ReadonlySet<string> = new Set(['HUBSPOT_SCOPE_MISSING', 'HUBSPOT_UNAVAILABLE', 'HUBSPOT_RATE_LIMITED', 'HUBSPOT_REFUSED', 'HUBSPOT_RESPONSE_INVALID']);
+const HUBSPOT_CANNOT_ANSWER: ReadonlySet<string> = new Set([
+  'HUBSPOT_SCOPE_MISSING',
+  'HUBSPOT_UNAVAILABLE',
+  'HUBSPOT_RATE_LIMITED',
+  'HUBSPOT_REFUSED',
+  'HUBSPOT_RESPONSE_INVALID',
+]);
 
 /** HubSpot's answers are shared for this long at most (see the cache below for what else drops them). */
 const PERMISSIONS_TTL_MS = 30_000;
@@ -105,7 +111,12 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
 
   const policy = async (portalId: number) => (await options.policies.current(portalId))?.document ?? EMPTY_POLICY;
 
-  const subject = (viewer: Viewer) => ({ userId: viewer.userId, superAdmin: viewer.superAdmin, teamIds: viewer.teams.map((team) => team.id), roleIds: viewer.roleIds });
+  const subject = (viewer: Viewer) => ({
+    userId: viewer.userId,
+    superAdmin: viewer.superAdmin,
+    teamIds: viewer.teams.map((team) => team.id),
+    roleIds: viewer.roleIds,
+  });
 
   /** The admin's mirrored levels for each record, the policy read once. */
   async function policyDecisions(ctx: ViewerContext, action: Action, records: readonly RecordFacts[]): Promise<Decision[]> {
@@ -135,7 +146,9 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
       const loads = wanted.map(async (record): Promise<[RecordFacts, CachedAnswer | undefined]> => {
         try {
           const entry = await permitted.getOrLoad(keyOf(record), async () => {
-            const answer = await new Promise<PermittedActions | undefined>((resolve) => batch.set(record.objectType, [...(batch.get(record.objectType) ?? []), { id: record.id, settle: resolve }]));
+            const answer = await new Promise<PermittedActions | undefined>((resolve) =>
+              batch.set(record.objectType, [...(batch.get(record.objectType) ?? []), { id: record.id, settle: resolve }]),
+            );
             return { ownerId: ownerOf(record), answer };
           });
           return [record, entry];
@@ -145,7 +158,10 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
         }
       });
       for (const [objectType, waiting] of batch) {
-        const answers = ctx.portal.permittedUsersMany(objectType, waiting.map((entry) => entry.id));
+        const answers = ctx.portal.permittedUsersMany(
+          objectType,
+          waiting.map((entry) => entry.id),
+        );
         for (const entry of waiting) entry.settle(answers.then((byId) => byId.get(entry.id)));
       }
       return Promise.all(loads);
@@ -174,7 +190,14 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
     }
     const allowed = answer.get(viewer.userId)?.has(action) ?? false;
     if (mirrored.allowed === allowed && mirrored.code !== 'NOT_CONFIGURED') return { ...mirrored, source: 'hubspot' };
-    return explain(allowed ? 'ALLOWED_BY_HUBSPOT' : 'DENIED_BY_HUBSPOT', { viewer: facts, action, record, level: null, source: 'hubspot', rule: 'HubSpot permissions API' });
+    return explain(allowed ? 'ALLOWED_BY_HUBSPOT' : 'DENIED_BY_HUBSPOT', {
+      viewer: facts,
+      action,
+      record,
+      level: null,
+      source: 'hubspot',
+      rule: 'HubSpot permissions API',
+    });
   }
 
   async function decideMany(ctx: ViewerContext, action: Action, records: readonly RecordFacts[]): Promise<Decision[]> {
@@ -182,7 +205,9 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
     if (options.mode === 'policy') return mirrored;
     if (ctx.viewer.superAdmin) {
       const facts = viewerFacts(ctx.viewer);
-      return records.map((record) => explain('ALLOWED_SUPER_ADMIN', { viewer: facts, action, record, level: 'everything', source: 'hubspot', rule: 'super admin' }));
+      return records.map((record) =>
+        explain('ALLOWED_SUPER_ADMIN', { viewer: facts, action, record, level: 'everything', source: 'hubspot', rule: 'super admin' }),
+      );
     }
     const answers = await hubspotAnswers(ctx, records);
     return records.map((record, index) => hubspotDecision(ctx.viewer, action, record, answers[index], mirrored[index] as Decision));
@@ -252,7 +277,9 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
       if (ticketId === undefined) return result('unavailable', 'There is no ticket in this account to ask HubSpot about.');
       try {
         const answer = (await ctx.portal.permittedUsersMany('tickets', [ticketId])).get(ticketId);
-        return answer === undefined ? result('unexpected answer', `HubSpot's answer about ticket ${ticketId} is not in the documented shape.`) : result('answering', null);
+        return answer === undefined
+          ? result('unexpected answer', `HubSpot's answer about ticket ${ticketId} is not in the documented shape.`)
+          : result('answering', null);
       } catch (error) {
         return failed(error, isAppError(error) && error.code === 'HUBSPOT_SCOPE_MISSING' ? 'not granted' : 'unavailable');
       }

@@ -33,7 +33,12 @@ export interface AdminDeps {
   installUrl: string;
 }
 
-const storedPolicy = (stored: StoredPolicy) => ({ version: stored.version, document: stored.document, changedBy: stored.changedByUserId, changedAt: stored.changedAt.toISOString() });
+const storedPolicy = (stored: StoredPolicy) => ({
+  version: stored.version,
+  document: stored.document,
+  changedBy: stored.changedByUserId,
+  changedAt: stored.changedAt.toISOString(),
+});
 
 /**
  * The settings page's use cases. Who may call them is the pipeline's business (route config `auth: 'admin'`, checked
@@ -101,7 +106,10 @@ export function createAdmin(deps: AdminDeps) {
 
     async savePolicy(ctx: ViewerContext, document: PolicyDocument) {
       const saved = await deps.policies.save(ctx.viewer.portalId, document, ctx.viewer.userId, at());
-      await deps.audit.record({ portalId: ctx.viewer.portalId, userId: ctx.viewer.userId, action: 'policy-update', outcome: 'done', message: `policy version ${saved.version}` }, at());
+      await deps.audit.record(
+        { portalId: ctx.viewer.portalId, userId: ctx.viewer.userId, action: 'policy-update', outcome: 'done', message: `policy version ${saved.version}` },
+        at(),
+      );
       return storedPolicy(saved);
     },
 
@@ -128,7 +136,10 @@ export function createAdmin(deps: AdminDeps) {
       };
     },
 
-    async auditPage(ctx: ViewerContext, query: { limit: number; before?: string | undefined; user?: number | undefined; recordId?: string | undefined; outcome?: AuditOutcome | undefined }) {
+    async auditPage(
+      ctx: ViewerContext,
+      query: { limit: number; before?: string | undefined; user?: number | undefined; recordId?: string | undefined; outcome?: AuditOutcome | undefined },
+    ) {
       const { user, ...filters } = query;
       const page = await deps.audit.page(ctx.viewer.portalId, {
         limit: filters.limit,
@@ -144,7 +155,16 @@ export function createAdmin(deps: AdminDeps) {
     async disconnect(ctx: ViewerContext) {
       await ctx.portal.uninstall();
       await deps.installations.forgetTokens(ctx.viewer.portalId, at());
-      await deps.audit.record({ portalId: ctx.viewer.portalId, userId: ctx.viewer.userId, action: 'disconnect', outcome: 'done', message: 'uninstalled from HubSpot; tokens deleted' }, at());
+      await deps.audit.record(
+        {
+          portalId: ctx.viewer.portalId,
+          userId: ctx.viewer.userId,
+          action: 'disconnect',
+          outcome: 'done',
+          message: 'uninstalled from HubSpot; tokens deleted',
+        },
+        at(),
+      );
       return { disconnected: true as const, installUrl: deps.installUrl };
     },
   };

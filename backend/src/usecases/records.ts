@@ -5,7 +5,8 @@ import type { ContactRecord, TicketRecord } from '../hubspot/crm.js';
 import type { AccessSource } from './access-source.js';
 import type { ViewerContext } from './context.js';
 
-export type LoadedRecord = { objectType: 'tickets'; ticket: TicketRecord; facts: RecordFacts } | { objectType: 'contacts'; contact: ContactRecord; facts: RecordFacts };
+export type LoadedRecord =
+  { objectType: 'tickets'; ticket: TicketRecord; facts: RecordFacts } | { objectType: 'contacts'; contact: ContactRecord; facts: RecordFacts };
 
 /**
  * Reads a record fresh from HubSpot (its owner decides access, so it is never cached) with the viewer's own account
@@ -27,10 +28,7 @@ export async function loadRecord(access: AccessSource, ctx: ViewerContext, objec
  * see it, so a policy or a HubSpot answer that allows edit but not view can never open a write. Throws the first
  * refusal as a 403 with the decision's words (the error handler audits it).
  */
-export async function requireAll(
-  decide: (action: Action) => Promise<Decision>,
-  actions: readonly Action[],
-): Promise<Decision[]> {
+export async function requireAll(decide: (action: Action) => Promise<Decision>, actions: readonly Action[]): Promise<Decision[]> {
   const decisions: Decision[] = [];
   for (const action of actions) {
     const decision = await decide(action);

@@ -24,7 +24,11 @@ const AUDIT_RETRY_DELAY_MS = 100;
 /** The ticket-create rule: the viewer must be allowed to edit the ticket they are about to own. */
 export function newTicketFacts(ctx: ViewerContext): RecordFacts {
   const { viewer } = ctx;
-  return { objectType: 'tickets', id: 'new', owner: viewer.ownerId === null ? null : { ownerId: viewer.ownerId, name: 'you', teamIds: viewer.teams.map((team) => team.id) } };
+  return {
+    objectType: 'tickets',
+    id: 'new',
+    owner: viewer.ownerId === null ? null : { ownerId: viewer.ownerId, name: 'you', teamIds: viewer.teams.map((team) => team.id) },
+  };
 }
 
 /**
@@ -33,7 +37,18 @@ export function newTicketFacts(ctx: ViewerContext): RecordFacts {
  * here. The answer carries the decision, and record data only from a record the viewer may see.
  */
 export function createWrites(deps: WriteDeps) {
-  const audit = (ctx: ViewerContext, entry: { action: string; objectType: ObjectType; recordId: string; decision: Decision; outcome: 'done' | 'failed'; message?: string; hubspotCorrelationId?: string }) =>
+  const audit = (
+    ctx: ViewerContext,
+    entry: {
+      action: string;
+      objectType: ObjectType;
+      recordId: string;
+      decision: Decision;
+      outcome: 'done' | 'failed';
+      message?: string;
+      hubspotCorrelationId?: string;
+    },
+  ) =>
     deps.audit.record(
       {
         portalId: ctx.viewer.portalId,
@@ -63,7 +78,10 @@ export function createWrites(deps: WriteDeps) {
         return;
       } catch (error) {
         if (attempt >= AUDIT_ATTEMPTS) {
-          deps.log.error({ err: error, audit: { portalId: ctx.viewer.portalId, userId: ctx.viewer.userId, ...what, decision: what.decision.code } }, 'write done in HubSpot but its audit entry could not be stored');
+          deps.log.error(
+            { err: error, audit: { portalId: ctx.viewer.portalId, userId: ctx.viewer.userId, ...what, decision: what.decision.code } },
+            'write done in HubSpot but its audit entry could not be stored',
+          );
           return;
         }
         await sleep(AUDIT_RETRY_DELAY_MS * attempt);
@@ -71,7 +89,11 @@ export function createWrites(deps: WriteDeps) {
     }
   }
 
-  async function perform<T>(ctx: ViewerContext, what: { action: string; objectType: ObjectType; recordId: string; decision: Decision }, write: () => Promise<T>) {
+  async function perform<T>(
+    ctx: ViewerContext,
+    what: { action: string; objectType: ObjectType; recordId: string; decision: Decision },
+    write: () => Promise<T>,
+  ) {
     let result: T;
     try {
       result = await write();
@@ -113,7 +135,12 @@ export function createWrites(deps: WriteDeps) {
       const stages = (await ctx.portal.getTicketStages(ticket.pipelineId)) ?? [];
       if (!stages.some((stage) => stage.id === stageId)) {
         throw new AppError('VALIDATION_FAILED', {
-          details: [{ field: 'body.stageId', message: `must be one of this ticket's pipeline stages: ${stages.map((stage) => `${stage.id} (${stage.label})`).join(', ')}` }],
+          details: [
+            {
+              field: 'body.stageId',
+              message: `must be one of this ticket's pipeline stages: ${stages.map((stage) => `${stage.id} (${stage.label})`).join(', ')}`,
+            },
+          ],
         });
       }
       return perform(ctx, { action: 'move-stage', objectType: 'tickets', recordId: ticketId, decision }, () => ctx.portal.moveTicketStage(ticketId, stageId));
@@ -126,7 +153,11 @@ export function createWrites(deps: WriteDeps) {
       );
     },
 
-    async createTicket(ctx: ViewerContext, contactId: string, input: { subject: string; content?: string | undefined; priority?: 'LOW' | 'MEDIUM' | 'HIGH' | undefined }) {
+    async createTicket(
+      ctx: ViewerContext,
+      contactId: string,
+      input: { subject: string; content?: string | undefined; priority?: 'LOW' | 'MEDIUM' | 'HIGH' | undefined },
+    ) {
       const contact = await loadRecord(deps.access, ctx, 'contacts', contactId);
       await requireAll((action) => deps.access.decide(ctx, action, contact.facts), ['view']);
       const [, decision] = await requireAll((action) => deps.access.decideNew(ctx, action, newTicketFacts(ctx)), ['view', 'edit']);

@@ -1,5 +1,19 @@
 import { useState } from 'react';
-import { Button, EmptyState, Flex, Input, LoadingSpinner, Table, TableBody, TableCell, TableHead, TableHeader, TableRow, Text, type CrmHostActions } from '@hubspot/ui-extensions';
+import {
+  Button,
+  EmptyState,
+  Flex,
+  Input,
+  LoadingSpinner,
+  Table,
+  TableBody,
+  TableCell,
+  TableHead,
+  TableHeader,
+  TableRow,
+  Text,
+  type CrmHostActions,
+} from '@hubspot/ui-extensions';
 import type { BackendClient } from '../shared/backend-client.ts';
 import { BackendError, describeError } from '../shared/backend-client.ts';
 import { ErrorView } from '../shared/ErrorView.tsx';

@@ -12,7 +12,10 @@ export type TicketCardActions = Pick<CrmHostActions, 'addAlert' | 'refreshObject
 /** "Owned by Ana Silva, Support EU. You have Team access." */
 export function ownershipLine(access: TicketAccess): string {
   const owner = access.record.owner;
-  const owned = owner === null ? 'Not assigned to anyone.' : `Owned by ${owner.name}${owner.teams.length > 0 ? `, ${owner.teams.map((team) => team.name).join(', ')}` : ''}.`;
+  const owned =
+    owner === null
+      ? 'Not assigned to anyone.'
+      : `Owned by ${owner.name}${owner.teams.length > 0 ? `, ${owner.teams.map((team) => team.name).join(', ')}` : ''}.`;
   const view = access.verdicts.view;
   const level = access.viewer.superAdmin ? 'You are a Super Admin.' : view?.levelLabel ? `You have ${view.levelLabel} access.` : '';
   return `${owned} ${level}`.trim();
@@ -82,7 +85,11 @@ export function TicketCardView({ client, ticketId, actions }: { client: BackendC
       <Text>{ownershipLine(access)}</Text>
       <Divider />
       <Flex direction="column" gap="xs">
-        <Button testId="assign-to-me" disabled={!canEdit || mine || busy} onClick={() => void perform('The ticket is now assigned to you.', () => client.assignToMe(ticketId))}>
+        <Button
+          testId="assign-to-me"
+          disabled={!canEdit || mine || busy}
+          onClick={() => void perform('The ticket is now assigned to you.', () => client.assignToMe(ticketId))}
+        >
           {mine ? 'Assigned to you' : 'Assign to me'}
         </Button>
         <ActionReason verdict={edit} />
@@ -105,7 +112,11 @@ export function TicketCardView({ client, ticketId, actions }: { client: BackendC
         </Button>
       </Flex>
       <TextArea label="Add a note" name="note" readOnly={!canEdit} value={note} onChange={setNote} />
-      <Button testId="add-note" disabled={!canEdit || busy || note.trim() === ''} onClick={() => void perform('Your note was added to the ticket.', () => client.addNote(ticketId, note))}>
+      <Button
+        testId="add-note"
+        disabled={!canEdit || busy || note.trim() === ''}
+        onClick={() => void perform('Your note was added to the ticket.', () => client.addNote(ticketId, note))}
+      >
         Add note
       </Button>
       <ActionReason verdict={access.verdicts.delete} />

@@ -47,7 +47,7 @@ type Scope = 'default' | 'roles' | 'teams' | 'users';
  */
 export function identitySourceSentence({ hubspot, card }: AdminStatus['identitySource']): string {
   const total = hubspot + card;
-  if (total === 0) return 'No requests counted yet: the next one will show whether HubSpot sends the viewer\'s identity.';
+  if (total === 0) return "No requests counted yet: the next one will show whether HubSpot sends the viewer's identity.";
   if (card === 0) return `HubSpot sent the viewer's identity on ${hubspot} of the last ${total} requests: the assumption holds.`;
   return (
     `HubSpot sent the viewer's identity on ${hubspot} of the last ${total} requests; on the other ${card} the card named the viewer itself, ` +
@@ -89,9 +89,9 @@ export function AccessSourceStatus({ source, installUrl }: { source: AccessSourc
         <Flex direction="column" gap="xs">
           {label}
           <Alert title="HubSpot's permissions API is not granted" variant="warning">
-            HubSpot refused to say who may access a record: this account has not granted Viewer Guard the permission for it. To fix it, a Super Admin
-            reinstalls Viewer Guard from <Link href={installUrl}>the install page</Link> and approves every permission HubSpot asks for, optional ones
-            included. {MEANWHILE[source.configured]} {checked}
+            HubSpot refused to say who may access a record: this account has not granted Viewer Guard the permission for it. To fix it, a Super Admin reinstalls
+            Viewer Guard from <Link href={installUrl}>the install page</Link> and approves every permission HubSpot asks for, optional ones included.{' '}
+            {MEANWHILE[source.configured]} {checked}
           </Alert>
         </Flex>
       );
@@ -109,8 +109,8 @@ export function AccessSourceStatus({ source, installUrl }: { source: AccessSourc
         <Flex direction="column" gap="xs">
           {label}
           <Alert title="HubSpot's permissions API answered in a shape Viewer Guard does not know" variant="danger">
-            {source.detail ?? ''} Viewer Guard treats such answers as unknown, never as allowed. {MEANWHILE[source.configured]} Please report it to
-            Viewer Guard support. {checked}
+            {source.detail ?? ''} Viewer Guard treats such answers as unknown, never as allowed. {MEANWHILE[source.configured]} Please report it to Viewer Guard
+            support. {checked}
           </Alert>
         </Flex>
       );
@@ -164,11 +164,27 @@ export function StatusSection({ status }: { status: AdminStatus }) {
 export function affectedUsers(directory: AdminDirectory, scope: Scope, id: string): string[] {
   const users = directory.users.filter((user) => !user.superAdmin);
   const hit =
-    scope === 'default' ? users : scope === 'users' ? users.filter((user) => String(user.id) === id) : scope === 'teams' ? users.filter((user) => user.teamIds.includes(id)) : users.filter((user) => user.roleIds.includes(id));
+    scope === 'default'
+      ? users
+      : scope === 'users'
+        ? users.filter((user) => String(user.id) === id)
+        : scope === 'teams'
+          ? users.filter((user) => user.teamIds.includes(id))
+          : users.filter((user) => user.roleIds.includes(id));
   return hit.map((user) => user.name);
 }
 
-export function PolicyEditor({ client, directory, initial, actions }: { client: BackendClient; directory: AdminDirectory; initial: PolicyDocument; actions: SettingsActions }) {
+export function PolicyEditor({
+  client,
+  directory,
+  initial,
+  actions,
+}: {
+  client: BackendClient;
+  directory: AdminDirectory;
+  initial: PolicyDocument;
+  actions: SettingsActions;
+}) {
   const [policy, setPolicy] = useState<PolicyDocument>(initial);
   const [scope, setScope] = useState<Scope>('default');
   const [entity, setEntity] = useState<string>('');
@@ -177,7 +193,14 @@ export function PolicyEditor({ client, directory, initial, actions }: { client: 
   /** Why the last save was refused, rule by rule, kept until the next save so the admin can fix each one. */
   const [problems, setProblems] = useState<string[]>([]);
 
-  const entities = scope === 'users' ? directory.users.map((user) => ({ id: String(user.id), name: user.name })) : scope === 'teams' ? directory.teams : scope === 'roles' ? directory.roles : [];
+  const entities =
+    scope === 'users'
+      ? directory.users.map((user) => ({ id: String(user.id), name: user.name }))
+      : scope === 'teams'
+        ? directory.teams
+        : scope === 'roles'
+          ? directory.roles
+          : [];
   const key = scope === 'default' ? '' : entity;
   const current = scope === 'default' ? policy.default : (policy[scope][key] ?? {});
 
@@ -243,13 +266,37 @@ export function PolicyEditor({ client, directory, initial, actions }: { client: 
             setEntity('');
           }}
         />
-        {scope !== 'default' && <Select label="Which" name="entity" value={entity} options={entities.map((item) => ({ label: item.name, value: String(item.id) }))} onChange={(value) => setEntity(String(value))} />}
-        <Select label="Records" name="objectType" value={objectType} options={[{ label: 'Tickets', value: 'tickets' }, { label: 'Contacts', value: 'contacts' }]} onChange={(value) => setObjectType(value as 'tickets' | 'contacts')} />
+        {scope !== 'default' && (
+          <Select
+            label="Which"
+            name="entity"
+            value={entity}
+            options={entities.map((item) => ({ label: item.name, value: String(item.id) }))}
+            onChange={(value) => setEntity(String(value))}
+          />
+        )}
+        <Select
+          label="Records"
+          name="objectType"
+          value={objectType}
+          options={[
+            { label: 'Tickets', value: 'tickets' },
+            { label: 'Contacts', value: 'contacts' },
+          ]}
+          onChange={(value) => setObjectType(value as 'tickets' | 'contacts')}
+        />
       </Flex>
       {(scope === 'default' || entity !== '') && (
         <Flex direction="row" gap="sm">
           {ACTIONS[objectType].map((action) => (
-            <Select key={action} label={action} name={`level-${action}`} value={current[objectType]?.[action] ?? ''} options={LEVELS} onChange={(value) => setLevel(action, value as Level)} />
+            <Select
+              key={action}
+              label={action}
+              name={`level-${action}`}
+              value={current[objectType]?.[action] ?? ''}
+              options={LEVELS}
+              onChange={(value) => setLevel(action, value as Level)}
+            />
           ))}
         </Flex>
       )}
@@ -285,10 +332,31 @@ export function DecisionExplorer({ client, directory }: { client: BackendClient;
   return (
     <Flex direction="column" gap="sm">
       <Flex direction="row" gap="sm">
-        <Select label="User" name="explain-user" value={userId} options={directory.users.map((user) => ({ label: user.name, value: user.id }))} onChange={(value) => setUserId(Number(value))} />
-        <Select label="Record type" name="explain-type" value={objectType} options={[{ label: 'Ticket', value: 'tickets' }, { label: 'Contact', value: 'contacts' }]} onChange={(value) => setObjectType(value as 'tickets' | 'contacts')} />
+        <Select
+          label="User"
+          name="explain-user"
+          value={userId}
+          options={directory.users.map((user) => ({ label: user.name, value: user.id }))}
+          onChange={(value) => setUserId(Number(value))}
+        />
+        <Select
+          label="Record type"
+          name="explain-type"
+          value={objectType}
+          options={[
+            { label: 'Ticket', value: 'tickets' },
+            { label: 'Contact', value: 'contacts' },
+          ]}
+          onChange={(value) => setObjectType(value as 'tickets' | 'contacts')}
+        />
         <Input label="Record id" name="explain-record" value={recordId} onChange={setRecordId} />
-        <Select label="Action" name="explain-action" value={action} options={ACTIONS[objectType].map((name) => ({ label: name, value: name }))} onChange={(value) => setAction(String(value))} />
+        <Select
+          label="Action"
+          name="explain-action"
+          value={action}
+          options={ACTIONS[objectType].map((name) => ({ label: name, value: name }))}
+          onChange={(value) => setAction(String(value))}
+        />
       </Flex>
       <Button testId="explain" disabled={userId === undefined || !/^\d+$/.test(recordId.trim())} onClick={() => void explain()}>
         Explain
@@ -299,9 +367,13 @@ export function DecisionExplorer({ client, directory }: { client: BackendClient;
             {result.error}
           </Alert>
         ) : (
-          <Alert title={result.decision.allowed ? `Allowed (${result.decision.code})` : `Refused (${result.decision.code})`} variant={result.decision.allowed ? 'success' : 'warning'}>
+          <Alert
+            title={result.decision.allowed ? `Allowed (${result.decision.code})` : `Refused (${result.decision.code})`}
+            variant={result.decision.allowed ? 'success' : 'warning'}
+          >
             {result.decision.message}
-            {result.decision.fix !== null ? ` ${result.decision.fix}` : ''} Decided by {result.decision.source}; matching level rule: {result.trace.policyRule.rule} ({result.trace.policyRule.level}).
+            {result.decision.fix !== null ? ` ${result.decision.fix}` : ''} Decided by {result.decision.source}; matching level rule:{' '}
+            {result.trace.policyRule.rule} ({result.trace.policyRule.level}).
           </Alert>
         ))}
     </Flex>
@@ -374,7 +446,10 @@ export function SettingsPageView({ client, actions }: { client: BackendClient; a
       <Heading>Install status</Heading>
       <StatusSection status={status} />
       <Heading>Access levels</Heading>
-      <Text variant="microcopy">Mirror each role's, team's or user's HubSpot permission levels here. They decide when HubSpot's permissions API cannot answer, and explain every decision in plain words.</Text>
+      <Text variant="microcopy">
+        Mirror each role's, team's or user's HubSpot permission levels here. They decide when HubSpot's permissions API cannot answer, and explain every
+        decision in plain words.
+      </Text>
       <PolicyEditor client={client} directory={directory} initial={policy.document} actions={actions} />
       <Heading>Why can't someone open a record?</Heading>
       <DecisionExplorer client={client} directory={directory} />

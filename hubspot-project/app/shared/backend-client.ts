@@ -15,7 +15,10 @@ export const BACKEND_URL = 'https://viewer-guard.example.com';
 const TIMEOUT_MS = 12_000;
 
 export interface FetchLike {
-  (url: string, options?: { method?: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH'; timeout?: number; body?: { [key: string]: unknown } }): Promise<{
+  (
+    url: string,
+    options?: { method?: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH'; timeout?: number; body?: { [key: string]: unknown } },
+  ): Promise<{
     ok: boolean;
     status: number;
     json(): Promise<unknown>;

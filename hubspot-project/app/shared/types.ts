@@ -51,7 +51,12 @@ export interface AdminStatus {
   } | null;
   scopes: { requested: string[]; granted: string[]; missing: Array<{ scope: string; disables: string }> };
   /** `live`: HubSpot's permissions API (BETA) asked about one ticket when this status was built. */
-  accessSource: { configured: 'auto' | 'hubspot' | 'policy'; live: 'answering' | 'not granted' | 'unavailable' | 'unexpected answer'; detail: string | null; checkedAt: string };
+  accessSource: {
+    configured: 'auto' | 'hubspot' | 'policy';
+    live: 'answering' | 'not granted' | 'unavailable' | 'unexpected answer';
+    detail: string | null;
+    checkedAt: string;
+  };
   /** Whose names identified the viewer on this account's latest requests, counted by the server answering. */
   identitySource: { hubspot: number; card: number; since: string | null };
   recentFailures: Array<{ at: string; action: string; recordId: string | null; message: string | null }>;

@@ -12,10 +12,12 @@ export function publicObject(record: CrmRecord, requested: string[] | undefined)
   const always = { hs_object_id: record.id, createdate: SEEDED_AT, hs_lastmodifieddate: SEEDED_AT };
   const names = requested ?? Object.keys(record.properties);
   // The specs type property values as strings, so an unset property is left out rather than sent as null.
-  const properties = Object.fromEntries(names.flatMap((name) => {
-    const value = record.properties[name];
-    return value === undefined || value === null ? [] : [[name, value]];
-  }));
+  const properties = Object.fromEntries(
+    names.flatMap((name) => {
+      const value = record.properties[name];
+      return value === undefined || value === null ? [] : [[name, value]];
+    }),
+  );
   return { id: record.id, properties: { ...properties, ...always }, createdAt: SEEDED_AT, updatedAt: SEEDED_AT, archived: false };
 }
 
@@ -23,7 +25,14 @@ export function publicObject(record: CrmRecord, requested: string[] | undefined)
 const propertiesParam = z
   .union([z.string(), z.array(z.string())])
   .optional()
-  .transform((value) => (value === undefined ? undefined : [value].flat().flatMap((item) => item.split(',')).filter(Boolean)));
+  .transform((value) =>
+    value === undefined
+      ? undefined
+      : [value]
+          .flat()
+          .flatMap((item) => item.split(','))
+          .filter(Boolean),
+  );
 
 const OBJECTS = [
   { path: 'tickets', param: 'ticketId', label: 'Ticket', records: (account: SeedAccount) => account.tickets, readScopes: ['tickets'] },

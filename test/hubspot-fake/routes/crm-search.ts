@@ -59,9 +59,11 @@ function matches(account: SeedAccount, kind: 'tickets' | 'contacts', record: Crm
 
 function limitProblem(groups: Array<{ filters: Filter[] }>): string | undefined {
   if (groups.length > SEARCH_LIMITS.groups) return `Too many filter groups (${groups.length}); the limit is ${SEARCH_LIMITS.groups}.`;
-  if (groups.some((group) => group.filters.length > SEARCH_LIMITS.filtersPerGroup)) return `A filter group has more than ${SEARCH_LIMITS.filtersPerGroup} filters.`;
+  if (groups.some((group) => group.filters.length > SEARCH_LIMITS.filtersPerGroup))
+    return `A filter group has more than ${SEARCH_LIMITS.filtersPerGroup} filters.`;
   if (groups.reduce((sum, group) => sum + group.filters.length, 0) > SEARCH_LIMITS.filters) return `More than ${SEARCH_LIMITS.filters} filters in total.`;
-  if (groups.some((group) => group.filters.some((filter) => (filter.values?.length ?? 0) > SEARCH_LIMITS.inValues))) return `An IN filter has more than ${SEARCH_LIMITS.inValues} values.`;
+  if (groups.some((group) => group.filters.some((filter) => (filter.values?.length ?? 0) > SEARCH_LIMITS.inValues)))
+    return `An IN filter has more than ${SEARCH_LIMITS.inValues} values.`;
   return undefined;
 }
 
@@ -70,7 +72,8 @@ export async function crmSearchRoutes(app: FastifyInstance, { context }: { conte
     const scopes = kind === 'tickets' ? ['tickets'] : ['crm.objects.contacts.read'];
     app.post(`/crm/v3/objects/${kind}/search`, { config: { scopes } }, async (request, reply) => {
       const parsed = searchSchema.safeParse(request.body);
-      if (!parsed.success) return sendError(reply, 400, errorBody('VALIDATION_ERROR', `Invalid search request: ${parsed.error.issues[0]?.message ?? 'bad body'}`));
+      if (!parsed.success)
+        return sendError(reply, 400, errorBody('VALIDATION_ERROR', `Invalid search request: ${parsed.error.issues[0]?.message ?? 'bad body'}`));
       const problem = limitProblem(parsed.data.filterGroups);
       if (problem !== undefined) return sendError(reply, 400, errorBody('VALIDATION_ERROR', problem));
       const account = accountOf(request, context.state);

@@ -63,7 +63,13 @@ export async function crmWriteRoutes(app: FastifyInstance, { context }: { contex
     const ticketIds = body.data.associations
       .filter((association) => association.types.some((type) => type.associationTypeId === ASSOCIATION_TYPES.noteToTicket))
       .map((association) => association.to.id);
-    const note = { portalId: account.portalId, id: state.nextId(), body: body.data.properties.hs_note_body, ticketIds, ownerId: body.data.properties.hubspot_owner_id ?? null };
+    const note = {
+      portalId: account.portalId,
+      id: state.nextId(),
+      body: body.data.properties.hs_note_body,
+      ticketIds,
+      ownerId: body.data.properties.hubspot_owner_id ?? null,
+    };
     state.notes.push(note);
     return reply.status(201).send(publicObject({ id: note.id, properties: body.data.properties }, undefined));
   });

@@ -55,7 +55,9 @@ const sameScopes = (value: string, configured: string[]) => {
 function page(reply: FastifyReply, title: string, body: string): FastifyReply {
   return reply
     .type('text/html; charset=utf-8')
-    .send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)} | HubSpot</title></head><body><main>${body}</main></body></html>`);
+    .send(
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)} | HubSpot</title></head><body><main>${body}</main></body></html>`,
+    );
 }
 
 function redirectBack(reply: FastifyReply, redirectUri: string, params: Record<string, string | undefined>): FastifyReply {
@@ -96,14 +98,17 @@ export async function oauthRoutes(app: FastifyInstance, { context }: { context: 
   app.get('/oauth/authorize', async (request, reply) => {
     const params = authorizeParams.parse(request.query);
     const problem = requestProblem(params);
-    if (problem !== undefined) return page(reply.status(400), "Something went wrong", `<h1>Something went wrong</h1><p>${escapeHtml(problem)}</p>`);
+    if (problem !== undefined) return page(reply.status(400), 'Something went wrong', `<h1>Something went wrong</h1><p>${escapeHtml(problem)}</p>`);
     // `state` is optional: zod leaves the key out when the query has none.
     const hidden = Object.entries<string | undefined>(params)
       .flatMap(([name, value]) => (value === undefined ? [] : [`<input type="hidden" name="${name}" value="${escapeHtml(value)}">`]))
       .join('');
     const userOptions = state.seed.accounts
       .flatMap((account) =>
-        account.users.map((user) => `<option value="${user.id}">${escapeHtml(`${user.firstName} ${user.lastName} (${user.email}) — ${account.name}, account ${account.portalId}`)}</option>`),
+        account.users.map(
+          (user) =>
+            `<option value="${user.id}">${escapeHtml(`${user.firstName} ${user.lastName} (${user.email}) — ${account.name}, account ${account.portalId}`)}</option>`,
+        ),
       )
       .join('');
     const scopeItems = [...scopesOf(params.scope), ...scopesOf(params.optional_scope).map((scope) => `${scope} (optional)`)]
@@ -146,7 +151,13 @@ export async function oauthRoutes(app: FastifyInstance, { context }: { context: 
     const grantable = new Set(found.account.grantableOptionalScopes);
     const scopes = [...scopesOf(form.scope), ...scopesOf(form.optional_scope).filter((scope) => grantable.has(scope))];
     const code = `fake-code-${randomBytes(12).toString('hex')}`;
-    state.codes.set(code, { portalId: found.account.portalId, userId: found.user.id, scopes, redirectUri: form.redirect_uri, expiresAt: state.now() + CODE_TTL_MS });
+    state.codes.set(code, {
+      portalId: found.account.portalId,
+      userId: found.user.id,
+      scopes,
+      redirectUri: form.redirect_uri,
+      expiresAt: state.now() + CODE_TTL_MS,
+    });
     return redirectBack(reply, form.redirect_uri, { code, state: form.state });
   });
 
@@ -154,7 +165,11 @@ export async function oauthRoutes(app: FastifyInstance, { context }: { context: 
   app.post('/oauth/2026-03/token', async (request, reply) => {
     const form = tokenForm.parse(request.body ?? {});
     if (form.client_id !== options.app.clientId || form.client_secret !== options.app.clientSecret) {
-      return sendError(reply, 400, errorBody('VALIDATION_ERROR', 'missing or invalid client credentials', { status: 'BAD_CLIENT_ID', error: 'invalid_client' }));
+      return sendError(
+        reply,
+        400,
+        errorBody('VALIDATION_ERROR', 'missing or invalid client credentials', { status: 'BAD_CLIENT_ID', error: 'invalid_client' }),
+      );
     }
     const respond = (grant: { portalId: number; userId: number; scopes: string[] }, refreshToken: string) => {
       const accessToken = state.issueAccessToken(grant);
@@ -182,7 +197,11 @@ export async function oauthRoutes(app: FastifyInstance, { context }: { context: 
       const grant = form.refresh_token === undefined ? undefined : state.refreshTokens.get(form.refresh_token);
       if (grant === undefined || form.refresh_token === undefined) {
         // HubSpot's v1 endpoint answered a dead refresh token with status BAD_REFRESH_TOKEN; OAuth 2.0 calls it invalid_grant.
-        return sendError(reply, 400, errorBody('VALIDATION_ERROR', 'missing or invalid refresh token', { status: 'BAD_REFRESH_TOKEN', error: 'invalid_grant' }));
+        return sendError(
+          reply,
+          400,
+          errorBody('VALIDATION_ERROR', 'missing or invalid refresh token', { status: 'BAD_REFRESH_TOKEN', error: 'invalid_grant' }),
+        );
       }
       return respond(grant, form.refresh_token);
     }
@@ -192,9 +211,15 @@ export async function oauthRoutes(app: FastifyInstance, { context }: { context: 
   // POST /oauth/2026-03/token/introspect (shared/hubspot-openapi/2026-03/oauth.json, PublicAccessTokenInfoResponse with
   // SignedAccessToken): what HubSpot knows about an access token. Every field the spec requires is served.
   app.post('/oauth/2026-03/token/introspect', async (request, reply) => {
-    const form = z.object({ client_id: z.string().default(''), client_secret: z.string().default(''), token: z.string().default('') }).parse(request.body ?? {});
+    const form = z
+      .object({ client_id: z.string().default(''), client_secret: z.string().default(''), token: z.string().default('') })
+      .parse(request.body ?? {});
     if (form.client_id !== options.app.clientId || form.client_secret !== options.app.clientSecret) {
-      return sendError(reply, 400, errorBody('VALIDATION_ERROR', 'missing or invalid client credentials', { status: 'BAD_CLIENT_ID', error: 'invalid_client' }));
+      return sendError(
+        reply,
+        400,
+        errorBody('VALIDATION_ERROR', 'missing or invalid client credentials', { status: 'BAD_CLIENT_ID', error: 'invalid_client' }),
+      );
     }
     const record = state.accessTokens.get(form.token);
     if (record === undefined || record.expiresAt <= state.now()) {

@@ -23,7 +23,10 @@ export function publicOwner(account: SeedAccount, owner: SeedOwner) {
   };
 }
 
-const archivedFlag = z.enum(['true', 'false']).default('false').transform((value) => value === 'true');
+const archivedFlag = z
+  .enum(['true', 'false'])
+  .default('false')
+  .transform((value) => value === 'true');
 
 export async function ownerRoutes(app: FastifyInstance, { context }: { context: FakeContext }): Promise<void> {
   const { state } = context;
@@ -31,7 +34,12 @@ export async function ownerRoutes(app: FastifyInstance, { context }: { context: 
 
   app.get('/crm/v3/owners', { config }, async (request) => {
     const query = z
-      .object({ email: z.string().optional(), limit: z.coerce.number().int().min(1).max(500).default(100), after: z.coerce.number().int().min(0).default(0), archived: archivedFlag })
+      .object({
+        email: z.string().optional(),
+        limit: z.coerce.number().int().min(1).max(500).default(100),
+        after: z.coerce.number().int().min(0).default(0),
+        archived: archivedFlag,
+      })
       .parse(request.query);
     const account = accountOf(request, state);
     const owners = account.owners.filter((owner) => owner.archived === query.archived && (query.email === undefined || owner.email === query.email));
@@ -46,7 +54,9 @@ export async function ownerRoutes(app: FastifyInstance, { context }: { context: 
     const { ownerId } = z.object({ ownerId: z.string() }).parse(request.params);
     const query = z.object({ idProperty: z.enum(['id', 'userId']).default('id'), archived: archivedFlag }).parse(request.query);
     const account = accountOf(request, state);
-    const owner = account.owners.find((candidate) => String(query.idProperty === 'userId' ? candidate.userId : candidate.id) === ownerId && candidate.archived === query.archived);
+    const owner = account.owners.find(
+      (candidate) => String(query.idProperty === 'userId' ? candidate.userId : candidate.id) === ownerId && candidate.archived === query.archived,
+    );
     if (owner === undefined) return sendError(reply, 404, notFound(`Owner ${ownerId}`));
     return publicOwner(account, owner);
   });

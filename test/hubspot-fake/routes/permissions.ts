@@ -35,13 +35,23 @@ export async function permissionRoutes(app: FastifyInstance, { context }: { cont
   app.get('/resource-permissions/v3/permitted-users', { config: { scopes: ['settings.users.read'] } }, async (request, reply) => {
     const requested = [querySchema.parse(request.query).resource ?? []].flat();
     if (requested.length === 0 || requested.length > MAX_RESOURCES_PER_CALL) {
-      return sendError(reply, 400, errorBody('VALIDATION_ERROR', `Between 1 and ${MAX_RESOURCES_PER_CALL} resource parameters are required; got ${requested.length}.`));
+      return sendError(
+        reply,
+        400,
+        errorBody('VALIDATION_ERROR', `Between 1 and ${MAX_RESOURCES_PER_CALL} resource parameters are required; got ${requested.length}.`),
+      );
     }
     const parsed = requested.map((resource) => ({ resource, match: HCRN.exec(resource) }));
     const malformed = parsed.find((entry) => entry.match === null);
-    if (malformed !== undefined) return sendError(reply, 400, errorBody('VALIDATION_ERROR', `Invalid resource ${malformed.resource}: expected hcrn:{accountId}:crm-object:{objectTypeId}:{recordId}.`));
+    if (malformed !== undefined)
+      return sendError(
+        reply,
+        400,
+        errorBody('VALIDATION_ERROR', `Invalid resource ${malformed.resource}: expected hcrn:{accountId}:crm-object:{objectTypeId}:{recordId}.`),
+      );
     const unknownType = parsed.find((entry) => OBJECT_TYPE_IDS[entry.match?.[2] ?? ''] === undefined);
-    if (unknownType !== undefined) return sendError(reply, 400, errorBody('VALIDATION_ERROR', `Unknown object type ${unknownType.match?.[2] ?? ''} in ${unknownType.resource}.`));
+    if (unknownType !== undefined)
+      return sendError(reply, 400, errorBody('VALIDATION_ERROR', `Unknown object type ${unknownType.match?.[2] ?? ''} in ${unknownType.resource}.`));
 
     const account = accountOf(request, context.state);
     const resources = parsed.flatMap(({ resource, match }) => {
@@ -51,7 +61,10 @@ export async function permissionRoutes(app: FastifyInstance, { context }: { cont
       if (record === undefined) return [];
       const permissions = Object.entries(PERMISSIONS)
         .filter(([, action]) => kind === 'contacts' || action !== 'communicate')
-        .map(([name, action]) => [name, { permittedUsers: account.users.filter((user) => userMay(account, user, kind, action, record)).map((user) => user.id) }]);
+        .map(([name, action]) => [
+          name,
+          { permittedUsers: account.users.filter((user) => userMay(account, user, kind, action, record)).map((user) => user.id) },
+        ]);
       return [[resource, Object.fromEntries(permissions)]];
     });
     return { resources: Object.fromEntries(resources) };

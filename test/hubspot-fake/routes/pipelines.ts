@@ -8,7 +8,8 @@ import { accountOf, SEEDED_AT } from './shared.js';
 export async function pipelineRoutes(app: FastifyInstance, { context }: { context: FakeContext }): Promise<void> {
   app.get('/crm/v3/pipelines/:objectType/:pipelineId', { config: { scopes: ['tickets'] } }, async (request, reply) => {
     const params = z.object({ objectType: z.string(), pipelineId: z.string() }).parse(request.params);
-    const pipeline = params.objectType === 'tickets' ? accountOf(request, context.state).ticketPipelines.find((candidate) => candidate.id === params.pipelineId) : undefined;
+    const pipeline =
+      params.objectType === 'tickets' ? accountOf(request, context.state).ticketPipelines.find((candidate) => candidate.id === params.pipelineId) : undefined;
     if (pipeline === undefined) return sendError(reply, 404, notFound(`Pipeline ${params.pipelineId}`));
     return {
       id: pipeline.id,

@@ -36,7 +36,9 @@ export async function settingsRoutes(app: FastifyInstance, { context }: { contex
   });
 
   app.get('/settings/users/v3', { config: usersRead }, async (request) => {
-    const query = z.object({ limit: z.coerce.number().int().min(1).max(100).default(100), after: z.coerce.number().int().min(0).default(0) }).parse(request.query);
+    const query = z
+      .object({ limit: z.coerce.number().int().min(1).max(100).default(100), after: z.coerce.number().int().min(0).default(0) })
+      .parse(request.query);
     const users = accountOf(request, state).users.filter((user) => !user.deactivated);
     const page = users.slice(query.after, query.after + query.limit);
     const next = query.after + query.limit;
