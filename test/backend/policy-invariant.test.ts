@@ -129,7 +129,7 @@ const levelMapArbitrary: fc.Arbitrary<LevelMap> = fc.record(
     ]),
   ),
   { requiredKeys: [] },
-) as fc.Arbitrary<LevelMap>;
+);
 const mapsFor = (keys: readonly string[]) => fc.dictionary(fc.constantFrom(...keys), levelMapArbitrary, { maxKeys: keys.length });
 /** Random documents of the right shape: no undefined values, as JSON would carry them. */
 const documentArbitrary: fc.Arbitrary<PolicyDocument> = fc
@@ -184,7 +184,7 @@ describe('for random documents and viewers', () => {
             return view === undefined
               ? []
               : actionsOf(objectType)
-                  .filter((action) => levels[action] !== undefined && !subset(levels[action]!, view))
+                  .filter((action) => levels[action] !== undefined && !subset(levels[action], view))
                   .map((action) => ({ field: [...path, objectType, action].join('.'), rule: name }));
           }),
         );

@@ -67,7 +67,7 @@ export function levelMeet(a: Level, b: Level): Level {
 }
 
 const pick = (map: LevelMap | undefined, objectType: ObjectType, action: Action): Level | undefined =>
-  (map?.[objectType] as Partial<Record<Action, Level>> | undefined)?.[action];
+  (map?.[objectType])?.[action];
 
 /** Every rule of a document with its name in words (as resolution names it) and its path in the document. */
 function rules(document: PolicyDocument): Array<{ rule: string; path: string[]; map: LevelMap }> {

@@ -56,7 +56,7 @@ async function readBody(payload: NodeJS.ReadableStream, declaredLength: string |
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of payload) {
-    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk);
     size += bytes.length;
     if (size > limit) throw new AppError('BODY_TOO_LARGE');
     chunks.push(bytes);

@@ -22,7 +22,7 @@ function render(part: Part): string {
 }
 
 export function html(strings: TemplateStringsArray, ...values: Part[]): Html {
-  return new Html(strings.reduce((out, text, index) => out + text + (index < values.length ? render(values[index] as Part) : ''), ''));
+  return new Html(strings.reduce((out, text, index) => out + text + (index < values.length ? render(values[index]) : ''), ''));
 }
 
 /** The pages' only styling, inline so a page needs nothing but itself; the CSP allows exactly this text. */
