@@ -164,7 +164,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
         publicBaseUrl: config.publicBaseUrl,
         appId: config.hubspot.appId,
         allowCardIdentity: config.allowCardIdentity,
-        recordIdentitySource: identitySources.record,
+        recordIdentitySource: (portalId, source) => identitySources.record(portalId, source),
         now,
         bodyLimitBytes: BODY_LIMIT_BYTES,
         writeRequests,

@@ -61,7 +61,7 @@ const envSchema = z.object({
     .string()
     .default(DEFAULT_DATABASE_URL)
     .refine((value) => /^(sqlite:|postgres(ql)?:\/\/)/.test(value), {
-      message: 'must start with sqlite: or postgres://',
+      error: 'must start with sqlite: or postgres://',
     }),
   ACCESS_SOURCE: z.enum(['auto', 'hubspot', 'policy']).default('auto'),
   ALLOW_CARD_IDENTITY: z

@@ -148,7 +148,7 @@ describe('ACCESS_SOURCE=hubspot on that shape', () => {
     const list = async () => {
       const response = await h.signed({ path: '/api/v1/contacts/6002/tickets', portalId: P, userId: bob.id });
       expect(response.statusCode).toBe(200);
-      return response.json() as { tickets: Array<{ id: string }>; hidden: { count: number } };
+      return response.json<{ tickets: Array<{ id: string }>; hidden: { count: number } }>();
     };
 
     h.fake.calls.reset();

@@ -94,7 +94,9 @@ describe('one-time install through HubSpot', () => {
   }
 
   async function callback(query: { code?: string; state?: string }, cookie?: string): Promise<{ status: number; page: string }> {
-    const response = await fetch(`${harness.backendUrl}/oauth/callback?${new URLSearchParams(query)}`, { headers: cookie === undefined ? {} : { cookie } });
+    const response = await fetch(`${harness.backendUrl}/oauth/callback?${new URLSearchParams(query).toString()}`, {
+      headers: cookie === undefined ? {} : { cookie },
+    });
     return { status: response.status, page: await response.text() };
   }
 

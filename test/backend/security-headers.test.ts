@@ -27,8 +27,8 @@ describe('security headers', () => {
     https = await startHarness({ env: { PUBLIC_BASE_URL: 'https://viewer-guard.example.com' } });
   });
   afterAll(async () => {
-    await harness?.close();
-    await https?.close();
+    await harness.close();
+    await https.close();
   });
 
   const pages = [

@@ -18,7 +18,7 @@ function renderCard(routes: Parameters<typeof scriptedFetch>[0]) {
 type Rendered = ReturnType<typeof renderCard>['renderer'];
 
 /** Each write the card offers: the request it sends, and what a user does to send it. */
-const WRITES: Array<{ name: string; route: string; start(renderer: Rendered): Promise<void> }> = [
+const WRITES: Array<{ name: string; route: string; start: (renderer: Rendered) => Promise<void> }> = [
   {
     name: 'assign to me',
     route: 'POST /api/v1/tickets/5003/assign-to-me',

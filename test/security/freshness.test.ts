@@ -22,7 +22,6 @@ import {
   targetsOf,
   useStage,
   withIdentity,
-  worldOf,
   type RequestSpec,
   type Stage,
 } from './support.js';
@@ -54,7 +53,9 @@ async function expectOk(stage: Stage, request: RequestSpec, what: string): Promi
 const reassignments: Record<string, (stage: Stage) => Promise<void>> = {
   'Ana assigns it to herself through the card API': (stage) =>
     expectOk(stage, { method: 'POST', path: withIdentity(`/api/v1/tickets/${TICKET}/assign-to-me`, P, ana.id) }, 'Ana assign-to-me'),
-  "it is reassigned to Ana in HubSpot's UI": async (stage) => worldOf(stage.h.fake).reassign(P, 'tickets', TICKET, ownerIdOf(northwind, ana)),
+  "it is reassigned to Ana in HubSpot's UI": async (stage) => {
+    stage.h.fake.world.reassign(P, 'tickets', TICKET, ownerIdOf(northwind, ana));
+  },
 };
 
 // One harness per case: each starts from Bob owning the ticket, with his "allowed" answer freshly cached.
@@ -167,7 +168,7 @@ describe("the viewer changed in HubSpot's UI, once the viewer cache has expired"
     const stage = useStage();
     attack('Bob no longer opens his own ticket', async () => {
       await expectOk(stage, checks.view, "Bob's view of his own ticket before he is deactivated");
-      await worldOf(stage.h.fake).deactivateUser(P, bob.id);
+      stage.h.fake.world.deactivateUser(P, bob.id);
       afterViewerTtl(stage);
       return {
         send: () => send(stage, forge(stage, checks.view)),
@@ -184,7 +185,7 @@ describe("the viewer changed in HubSpot's UI, once the viewer cache has expired"
     attack("Carla no longer opens a ticket of that team's member", async () => {
       // Carla sees team tickets; Bob's team is her secondary team.
       await expectOk(stage, carlasView, "Carla's view of Bob's ticket through her secondary team");
-      await worldOf(stage.h.fake).setTeams(P, carla.id, { primary: carla.primaryTeamId, secondary: [] });
+      stage.h.fake.world.setTeams(P, carla.id, { primary: carla.primaryTeamId, secondary: [] });
       afterViewerTtl(stage);
       return { send: () => send(stage, forge(stage, carlasView)), expect: refusal(403, 'TEAM_ONLY_OTHER_TEAM'), hidden: [subject] };
     });

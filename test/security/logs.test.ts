@@ -42,7 +42,7 @@ describe('logs at trace level carry no secrets', () => {
     port = Number(new URL(harness.backendUrl).port);
     await harness.installDirect(account.portalId, superAdmin.id);
   });
-  afterAll(async () => harness?.close());
+  afterAll(async () => harness.close());
   beforeEach(() => {
     lines.length = 0;
   });

@@ -1,10 +1,10 @@
 import { createHmac } from 'node:crypto';
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, inject, it } from 'vitest';
 import { z } from 'zod';
 import type { PolicyDocument } from '../../backend/src/access/policy.js';
 import { createPolicyStore } from '../../backend/src/store/index.js';
-import { loadSeed, type FakeHubSpot, type SeedAccount, type SeedUser } from '../hubspot-fake/index.js';
+import { loadSeed, type SeedAccount, type SeedUser } from '../hubspot-fake/index.js';
 import { formatAttackTally, saveAttackTally, type AttackTally } from '../support/attack-tally.js';
 import { startHarness, TEST_APP, type Harness } from '../support/harness.js';
 import { mirrorPolicy } from '../support/mirror-policy.js';
@@ -403,9 +403,7 @@ const routeTableSchema = z.array(z.object({ method: z.string(), url: z.string(),
 export async function registeredRoutes(): Promise<readonly RouteEntry[] | string> {
   const harness = await startHarness();
   try {
-    const table = (harness.app as FastifyInstance & { routeTable?: unknown }).routeTable;
-    if (table === undefined) return 'app.routeTable is missing: the app must expose its registered routes with their config (auth, write), see CONTRACT.md';
-    const parsed = routeTableSchema.safeParse(table);
+    const parsed = routeTableSchema.safeParse(harness.app.routeTable);
     if (!parsed.success) return `app.routeTable does not have the shape in CONTRACT.md: ${parsed.error.message}`;
     return parsed.data.map((route) => ({ ...route, write: route.write }));
   } finally {
@@ -500,17 +498,4 @@ export function routeRequest(
     path: withIdentity(path, portalId, userId),
     ...(input.body === undefined ? {} : { body: input.body, contentType: 'application/json' }),
   };
-}
-
-/** CONTRACT.md: changes "made in HubSpot's UI" while the backend runs. */
-export interface FakeWorld {
-  reassign(portalId: number, objectType: ObjectType, recordId: string, ownerId: number | null): void | Promise<void>;
-  deactivateUser(portalId: number, userId: number): void | Promise<void>;
-  setTeams(portalId: number, userId: number, teams: { primary: string | undefined; secondary: string[] }): void | Promise<void>;
-}
-
-export function worldOf(fake: FakeHubSpot): FakeWorld {
-  const { world } = fake as FakeHubSpot & { world?: FakeWorld };
-  if (world === undefined) throw new Error("fake.world is missing: the local HubSpot's runtime switches (CONTRACT.md) are not there yet");
-  return world;
 }

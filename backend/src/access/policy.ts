@@ -66,8 +66,10 @@ export function levelMeet(a: Level, b: Level): Level {
   return LEVELS.find((level) => OWNER_RELATIONS.every((relation) => levelCovers(level, relation) === reachesBoth(relation))) ?? 'none';
 }
 
-const pick = (map: LevelMap | undefined, objectType: ObjectType, action: Action): Level | undefined =>
-  (map?.[objectType])?.[action];
+function pick(map: LevelMap | undefined, objectType: ObjectType, action: Action): Level | undefined {
+  const levels: Partial<Record<Action, Level>> | undefined = map?.[objectType];
+  return levels?.[action];
+}
 
 /** Every rule of a document with its name in words (as resolution names it) and its path in the document. */
 function rules(document: PolicyDocument): Array<{ rule: string; path: string[]; map: LevelMap }> {

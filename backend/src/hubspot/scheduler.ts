@@ -427,7 +427,8 @@ export class HubSpotScheduler {
       };
       lane.queues.set(user, [...(lane.queues.get(user) ?? []), waiter]);
       this.#drain(account, lane);
-      if (settled) return;
+      // The drain may have started it at once (TypeScript cannot see the callbacks above change `settled`).
+      if (expiry.signal.aborted) return;
       // Held by the concurrency cap or the fair share, whose end nobody can predict: give up when the budget runs out.
       void this.#sleep(Math.max(deadline - enqueuedAt, 0), expiry.signal).then(() => {
         if (settled) return;

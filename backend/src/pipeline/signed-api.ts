@@ -56,7 +56,7 @@ async function readBody(payload: NodeJS.ReadableStream, declaredLength: string |
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of payload) {
-    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk);
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     size += bytes.length;
     if (size > limit) throw new AppError('BODY_TOO_LARGE');
     chunks.push(bytes);
@@ -114,7 +114,7 @@ export const signedApiPlugin = fp<SignedApiOptions>(
     app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
       const text = typeof body === 'string' ? body : body.toString('utf8');
       if (text === '') done(null, undefined);
-      else parseJson(request, text, done);
+      else void parseJson(request, text, done);
     });
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {
       if (body.length === 0) done(null, undefined);

@@ -1,12 +1,11 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AccessDeniedError, AppError, errorCatalogue, type ErrorCode } from '../errors.js';
 import type { AuditEntryInput } from '../store/index.js';
 
 export interface ErrorBody {
   error: {
-    code: ErrorCode | string;
+    code: string;
     message: string;
     fix?: string;
     link?: string;
@@ -35,15 +34,16 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 
 function toAppError(error: FastifyError): AppError {
   if (error instanceof AppError) return error;
-  if (hasZodFastifySchemaValidationErrors(error)) {
+  // Fastify's schema validation (here zod's, through fastify-type-provider-zod) lists each field that failed.
+  if (error.validation !== undefined) {
     return new AppError('VALIDATION_FAILED', {
       details: error.validation.map((issue) => ({
         field: [error.validationContext, ...issue.instancePath.split('/').filter(Boolean)].join('.'),
-        message: issue.message,
+        message: issue.message ?? 'is not valid',
       })),
     });
   }
-  const mapped = error.code === undefined ? undefined : FASTIFY_CODES[error.code];
+  const mapped = FASTIFY_CODES[error.code];
   if (mapped !== undefined) return new AppError(mapped);
   // Fastify's other 4xx (bad JSON, bad content length) are the caller's input: 400 in our shape.
   if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {

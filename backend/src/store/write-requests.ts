@@ -30,9 +30,8 @@ export function createWriteRequestStore(db: Kysely<Tables>): WriteRequestStore {
       if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return { kind: 'claimed' };
       const row = await db.selectFrom('write_requests').selectAll().where('request_key', '=', key).executeTakeFirst();
       // Released between our insert and this read: whoever inserts next goes first; this one reports it still running.
-      if (row === undefined || row.status_code === null || row.response === null)
-        return { kind: 'pending', since: new Date(Number(row?.created_at ?? now.getTime())) };
-      return { kind: 'answered', statusCode: Number(row.status_code), response: row.response };
+      if (row === undefined || row.status_code === null || row.response === null) return { kind: 'pending', since: new Date(row?.created_at ?? now.getTime()) };
+      return { kind: 'answered', statusCode: row.status_code, response: row.response };
     },
     async answer(key, statusCode, response) {
       await db.updateTable('write_requests').set({ status_code: statusCode, response }).where('request_key', '=', key).execute();

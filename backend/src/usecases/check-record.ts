@@ -1,6 +1,6 @@
 import type { Decision } from '../access/decide.js';
 import { LEVEL_LABELS } from '../access/catalogue.js';
-import { actionsOf, type ObjectType } from '../access/model.js';
+import { actionsOf, type Action, type ObjectType } from '../access/model.js';
 import type { Directory } from '../viewer/directory.js';
 import type { AccessSource } from './access-source.js';
 import type { ViewerContext } from './context.js';
@@ -47,7 +47,10 @@ export function createCheckRecord(deps: { access: AccessSource; directory: Direc
           : {}),
       },
       viewer: { userId: ctx.viewer.userId, ownerId: ctx.viewer.ownerId, superAdmin: ctx.viewer.superAdmin, teams: ctx.viewer.teams },
-      verdicts: Object.fromEntries([['view', verdict(view as Decision)], ...others.map((action, index) => [action, verdict(decisions[index] as Decision)])]),
+      verdicts: Object.fromEntries<Verdict>([
+        ['view', verdict(view as Decision)],
+        ...others.map((action, index): [Action, Verdict] => [action, verdict(decisions[index] as Decision)]),
+      ]),
     };
   };
 }

@@ -61,11 +61,11 @@ export async function permissionRoutes(app: FastifyInstance, { context }: { cont
       if (record === undefined) return [];
       const permissions = Object.entries(PERMISSIONS)
         .filter(([, action]) => kind === 'contacts' || action !== 'communicate')
-        .map(([name, action]) => [
+        .map(([name, action]): [string, { permittedUsers: number[] }] => [
           name,
           { permittedUsers: account.users.filter((user) => userMay(account, user, kind, action, record)).map((user) => user.id) },
         ]);
-      return [[resource, Object.fromEntries(permissions)]];
+      return [[resource, Object.fromEntries(permissions)] as const];
     });
     return { resources: Object.fromEntries(resources) };
   });
