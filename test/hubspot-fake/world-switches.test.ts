@@ -60,7 +60,7 @@ describe("world switches: changes made in HubSpot's UI show in the next API answ
       headers: { authorization: `Bearer ${bearer}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
-    return { status: response.status, body: (await response.json()) };
+    return { status: response.status, body: await response.json() };
   };
   const ok = async <T>(path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> => {
     const response = await call(path, body);

@@ -45,17 +45,13 @@ export const PAGE_STYLE_SOURCE = `'sha256-${createHash('sha256').update(PAGE_STY
 
 export function page(title: string, body: Html): string {
   return html`<!doctype html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>${title} · Viewer Guard</title>
-        <style>
-          ${new Html(PAGE_STYLE)}
-        </style>
-      </head>
-      <body>
-        <main>${body}</main>
-      </body>
-    </html>`.value;
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · Viewer Guard</title>
+<style>${new Html(PAGE_STYLE)}</style>
+</head>
+<body><main>${body}</main></body>
+</html>`.value;
 }

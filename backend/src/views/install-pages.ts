@@ -6,25 +6,22 @@ import { html, page } from './html.js';
  * the person reading them is often not the one who can fix it.
  */
 
-const WHO_CAN_INSTALL = html`<p>
-  Viewer Guard is installed <strong>once per HubSpot account</strong>, by a <strong>Super Admin</strong> (or a user allowed to approve every permission it asks
-  for). Everyone else simply opens the Viewer Guard card on contact and ticket records; they never need to install or log in.
-</p>`;
+const WHO_CAN_INSTALL = html`<p>Viewer Guard is installed <strong>once per HubSpot account</strong>, by a
+<strong>Super Admin</strong> (or a user allowed to approve every permission it asks for). Everyone else simply
+opens the Viewer Guard card on contact and ticket records; they never need to install or log in.</p>`;
 
 export function landingPage(input: { installUrl: string; requiredScopes: readonly string[] }): string {
   return page(
     'Install',
     html`<h1>Install Viewer Guard</h1>
-      ${WHO_CAN_INSTALL}
-      <p class="status warn">
-        If you are not a Super Admin, HubSpot may stop on its own page with <em>"You do not have the correct role to grant these permissions"</em> and never
-        come back here. That is HubSpot's check, not a fault: ask a Super Admin of your account to open this page and install instead.
-      </p>
-      <p>
-        Viewer Guard asks for: ${input.requiredScopes.map((scope, index) => html`${index > 0 ? ', ' : ''}<code>${scope}</code>`)}. It acts with this one
-        install, and still checks <strong>each user's own HubSpot permissions</strong> before showing or changing a record for them.
-      </p>
-      <p><a class="button" href="${input.installUrl}">Continue to HubSpot</a></p>`,
+${WHO_CAN_INSTALL}
+<p class="status warn">If you are not a Super Admin, HubSpot may stop on its own page with
+<em>"You do not have the correct role to grant these permissions"</em> and never come back here.
+That is HubSpot's check, not a fault: ask a Super Admin of your account to open this page and install instead.</p>
+<p>Viewer Guard asks for: ${input.requiredScopes.map((scope, index) => html`${index > 0 ? ', ' : ''}<code>${scope}</code>`)}.
+It acts with this one install, and still checks <strong>each user's own HubSpot permissions</strong> before showing or
+changing a record for them.</p>
+<p><a class="button" href="${input.installUrl}">Continue to HubSpot</a></p>`,
   );
 }
 
@@ -42,22 +39,16 @@ export function installedPage(input: {
   return page(
     'Installed',
     html`<h1>Viewer Guard is ready</h1>
-      <p class="status ok" role="status">
-        Installed in HubSpot account <strong>${input.portalId}</strong> by <strong>${input.installerName}</strong>. Nobody else needs to install it: everyone in
-        the account can now use the Viewer Guard card on contact and ticket records.
-      </p>
-      <dl>
-        <dt>Permissions granted</dt>
-        <dd>${input.grantedScopes.map((scope, index) => html`${index > 0 ? ', ' : ''}<code>${scope}</code>`)}</dd>
-      </dl>
-      ${
-        input.missingOptional.length > 0 &&
-        html`<p class="status warn">This account did not grant some optional permissions. Viewer Guard works without them:</p>
-          <ul>
-            ${input.missingOptional.map((missing) => html`<li><code>${missing.scope}</code>: ${missing.disables}</li>`)}
-          </ul>`
-      }
-      <p>You can close this tab and return to HubSpot.</p>`,
+<p class="status ok" role="status">Installed in HubSpot account <strong>${input.portalId}</strong> by
+<strong>${input.installerName}</strong>. Nobody else needs to install it: everyone in the account can now use the
+Viewer Guard card on contact and ticket records.</p>
+<dl><dt>Permissions granted</dt><dd>${input.grantedScopes.map((scope, index) => html`${index > 0 ? ', ' : ''}<code>${scope}</code>`)}</dd></dl>
+${
+  input.missingOptional.length > 0 &&
+  html`<p class="status warn">This account did not grant some optional permissions. Viewer Guard works without them:</p>
+<ul>${input.missingOptional.map((missing) => html`<li><code>${missing.scope}</code>: ${missing.disables}</li>`)}</ul>`
+}
+<p>You can close this tab and return to HubSpot.</p>`,
   );
 }
 
@@ -65,12 +56,10 @@ export function alreadyInstalledPage(input: { portalId: number; installedBy: str
   return page(
     'Already installed',
     html`<h1>Viewer Guard was already installed</h1>
-      <p class="status ok" role="status">
-        HubSpot account <strong>${input.portalId}</strong> has had Viewer Guard since <strong>${input.installedAt.toISOString().slice(0, 10)}</strong>,
-        installed by <strong>${input.installedBy}</strong>. Nobody else needs to install it. Your approval renewed its connection to HubSpot; nothing else
-        changed.
-      </p>
-      <p>To use it, open any contact or ticket in HubSpot and look for the Viewer Guard card.</p>`,
+<p class="status ok" role="status">HubSpot account <strong>${input.portalId}</strong> has had Viewer Guard since
+<strong>${input.installedAt.toISOString().slice(0, 10)}</strong>, installed by <strong>${input.installedBy}</strong>.
+Nobody else needs to install it. Your approval renewed its connection to HubSpot; nothing else changed.</p>
+<p>To use it, open any contact or ticket in HubSpot and look for the Viewer Guard card.</p>`,
   );
 }
 
@@ -94,17 +83,12 @@ export function hubspotErrorPage(input: { error: string; description: string | u
   return page(
     'Install not completed',
     html`<h1>The install did not complete</h1>
-      <p class="status error" role="alert">
-        ${known ?? 'HubSpot stopped the install.'} ${input.description !== undefined && html`HubSpot said: <em>${input.description}</em>`} (code
-        <code>${input.error}</code>)
-      </p>
-      ${WHO_CAN_INSTALL}
-      <p>
-        ${retryable ? 'A Super Admin can always install: ' : "Please tell the app's developer the code above. Meanwhile a Super Admin can try again: "}<a
-          href="${input.landingUrl}"
-          >start the install again</a
-        >.
-      </p>`,
+<p class="status error" role="alert">${known ?? 'HubSpot stopped the install.'}
+${input.description !== undefined && html`HubSpot said: <em>${input.description}</em>`} (code <code>${input.error}</code>)</p>
+${WHO_CAN_INSTALL}
+<p>${
+      retryable ? 'A Super Admin can always install: ' : "Please tell the app's developer the code above. Meanwhile a Super Admin can try again: "
+    }<a href="${input.landingUrl}">start the install again</a>.</p>`,
   );
 }
 
@@ -121,8 +105,8 @@ export function stateProblemPage(input: { problem: StateProblem; landingUrl: str
   return page(
     'Install link not valid',
     html`<h1>Please start the install again</h1>
-      <p class="status error" role="alert">${explanation}</p>
-      <p><a class="button" href="${input.landingUrl}">Start the install again</a></p>`,
+<p class="status error" role="alert">${explanation}</p>
+<p><a class="button" href="${input.landingUrl}">Start the install again</a></p>`,
   );
 }
 
@@ -130,8 +114,8 @@ export function exchangeFailedPage(input: { reason: string; landingUrl: string }
   return page(
     'Install not completed',
     html`<h1>The install did not complete</h1>
-      <p class="status error" role="alert">${input.reason} Nothing was installed.</p>
-      <p><a class="button" href="${input.landingUrl}">Start the install again</a></p>`,
+<p class="status error" role="alert">${input.reason} Nothing was installed.</p>
+<p><a class="button" href="${input.landingUrl}">Start the install again</a></p>`,
   );
 }
 
@@ -143,12 +127,11 @@ export function userLevelInstallPage(input: { portalId: number; landingUrl: stri
   return page(
     'Account-level app',
     html`<h1>Viewer Guard is installed for the whole account, not per user</h1>
-      <p class="status warn" role="alert">
-        HubSpot installed Viewer Guard in account <strong>${input.portalId}</strong> as a <strong>user-level</strong> app, for you alone. Viewer Guard is an
-        <strong>account-level</strong> app: a Super Admin installs it once, and it then checks each person's own HubSpot permissions whenever they use its
-        cards. Nothing was stored.
-      </p>
-      <p>Ask a Super Admin of this account to install it from the install page; nobody else needs to.</p>
-      <p><a class="button" href="${input.landingUrl}">Open the install page</a></p>`,
+<p class="status warn" role="alert">HubSpot installed Viewer Guard in account <strong>${input.portalId}</strong> as a
+<strong>user-level</strong> app, for you alone. Viewer Guard is an <strong>account-level</strong> app: a Super Admin
+installs it once, and it then checks each person's own HubSpot permissions whenever they use its cards. Nothing was
+stored.</p>
+<p>Ask a Super Admin of this account to install it from the install page; nobody else needs to.</p>
+<p><a class="button" href="${input.landingUrl}">Open the install page</a></p>`,
   );
 }
