@@ -1,4 +1,5 @@
 import type { Client } from '@hubspot/api-client';
+import { AssociationSpecAssociationCategoryEnum as NoteAssociationCategory } from '@hubspot/api-client/lib/codegen/crm/objects/notes/index.js';
 import { AssociationSpecAssociationCategoryEnum, FilterOperatorEnum } from '@hubspot/api-client/lib/codegen/crm/tickets/index.js';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
@@ -321,7 +322,7 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
             associations: [
               {
                 to: { id: ticketId },
-                types: [{ associationCategory: AssociationSpecAssociationCategoryEnum.HubspotDefined, associationTypeId: NOTE_TO_TICKET }],
+                types: [{ associationCategory: NoteAssociationCategory.HubspotDefined, associationTypeId: NOTE_TO_TICKET }],
               },
             ],
           }),

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
 /**
@@ -12,7 +13,7 @@ export function createTimeoutAgent(baseUrl: string, timeoutMs: number): http.Age
   const Base = new URL(baseUrl).protocol === 'https:' ? https.Agent : http.Agent;
   class TimeoutAgent extends Base {
     override createConnection(...args: Parameters<http.Agent['createConnection']>): Duplex {
-      const socket = super.createConnection(...args) as unknown as import('node:net').Socket;
+      const socket = super.createConnection(...args) as unknown as Socket;
       socket.setTimeout(timeoutMs);
       socket.on('timeout', () => {
         socket.destroy(Object.assign(new Error(`HubSpot did not answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
