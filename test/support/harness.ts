@@ -6,6 +6,7 @@ import { APP_CONFIG_FILE, loadConfig, type Config } from '../../backend/src/conf
 import { createInstallationStore, openDatabase, TokenCipher, type InstallationStore, type StoreDatabase } from '../../backend/src/store/index.js';
 import { createFakeHubSpot, type FakeHubSpot } from '../hubspot-fake/index.js';
 import { freePort } from './free-port.js';
+import { databaseTargets } from '../storage/databases.js';
 import { withHubSpotIdentity } from './hubspot-fetch.js';
 import { signedRequest } from './signing.js';
 
@@ -37,7 +38,8 @@ export interface Harness {
 }
 
 /**
- * The local HubSpot and a listening backend wired to it, on a fresh in-memory SQLite unless told otherwise.
+ * The local HubSpot and a listening backend wired to it, on a fresh in-memory SQLite unless told otherwise, or, when
+ * HARNESS_DATABASE=postgres (`npm run test:postgres`), on a PostgreSQL schema of its own in TEST_DATABASE_URL.
  * `trustProxy: true` builds the app as runtime.ts does behind a proxy (X-Forwarded-* believed).
  */
 export async function startHarness(
@@ -56,6 +58,7 @@ export async function startHarness(
   const { auth } = (JSON.parse(readFileSync(appConfigFile, 'utf8')) as { config: { auth: { requiredScopes: string[]; optionalScopes: string[] } } }).config;
   const fake = createFakeHubSpot({ app: { ...TEST_APP, scopes: { required: auth.requiredScopes, optional: auth.optionalScopes } }, now });
   const fakeUrl = await fake.listen();
+  const ownDatabase = options.databaseUrl === undefined && process.env.HARNESS_DATABASE === 'postgres' ? await postgresTarget().create() : undefined;
   const port = await freePort();
   const backendUrl = `http://127.0.0.1:${port}`;
   const config = loadConfig(
@@ -66,7 +69,7 @@ export async function startHarness(
       PUBLIC_BASE_URL: backendUrl,
       HUBSPOT_API_BASE_URL: fakeUrl,
       HUBSPOT_AUTHORIZE_URL: `${fakeUrl}/oauth/authorize`,
-      DATABASE_URL: options.databaseUrl ?? 'sqlite::memory:',
+      DATABASE_URL: options.databaseUrl ?? ownDatabase?.url ?? 'sqlite::memory:',
       PORT: String(port),
       ...options.env,
     },
@@ -116,6 +119,13 @@ export async function startHarness(
       await app.close();
       await database.close();
       await fake.close();
+      await ownDatabase?.cleanup();
     },
   };
+}
+
+function postgresTarget() {
+  const target = databaseTargets.find((candidate) => candidate.name === 'postgres');
+  if (target === undefined || target.skip) throw new Error('HARNESS_DATABASE=postgres needs TEST_DATABASE_URL=postgres://...');
+  return target;
 }
