@@ -103,8 +103,8 @@ const ownerIdOf = (value: string | null | undefined): number | null => (value ==
 
 /**
  * 2026-03/tickets.json and contacts.json, SimplePublicObject / SimplePublicObjectWithAssociations (required: id,
- * properties, archived, createdAt, updatedAt). The spec types property values as strings; null is accepted too because
- * HubSpot's own guides show unset requested properties answered as null, and null reads as "not set" either way.
+ * properties, archived, createdAt, updatedAt). The spec types property values as strings; null is accepted too (whether
+ * HubSpot sends it for an unset requested property is unconfirmed), and it can only read as "not set".
  */
 const simpleObjectSchema = z.object({ id: z.string(), properties: z.record(z.string(), z.string().nullable()) });
 const ticketSchema = simpleObjectSchema.transform((ticket): TicketRecord => ({
