@@ -100,7 +100,7 @@ describe('card API with the policy source (levels mirrored by the admin)', () =>
     const response = await h.signed({ method: 'POST', path: '/api/v1/tickets/5001/assign-to-me', portalId: P, userId: bob!.id });
     expect(response.statusCode).toBe(403);
     expect(response.json().error.code).toBe('OWNED_ONLY_NOT_OWNER');
-    expect(h.fake.calls.count('PATCH', '/crm/v3/objects/tickets/:ticketId')).toBe(0);
+    expect(h.fake.calls.count('PATCH', '/crm/objects/2026-03/tickets/:ticketId')).toBe(0);
     const audit = (await h.signed({ path: `/api/v1/admin/audit?user=${bob!.id}&outcome=refused`, portalId: P, userId: ana.id })).json();
     expect(audit.entries[0]).toMatchObject({
       action: 'assign-to-me',
@@ -141,7 +141,7 @@ describe('card API with the policy source (levels mirrored by the admin)', () =>
     expect(listed.tickets.map((ticket: { subject: string }) => ticket.subject)).toContain('Damaged parcel');
 
     // A write HubSpot rejects is audited as failed, with HubSpot's correlation id for support.
-    h.fake.switches.failNext(1, 400, '/crm/v3/objects/notes');
+    h.fake.switches.failNext(1, 400, '/crm/objects/2026-03/notes');
     const failed = await h.signed({ method: 'POST', path: '/api/v1/tickets/5008/notes', portalId: P, userId: dev!.id, body: { body: 'Rejected by HubSpot' } });
     expect(failed.statusCode).toBe(502);
     const failures = (await h.signed({ path: '/api/v1/admin/audit?outcome=failed', portalId: P, userId: ana.id })).json();

@@ -31,7 +31,8 @@ const signedOnce = (path: string, userId: number, body: unknown) =>
     timestamp: Date.now(),
   });
 /** Notes HubSpot created (a failed attempt created nothing). */
-const notesCreated = () => h.fake.calls.all().filter((call) => call.method === 'POST' && call.route === '/crm/v3/objects/notes' && call.status < 300).length;
+const notesCreated = () =>
+  h.fake.calls.all().filter((call) => call.method === 'POST' && call.route === '/crm/objects/2026-03/notes' && call.status < 300).length;
 
 describe('a repeated signed write', () => {
   it('adds one note, and answers the repeat with the first answer', async () => {
@@ -49,7 +50,7 @@ describe('a repeated signed write', () => {
     const request = signedOnce('/api/v1/contacts/6002/tickets', ana.id, { subject: 'Once only' });
     const answers = [await h.app.inject(request), await h.app.inject(request), await h.app.inject(request)];
     expect(answers.map((answer) => answer.statusCode)).toEqual([200, 200, 200]);
-    expect(h.fake.calls.all().filter((call) => call.method === 'POST' && call.route === '/crm/v3/objects/tickets')).toHaveLength(1);
+    expect(h.fake.calls.all().filter((call) => call.method === 'POST' && call.route === '/crm/objects/2026-03/tickets')).toHaveLength(1);
   });
 
   it('writes once when the repeat arrives while the first is still running', async () => {
@@ -67,12 +68,12 @@ describe('a repeated signed write', () => {
     const repeat = await h.app.inject(request);
     expect(first.statusCode).toBe(403);
     expect(repeat.json().error.code).toBe(first.json().error.code);
-    expect(h.fake.calls.count('PATCH', '/crm/v3/objects/tickets/:ticketId')).toBe(0);
+    expect(h.fake.calls.count('PATCH', '/crm/objects/2026-03/tickets/:ticketId')).toBe(0);
   });
 
   it('runs again when the first attempt failed with a 5xx before HubSpot did anything', async () => {
     // One failure is enough: a create that may have reached HubSpot is not sent again by our scheduler.
-    h.fake.switches.failNext(1, 503, '/crm/v3/objects/notes');
+    h.fake.switches.failNext(1, 503, '/crm/objects/2026-03/notes');
     const request = signedOnce('/api/v1/tickets/5002/notes', bob.id, { body: 'After an outage.' });
     const first = await h.app.inject(request);
     expect(first.statusCode).toBeGreaterThanOrEqual(500);

@@ -115,7 +115,7 @@ describe('compiled search filters agree with decide()', () => {
           if (groups !== 'none' && groups !== undefined) {
             const response = await fake.app.inject({
               method: 'POST',
-              url: '/crm/v3/objects/tickets/search',
+              url: '/crm/objects/2026-03/tickets/search',
               headers: { authorization: `Bearer ${accessToken}` },
               payload: { filterGroups: groups, limit: 200 },
             });

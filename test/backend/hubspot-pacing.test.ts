@@ -38,20 +38,20 @@ describe("pacing from what HubSpot says, against the local HubSpot's limits", ()
     const tickets = await Promise.all(Array.from({ length: 30 }, () => hubspot.getTicket('5001')));
     expect(tickets.every((ticket) => ticket?.id === '5001')).toBe(true);
     expect(refused()).toEqual([]);
-    expect(fake.calls.count('GET', '/crm/v3/objects/tickets/:ticketId')).toBe(30);
+    expect(fake.calls.count('GET', '/crm/objects/2026-03/tickets/:ticketId')).toBe(30);
   });
 
   it('leaves what other clients of the app used, as X-HubSpot-RateLimit-Remaining says', async () => {
     fake.switches.rateLimits.general = { max: 20, windowMs: 2_000 };
     // Another instance of the backend, with the same install token, used 15 of the account's 20.
     for (let i = 0; i < 15; i += 1)
-      expect((await fetch(`${base}/crm/v3/objects/tickets/5001`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+      expect((await fetch(`${base}/crm/objects/2026-03/tickets/5001`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     const hubspot = portal();
     // Our window has room for 20; HubSpot's first answer says 4 are left.
     await hubspot.getTicket('5001');
     await Promise.all(Array.from({ length: 10 }, () => hubspot.getTicket('5002')));
     expect(refused()).toEqual([]);
-    expect(fake.calls.count('GET', '/crm/v3/objects/tickets/:ticketId')).toBe(26);
+    expect(fake.calls.count('GET', '/crm/objects/2026-03/tickets/:ticketId')).toBe(26);
   });
 
   it('keeps searches within five a second in a lane of their own, which ordinary calls do not wait behind', async () => {
@@ -61,7 +61,7 @@ describe("pacing from what HubSpot says, against the local HubSpot's limits", ()
     const read = hubspot.getTicket('5001').then(() => answered.push('read'));
     await Promise.all([...searches, read]);
     expect(refused()).toEqual([]);
-    expect(fake.calls.count('POST', '/crm/v3/objects/tickets/search')).toBe(12);
+    expect(fake.calls.count('POST', '/crm/objects/2026-03/tickets/search')).toBe(12);
     // Only the first five searches can be answered before the read.
     expect(answered.indexOf('read')).toBeLessThanOrEqual(5);
   });

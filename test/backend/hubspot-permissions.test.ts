@@ -128,7 +128,7 @@ describe('ACCESS_SOURCE=hubspot on that shape', () => {
     const bearer = h.fake.tokens.issue(P, ana.id).accessToken;
     const created: string[] = [];
     for (let index = 0; index < 43; index += 1) {
-      const response = await fetch(`${h.fake.url}/crm/v3/objects/tickets`, {
+      const response = await fetch(`${h.fake.url}/crm/objects/2026-03/tickets`, {
         method: 'POST',
         headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
         body: JSON.stringify({
@@ -196,7 +196,7 @@ describe("the settings page's live probe of the permissions API", () => {
     expect(await status()).toMatchObject({ live: 'unavailable', detail: expect.any(String) });
     h.fake.switches.answerNext(1, { resources: { other: {} } }, PERMITTED);
     expect(await status()).toMatchObject({ live: 'unexpected answer', detail: expect.stringContaining('not in the documented shape') });
-    h.fake.switches.answerNext(1, { total: 0, results: [] }, '/crm/v3/objects/tickets/search');
+    h.fake.switches.answerNext(1, { total: 0, results: [] }, '/crm/objects/2026-03/tickets/search');
     expect(await status()).toMatchObject({ live: 'unavailable', detail: 'There is no ticket in this account to ask HubSpot about.' });
   });
 

@@ -57,7 +57,7 @@ describe('GET /api/v1/me', () => {
       const response = await harness.signed({ path: '/api/v1/me', portalId: account.portalId, userId: superAdmin.id });
       expect(response.statusCode).toBe(200);
     }
-    expect(harness.fake.calls.count('GET', '/settings/v3/users/:userId')).toBeLessThanOrEqual(1);
+    expect(harness.fake.calls.count('GET', '/settings/users/2026-03/:userId')).toBeLessThanOrEqual(1);
   });
 
   it('serves health and readiness', async () => {

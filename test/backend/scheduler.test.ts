@@ -1,4 +1,3 @@
-import { ApiException } from '@hubspot/api-client/lib/codegen/crm/tickets/index.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AppError } from '../../backend/src/errors.js';
 import { HubSpotHttpError, isNetworkFailure, readHttpFailure } from '../../backend/src/hubspot/http-error.js';
@@ -399,7 +398,6 @@ describe('HubSpot call scheduler', () => {
         new DOMException('The operation was aborted due to timeout', 'TimeoutError'),
         new DOMException('This operation was aborted', 'AbortError'),
         Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }),
-        Object.assign(new Error('request failed'), { name: 'FetchError', type: 'system', code: 'ETIMEDOUT' }),
       ];
       for (const failure of failures) {
         const scheduler = new HubSpotScheduler({ random: () => 0 });
@@ -430,8 +428,8 @@ describe('HubSpot call scheduler', () => {
       const events: SchedulerEvent[] = [];
       const scheduler = new HubSpotScheduler({ random: () => 0, onEvent: (event) => events.push(event) });
       const starts: Record<string, number[]> = { limited: [], other: [], otherAccount: [] };
-      // The SDK's own exception, with its header name capitalised as HubSpot sends it.
-      const limit = new ApiException(429, 'Too Many Requests', { policyName: 'TEN_SECONDLY_ROLLING' }, { 'Retry-After': '3' });
+      // The header name capitalised as HubSpot sends it.
+      const limit = new HubSpotHttpError(429, { 'Retry-After': '3' }, { policyName: 'TEN_SECONDLY_ROLLING' });
       const limited = scheduler.run(1, failing(starts.limited!, limit));
       await vi.advanceTimersByTimeAsync(10);
       const other = scheduler.run(1, timed(starts.other!, ok));
@@ -502,7 +500,6 @@ describe('HubSpot call scheduler', () => {
     it('rethrows other 4xx unchanged and does not retry them', async () => {
       const scheduler = new HubSpotScheduler();
       const failures: Error[] = [400, 401, 403, 404].map((status) => httpError(status));
-      failures.push(new ApiException(404, 'Not Found', { message: 'resource not found' }, {}));
       for (const original of failures) {
         const call = failing([], original);
         await expect(scheduler.run(1, call)).rejects.toBe(original);
@@ -548,9 +545,9 @@ describe('HubSpot call scheduler', () => {
 });
 
 describe('HubSpot failures', () => {
-  it("reads the SDK's ApiException and our HubSpotHttpError alike, header names lower-cased", () => {
+  it('reads HubSpotHttpError, header names lower-cased', () => {
     const body = { policyName: 'TEN_SECONDLY_ROLLING' };
-    expect(readHttpFailure(new ApiException(429, 'x', body, { 'Retry-After': '2', 'X-HubSpot-RateLimit-Max': '110' }))).toEqual({
+    expect(readHttpFailure(new HubSpotHttpError(429, { 'Retry-After': '2', 'X-HubSpot-RateLimit-Max': '110' }, body))).toEqual({
       status: 429,
       headers: { 'retry-after': '2', 'x-hubspot-ratelimit-max': '110' },
       body,

@@ -23,6 +23,23 @@ describe('the contract check itself', () => {
     ).toBeUndefined();
   });
 
+  it('checks the dated 2026-03 paths against the 2026-03 specs, including a 204 that must come without a body', async () => {
+    const stage = { id: '1', label: 'New', displayOrder: 0, archived: false, createdAt: '2026-01-05T09:00:00.000Z', updatedAt: '2026-01-05T09:00:00.000Z' };
+    const pipeline = (stages: unknown[]) => ({ ...stage, id: '0', label: 'Support', stages });
+    // 2026-03/pipelines.json's PipelineStage requires writePermissions; crm-pipelines-v3.json's does not.
+    const dated = await checkResponse({ method: 'GET', url: '/crm/pipelines/2026-03/tickets/0', status: 200, body: pipeline([{ ...stage, metadata: {} }]) });
+    expect(dated?.errors.join(' ')).toMatch(/writePermissions/);
+    expect(
+      await checkResponse({ method: 'GET', url: '/crm/v3/pipelines/tickets/0', status: 200, body: pipeline([{ ...stage, metadata: {} }]) }),
+    ).toBeUndefined();
+    const complete = pipeline([{ ...stage, metadata: {}, writePermissions: 'CRM_PERMISSIONS_ENFORCEMENT' }]);
+    expect(await checkResponse({ method: 'GET', url: '/crm/pipelines/2026-03/tickets/0', status: 200, body: complete })).toBeUndefined();
+
+    const uninstall = (body: unknown) => checkResponse({ method: 'DELETE', url: '/appinstalls/2026-03/external-install', status: 204, body });
+    expect(await uninstall(null)).toBeUndefined();
+    expect((await uninstall({ ok: true }))?.errors.join(' ')).toMatch(/no body/);
+  });
+
   it("holds the permissions API to the shape HubSpot documents in prose, and its errors to the specs' Error", async () => {
     const url = '/resource-permissions/v3/permitted-users?resource=hcrn:1:crm-object:0-5:42';
     const check = (body: unknown, status = 200) => checkResponse({ method: 'GET', url, status, body });

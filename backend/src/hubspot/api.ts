@@ -1,11 +1,8 @@
-import type http from 'node:http';
-import { Client } from '@hubspot/api-client';
 import type { z } from 'zod';
-import type { GetToken, HubSpotAnswer, PortalCall } from './call.js';
+import type { GetToken, HubSpotRequest, PortalCall } from './call.js';
 import { AppError } from '../errors.js';
-import { createTimeoutAgent } from './http-agent.js';
 import { lowerCaseNames, readHttpFailure } from './http-error.js';
-import { rawRequest } from './raw-request.js';
+import { sendHubSpotRequest } from './http.js';
 import type { HubSpotScheduler } from './scheduler.js';
 import { createCrmApi, type CrmApi } from './crm.js';
 import {
@@ -23,6 +20,7 @@ export interface HubSpotApiOptions {
   apiBaseUrl: string;
   scheduler: HubSpotScheduler;
   getToken: GetToken;
+  /** Per attempt: a HubSpot call that has not fully answered by then is abandoned, and the scheduler retries or gives up. */
   requestTimeoutMs: number;
 }
 
@@ -53,6 +51,10 @@ export interface HubSpotApi {
   forPortal(portalId: number, token?: string, userId?: number): PortalApi;
 }
 
+/** HubSpot's dated (2026-03) user provisioning and owners APIs (shared/hubspot-openapi/2026-03/users.json, owners.json). */
+const USERS = '/settings/users/2026-03';
+const OWNERS = '/crm/owners/2026-03';
+
 /** HubSpot's 403 body names the scopes it wanted (Error.errors[].context.requiredGranularScopes). */
 function missingScopes(body: unknown): string[] {
   const error = readErrorBody(body);
@@ -61,31 +63,13 @@ function missingScopes(body: unknown): string[] {
 }
 
 export function createHubSpotApi(options: HubSpotApiOptions): HubSpotApi {
-  const agent: http.Agent = createTimeoutAgent(options.apiBaseUrl, options.requestTimeoutMs);
-  // One SDK client per account token: creating one is cheap, but reusing it keeps the agent's sockets warm.
-  const clients = new Map<number, { token: string; client: Client }>();
-
-  function clientFor(portalId: number, token: string): Client {
-    const cached = clients.get(portalId);
-    if (cached?.token === token) return cached.client;
-    // Retries and Bottleneck stay off: they are process-wide in the SDK and ignore Retry-After (DESIGN.md).
-    const client = new Client({
-      accessToken: token,
-      basePath: options.apiBaseUrl,
-      numberOfApiCallRetries: 0,
-      httpAgent: agent,
-    });
-    clients.set(portalId, { token, client });
-    return client;
-  }
-
   async function call<S extends z.ZodType>(
     portalId: number,
     knownToken: string | undefined,
     viewerId: number | undefined,
     what: string,
     schema: S,
-    request: (client: Client) => Promise<HubSpotAnswer>,
+    request: HubSpotRequest,
     { notFoundIsEmpty, creates = false, search = false }: { notFoundIsEmpty: boolean; creates?: boolean; search?: boolean },
   ): Promise<z.infer<S> | undefined> {
     const token = knownToken ?? (await options.getToken(portalId));
@@ -94,7 +78,7 @@ export function createHubSpotApi(options: HubSpotApiOptions): HubSpotApi {
       result = await options.scheduler.run(
         portalId,
         async (report) => {
-          const answer = await request(clientFor(portalId, token));
+          const answer = await sendHubSpotRequest({ apiBaseUrl: options.apiBaseUrl, token, perAttemptMs: options.requestTimeoutMs }, request);
           report(lowerCaseNames(answer.headers));
           return answer.data;
         },
@@ -143,31 +127,33 @@ export function createHubSpotApi(options: HubSpotApiOptions): HubSpotApi {
       return {
         portalId,
         ...createCrmApi(portalCall, portalId),
-        getUser: (userId) =>
-          portalCall('read a user', publicUserSchema, (c) => c.settings.users.usersApi.getByIdWithHttpInfo(String(userId)), {
-            notFoundIsEmpty: true,
-          }),
+        // 2026-03/users.json, GET /settings/users/2026-03/{userId}: idProperty defaults to USER_ID.
+        getUser: (userId) => portalCall('read a user', publicUserSchema, { method: 'GET', path: `${USERS}/${userId}` }, { notFoundIsEmpty: true }),
+        // 2026-03/owners.json, GET /crm/owners/2026-03/{ownerId}: idProperty=userId looks the owner up by user id; archived defaults to false.
         getOwnerByUserId: (userId) =>
-          portalCall('read an owner', publicOwnerSchema, (c) => c.crm.owners.ownersApi.getByIdWithHttpInfo(userId, 'userId', false), { notFoundIsEmpty: true }),
+          portalCall(
+            'read an owner',
+            publicOwnerSchema,
+            { method: 'GET', path: `${OWNERS}/${userId}`, query: { idProperty: 'userId' } },
+            { notFoundIsEmpty: true },
+          ),
         async listTeams() {
-          const teams = await portalCall('list teams', teamsResponseSchema, (c) => c.settings.users.teamsApi.getAllWithHttpInfo(), {
-            notFoundIsEmpty: false,
-          });
+          const teams = await portalCall('list teams', teamsResponseSchema, { method: 'GET', path: `${USERS}/teams` }, { notFoundIsEmpty: false });
           return (teams?.results ?? []).map((team) => ({ id: team.id, name: team.name }));
         },
         async listRoles() {
-          const roles = await portalCall('list roles', rolesResponseSchema, (c) => c.settings.users.rolesApi.getAllWithHttpInfo(), { notFoundIsEmpty: false });
+          const roles = await portalCall('list roles', rolesResponseSchema, { method: 'GET', path: `${USERS}/roles` }, { notFoundIsEmpty: false });
           return (roles?.results ?? []).map((role) => ({ id: role.id, name: role.name }));
         },
         async listUsers() {
           const users: PublicUser[] = [];
           let after: string | undefined;
           do {
-            // The published spec lists users at /settings/users/v3; the SDK's getPage calls another path.
+            // 2026-03/users.json, GET /settings/users/2026-03: `limit` and `after`, CollectionResponsePublicUserForwardPaging.
             const page = await portalCall(
               'list users',
               usersPageSchema,
-              (c) => rawRequest(c, { method: 'GET', path: '/settings/users/v3', qs: { limit: 100, ...(after === undefined ? {} : { after }) } }),
+              { method: 'GET', path: USERS, query: { limit: 100, after } },
               { notFoundIsEmpty: false },
             );
             users.push(...(page?.results ?? []));

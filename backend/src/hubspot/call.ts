@@ -1,4 +1,3 @@
-import type { Client } from '@hubspot/api-client';
 import type { z } from 'zod';
 
 /**
@@ -8,9 +7,21 @@ import type { z } from 'zod';
 export type GetToken = (portalId: number) => Promise<string>;
 
 /**
+ * One HubSpot API request as plain data, so crm.ts and api.ts state the wire format and http.ts alone sends it.
+ */
+export interface HubSpotRequest {
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  /** From the API root, e.g. /crm/objects/2026-03/tickets/1. */
+  path: string;
+  /** A list is sent as the parameter repeated (properties=a&properties=b): OpenAPI's default `form` style with `explode`. */
+  query?: Record<string, string | number | boolean | readonly string[] | undefined>;
+  /** Sent as JSON. */
+  body?: unknown;
+}
+
+/**
  * What a request hands back: the body, and the headers, whose rate-limit numbers pace the account's calls
- * (scheduler.ts). The SDK's `...WithHttpInfo` methods answer this shape (its plain methods drop the headers, and its
- * `middleware` option never runs without per-call options in 13.x); so does rawRequest.
+ * (scheduler.ts). http.ts answers this shape.
  */
 export interface HubSpotAnswer {
   headers: Record<string, string>;
@@ -26,6 +37,6 @@ export interface HubSpotAnswer {
 export type PortalCall = <S extends z.ZodType>(
   what: string,
   schema: S,
-  request: (client: Client) => Promise<HubSpotAnswer>,
+  request: HubSpotRequest,
   options: { notFoundIsEmpty: boolean; creates?: boolean; search?: boolean },
 ) => Promise<z.infer<S> | undefined>;

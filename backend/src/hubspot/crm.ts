@@ -1,16 +1,12 @@
-import type { Client } from '@hubspot/api-client';
-import { AssociationSpecAssociationCategoryEnum as NoteAssociationCategory } from '@hubspot/api-client/lib/codegen/crm/objects/notes/index.js';
-import { AssociationSpecAssociationCategoryEnum, FilterOperatorEnum } from '@hubspot/api-client/lib/codegen/crm/tickets/index.js';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
-import type { PortalCall } from './call.js';
-import { rawRequest } from './raw-request.js';
+import type { HubSpotRequest, PortalCall } from './call.js';
 import { associatedWithContact, ownerScopeFilterGroups, type OwnerScope, type SearchFilter } from './search-filters.js';
 
 /**
- * CRM records, owners, pipelines and the permissions API in the backend's own terms. Property names and shapes come
- * from shared/hubspot-openapi/ (crm-tickets-v3, crm-contacts-v3, crm-notes-v3, crm-owners-v3, crm-pipelines-v3,
- * crm-associations-v4); this file is the only one that knows them.
+ * CRM records, owners, pipelines and the permissions API in the backend's own terms. Paths, property names and shapes
+ * come from HubSpot's dated 2026-03 specs in shared/hubspot-openapi/2026-03/ (tickets, contacts, notes, owners,
+ * pipelines, app-uninstalls); this file is the only one that knows them. The permissions API has no dated version.
  */
 
 export interface OwnerRecord {
@@ -101,10 +97,15 @@ const CONTACT_PROPERTIES = ['firstname', 'lastname', 'email', 'hubspot_owner_id'
 const TICKET_TO_CONTACT = 16;
 const NOTE_TO_TICKET = 228;
 const PAGE_SIZE = 100;
+const TICKETS = '/crm/objects/2026-03/tickets';
 
 const ownerIdOf = (value: string | null | undefined): number | null => (value === null || value === undefined || !/^\d+$/.test(value) ? null : Number(value));
 
-/** SimplePublicObject: properties are strings or null (crm-tickets-v3.json). */
+/**
+ * 2026-03/tickets.json and contacts.json, SimplePublicObject / SimplePublicObjectWithAssociations (required: id,
+ * properties, archived, createdAt, updatedAt). The spec types property values as strings; null is accepted too (whether
+ * HubSpot sends it for an unset requested property is unconfirmed), and it can only read as "not set".
+ */
 const simpleObjectSchema = z.object({ id: z.string(), properties: z.record(z.string(), z.string().nullable()) });
 const ticketSchema = simpleObjectSchema.transform((ticket): TicketRecord => ({
   id: ticket.id,
@@ -120,13 +121,13 @@ const contactSchema = simpleObjectSchema.transform((contact): ContactRecord => (
   email: contact.properties.email ?? null,
   ownerId: ownerIdOf(contact.properties.hubspot_owner_id),
 }));
-/** CollectionResponseWithTotalSimplePublicObjectForwardPaging. */
+/** 2026-03/tickets.json, POST /crm/objects/2026-03/tickets/search: CollectionResponseWithTotalSimplePublicObject. */
 const searchPageSchema = z.object({
   total: z.number().int(),
   results: z.array(ticketSchema),
   paging: z.object({ next: z.object({ after: z.string() }).optional() }).optional(),
 });
-/** CollectionResponsePublicOwnerForwardPaging / PublicOwner with PublicTeam[]. */
+/** 2026-03/owners.json, GET /crm/owners/2026-03: CollectionResponsePublicOwnerForwardPaging / PublicOwner with PublicTeam[]. */
 const ownersPageSchema = z.object({
   results: z.array(
     z.object({
@@ -140,10 +141,14 @@ const ownersPageSchema = z.object({
   ),
   paging: z.object({ next: z.object({ after: z.string() }).optional() }).optional(),
 });
-/** Pipeline with PipelineStage[]; a ticket stage's metadata.ticketState is OPEN or CLOSED. */
+/**
+ * 2026-03/pipelines.json, GET /crm/pipelines/2026-03/{objectType}/{pipelineId}: Pipeline with PipelineStage[], whose
+ * `metadata` maps names to strings; a ticket stage's metadata.ticketState is OPEN or CLOSED.
+ */
 const pipelineSchema = z.object({
-  stages: z.array(z.object({ id: z.string(), label: z.string(), archived: z.boolean(), metadata: z.record(z.string(), z.unknown()) })),
+  stages: z.array(z.object({ id: z.string(), label: z.string(), archived: z.boolean(), metadata: z.record(z.string(), z.string()) })),
 });
+/** 2026-03/notes.json, POST /crm/objects/2026-03/notes: 201 SimplePublicObject; only the id is used. */
 const createdSchema = z.object({ id: z.string() });
 /**
  * HubSpot's public permissions API (BETA) is in no published spec; its page (developers.hubspot.com/docs/guides/api/
@@ -186,22 +191,11 @@ export function readPermittedUsers(json: unknown, requested: ReadonlyMap<string,
   );
 }
 
-const OPERATORS = {
-  EQ: FilterOperatorEnum.Eq,
-  NEQ: FilterOperatorEnum.Neq,
-  IN: FilterOperatorEnum.In,
-  HAS_PROPERTY: FilterOperatorEnum.HasProperty,
-  NOT_HAS_PROPERTY: FilterOperatorEnum.NotHasProperty,
-} as const;
-
-function sdkFilter(filter: SearchFilter) {
-  return {
-    propertyName: filter.propertyName,
-    operator: OPERATORS[filter.operator],
-    ...('value' in filter ? { value: filter.value } : {}),
-    ...('values' in filter ? { values: filter.values } : {}),
-  };
-}
+/**
+ * 2026-03/tickets.json, SimplePublicObjectInputForCreate.associations[]: PublicAssociationsForObject with
+ * AssociationSpec (associationCategory HUBSPOT_DEFINED for HubSpot's own type ids).
+ */
+const associatedWith = (id: string, associationTypeId: number) => [{ to: { id }, types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId }] }];
 
 function required<T>(value: T | undefined, what: string): T {
   if (value === undefined) throw new AppError('HUBSPOT_RESPONSE_INVALID', { message: `HubSpot gave no answer when asked to ${what}.` });
@@ -209,14 +203,16 @@ function required<T>(value: T | undefined, what: string): T {
 }
 
 export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
-  const search = (client: Client, filterGroups: Array<{ filters: SearchFilter[] }>, limit: number, after: string | undefined) =>
-    client.crm.tickets.searchApi.doSearchWithHttpInfo({
-      filterGroups: filterGroups.map((group) => ({ filters: group.filters.map(sdkFilter) })),
-      properties: TICKET_PROPERTIES,
-      sorts: ['hs_object_id'],
-      limit,
-      ...(after === undefined ? {} : { after }),
-    });
+  /**
+   * 2026-03/tickets.json, PublicObjectSearchRequest. It lists `after` as required, but HubSpot's search guide
+   * (developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm) pages with `after` from the previous answer
+   * only, so the first page is asked for without it. A SearchFilter is already HubSpot's Filter (search-filters.ts).
+   */
+  const search = (filterGroups: Array<{ filters: SearchFilter[] }>, limit: number, after: string | undefined): HubSpotRequest => ({
+    method: 'POST',
+    path: `${TICKETS}/search`,
+    body: { filterGroups, properties: TICKET_PROPERTIES, sorts: ['hs_object_id'], limit, ...(after === undefined ? {} : { after }) },
+  });
 
   /** Every page, in id order; bounded by `max` so a runaway search cannot exhaust the rate budget. */
   async function searchTickets(filterGroups: Array<{ filters: SearchFilter[] }>, max: number): Promise<TicketRecord[]> {
@@ -224,7 +220,7 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
     let after: string | undefined;
     do {
       const page = required(
-        await call('search tickets', searchPageSchema, (client) => search(client, filterGroups, Math.min(PAGE_SIZE, max - tickets.length), after), {
+        await call('search tickets', searchPageSchema, search(filterGroups, Math.min(PAGE_SIZE, max - tickets.length), after), {
           notFoundIsEmpty: false,
           search: true,
         }),
@@ -240,7 +236,7 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
     const pipeline = await call(
       'read the ticket pipeline',
       pipelineSchema,
-      (client) => client.crm.pipelines.pipelinesApi.getByIdWithHttpInfo('tickets', pipelineId ?? DEFAULT_TICKET_PIPELINE),
+      { method: 'GET', path: `/crm/pipelines/2026-03/tickets/${encodeURIComponent(pipelineId ?? DEFAULT_TICKET_PIPELINE)}` },
       { notFoundIsEmpty: true },
     );
     return pipeline?.stages
@@ -250,16 +246,34 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
 
   const updateTicket = async (id: string, properties: Record<string, string>) =>
     required(
-      await call('update a ticket', ticketSchema, (client) => client.crm.tickets.basicApi.updateWithHttpInfo(id, { properties }), { notFoundIsEmpty: false }),
+      // 2026-03/tickets.json, PATCH /crm/objects/2026-03/tickets/{ticketId}: SimplePublicObjectInput, 200 SimplePublicObject.
+      await call(
+        'update a ticket',
+        ticketSchema,
+        { method: 'PATCH', path: `${TICKETS}/${encodeURIComponent(id)}`, body: { properties } },
+        { notFoundIsEmpty: false },
+      ),
       'update a ticket',
     );
 
   return {
+    // 2026-03/tickets.json, GET /crm/objects/2026-03/tickets/{ticketId}; archived defaults to false.
     getTicket: (id) =>
-      call('read a ticket', ticketSchema, (client) => client.crm.tickets.basicApi.getByIdWithHttpInfo(id, TICKET_PROPERTIES), { notFoundIsEmpty: true }),
+      call(
+        'read a ticket',
+        ticketSchema,
+        { method: 'GET', path: `${TICKETS}/${encodeURIComponent(id)}`, query: { properties: TICKET_PROPERTIES } },
+        { notFoundIsEmpty: true },
+      ),
 
+    // 2026-03/contacts.json, GET /crm/objects/2026-03/contacts/{contactId}.
     getContact: (id) =>
-      call('read a contact', contactSchema, (client) => client.crm.contacts.basicApi.getByIdWithHttpInfo(id, CONTACT_PROPERTIES), { notFoundIsEmpty: true }),
+      call(
+        'read a contact',
+        contactSchema,
+        { method: 'GET', path: `/crm/objects/2026-03/contacts/${encodeURIComponent(id)}`, query: { properties: CONTACT_PROPERTIES } },
+        { notFoundIsEmpty: true },
+      ),
 
     async searchContactTickets(contactId, scope, max) {
       const about = associatedWithContact(contactId);
@@ -270,7 +284,7 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
 
     async countContactTickets(contactId) {
       const page = required(
-        await call('count tickets', searchPageSchema, (client) => search(client, [{ filters: associatedWithContact(contactId) }], 1, undefined), {
+        await call('count tickets', searchPageSchema, search([{ filters: associatedWithContact(contactId) }], 1, undefined), {
           notFoundIsEmpty: false,
           search: true,
         }),
@@ -294,38 +308,23 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
         ...(ticket.priority === undefined ? {} : { hs_ticket_priority: ticket.priority }),
         ...(ticket.ownerId === null ? {} : { hubspot_owner_id: String(ticket.ownerId) }),
       };
+      // 2026-03/tickets.json, POST /crm/objects/2026-03/tickets: SimplePublicObjectInputForCreate, 201 SimplePublicObject.
       const created = await call(
         'create a ticket',
         ticketSchema,
-        (client) =>
-          client.crm.tickets.basicApi.createWithHttpInfo({
-            properties,
-            associations: [
-              {
-                to: { id: contactId },
-                types: [{ associationCategory: AssociationSpecAssociationCategoryEnum.HubspotDefined, associationTypeId: TICKET_TO_CONTACT }],
-              },
-            ],
-          }),
+        { method: 'POST', path: TICKETS, body: { properties, associations: associatedWith(contactId, TICKET_TO_CONTACT) } },
         { notFoundIsEmpty: false, creates: true },
       );
       return required(created, 'create a ticket');
     },
 
     async createNote(ticketId, body, ownerId, timestamp) {
+      // 2026-03/notes.json, POST /crm/objects/2026-03/notes: SimplePublicObjectInputForCreate.
+      const properties = { hs_note_body: body, hs_timestamp: timestamp.toISOString(), ...(ownerId === null ? {} : { hubspot_owner_id: String(ownerId) }) };
       const created = await call(
         'add a note',
         createdSchema,
-        (client) =>
-          client.crm.objects.notes.basicApi.createWithHttpInfo({
-            properties: { hs_note_body: body, hs_timestamp: timestamp.toISOString(), ...(ownerId === null ? {} : { hubspot_owner_id: String(ownerId) }) },
-            associations: [
-              {
-                to: { id: ticketId },
-                types: [{ associationCategory: NoteAssociationCategory.HubspotDefined, associationTypeId: NOTE_TO_TICKET }],
-              },
-            ],
-          }),
+        { method: 'POST', path: '/crm/objects/2026-03/notes', body: { properties, associations: associatedWith(ticketId, NOTE_TO_TICKET) } },
         { notFoundIsEmpty: false, creates: true },
       );
       return required(created, 'add a note');
@@ -338,9 +337,14 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
       let after: string | undefined;
       do {
         const page = required(
-          await call('list owners', ownersPageSchema, (client) => client.crm.owners.ownersApi.getPageWithHttpInfo(undefined, after, 500, false), {
-            notFoundIsEmpty: false,
-          }),
+          await call(
+            'list owners',
+            ownersPageSchema,
+            { method: 'GET', path: '/crm/owners/2026-03', query: { limit: 500, after, archived: false } },
+            {
+              notFoundIsEmpty: false,
+            },
+          ),
           'list owners',
         );
         for (const owner of page.results) {
@@ -368,7 +372,7 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
           const json = await call(
             'read who may access records',
             z.unknown(),
-            (client) => rawRequest(client, { method: 'GET', path: '/resource-permissions/v3/permitted-users', qs: { resource: [...requested.keys()] } }),
+            { method: 'GET', path: '/resource-permissions/v3/permitted-users', query: { resource: [...requested.keys()] } },
             { notFoundIsEmpty: false },
           );
           return readPermittedUsers(json, requested);
@@ -378,17 +382,13 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
     },
 
     async anyTicketId() {
-      const page = required(
-        await call('find a ticket', searchPageSchema, (client) => search(client, [], 1, undefined), { notFoundIsEmpty: false }),
-        'find a ticket',
-      );
+      const page = required(await call('find a ticket', searchPageSchema, search([], 1, undefined), { notFoundIsEmpty: false }), 'find a ticket');
       return page.results[0]?.id;
     },
 
     async uninstall() {
-      await call('uninstall the app', z.unknown(), (client) => rawRequest(client, { method: 'DELETE', path: '/appinstalls/2026-03/external-install' }), {
-        notFoundIsEmpty: true,
-      });
+      // 2026-03/app-uninstalls.json, DELETE /appinstalls/2026-03/external-install: 204, no body.
+      await call('uninstall the app', z.unknown(), { method: 'DELETE', path: '/appinstalls/2026-03/external-install' }, { notFoundIsEmpty: true });
     },
   };
 }

@@ -1,6 +1,6 @@
 import { readErrorBody } from './schemas.js';
 
-/** A non-2xx answer from HubSpot to one of our own fetch() calls, carrying what the SDK's ApiException carries. */
+/** A non-2xx answer from HubSpot to one of our own fetch() calls (http.ts, oauth.ts). */
 export class HubSpotHttpError extends Error {
   constructor(
     readonly status: number,
@@ -20,23 +20,12 @@ export interface HttpFailure {
   body: unknown;
 }
 
-/**
- * HubSpot's answer inside a failure, from our HubSpotHttpError or the SDK's ApiException. The SDK has a separate
- * ApiException class per API module, so those are recognised by shape: an Error with a numeric HTTP `code`,
- * `headers` and `body`.
- */
+/** HubSpot's answer inside a failure: every HubSpot call goes through fetch and throws HubSpotHttpError (http.ts). */
 export function readHttpFailure(error: unknown): HttpFailure | undefined {
-  if (error instanceof HubSpotHttpError) {
-    return { status: error.status, headers: lowerCaseNames(error.headers), body: error.body };
-  }
-  if (!(error instanceof Error) || !('code' in error) || !('headers' in error) || !('body' in error)) return undefined;
-  const { code, headers, body } = error;
-  if (typeof code !== 'number' || !Number.isInteger(code) || code < 100 || code > 599) return undefined;
-  if (typeof headers !== 'object' || headers === null) return undefined;
-  return { status: code, headers: lowerCaseNames(headers), body };
+  return error instanceof HubSpotHttpError ? { status: error.status, headers: lowerCaseNames(error.headers), body: error.body } : undefined;
 }
 
-/** Header names lower-cased, string and number values only: what the SDK's and fetch's header objects hold alike. */
+/** Header names lower-cased, string and number values only. */
 export function lowerCaseNames(headers: object): Record<string, string> {
   const entries = Object.entries(headers) as Array<[string, unknown]>;
   return Object.fromEntries(
@@ -55,7 +44,7 @@ export function hubspotCorrelationId(error: unknown): string | undefined {
   return undefined;
 }
 
-/** Codes Node, undici (fetch) and node-fetch (the SDK) put on connection-level failures, which a retry may cure. */
+/** Codes Node and undici (fetch) put on connection-level failures, which a retry may cure. */
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -78,13 +67,12 @@ function hasNetworkCode(value: unknown): boolean {
 }
 
 /**
- * fetch's "fetch failed" TypeError (the cause carries the code), node-fetch's FetchError of type "system" (the
- * SDK's transport), a socket error with a network code, and aborts on timeout.
+ * fetch's "fetch failed" TypeError (the cause carries the code), a socket error with a network code, and fetch's
+ * AbortError / TimeoutError (AbortSignal.timeout, the per-attempt limit in http.ts).
  */
 export function isNetworkFailure(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   if (error.name === 'AbortError' || error.name === 'TimeoutError') return true;
   if (hasNetworkCode(error) || hasNetworkCode(error.cause)) return true;
-  if (error instanceof TypeError && error.message === 'fetch failed') return true;
-  return error.name === 'FetchError' && 'type' in error && error.type === 'system';
+  return error instanceof TypeError && error.message === 'fetch failed';
 }

@@ -1,5 +1,5 @@
 /**
- * A HubSpot search filter, in the SDK's terms. Kept inside hubspot/: callers describe what they want as an OwnerScope.
+ * A HubSpot search filter: 2026-03/tickets.json, components.schemas.Filter (propertyName, operator, value or values). Kept inside hubspot/: callers describe what they want as an OwnerScope.
  */
 export type SearchFilter =
   | { propertyName: string; operator: 'EQ' | 'NEQ'; value: string }

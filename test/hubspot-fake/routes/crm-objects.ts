@@ -3,11 +3,11 @@ import { z } from 'zod';
 import { notFound, sendError } from '../errors.js';
 import type { SeedAccount } from '../seed.js';
 import type { FakeContext } from '../server.js';
-import { accountOf, SEEDED_AT } from './shared.js';
+import { accountOf, API_ROOTS, SEEDED_AT } from './shared.js';
 
 type CrmRecord = SeedAccount['tickets'][number];
 
-/** SimplePublicObjectWithAssociations (crm-tickets-v3.json / crm-contacts-v3.json): only requested properties. */
+/** SimplePublicObjectWithAssociations (2026-03/tickets.json, contacts.json; crm-tickets-v3.json): only requested properties. */
 export function publicObject(record: CrmRecord, requested: string[] | undefined) {
   const always = { hs_object_id: record.id, createdate: SEEDED_AT, hs_lastmodifieddate: SEEDED_AT };
   const names = requested ?? Object.keys(record.properties);
@@ -40,8 +40,8 @@ const OBJECTS = [
 ] as const;
 
 export async function crmObjectRoutes(app: FastifyInstance, { context }: { context: FakeContext }): Promise<void> {
-  for (const object of OBJECTS) {
-    app.get(`/crm/v3/objects/${object.path}/:${object.param}`, { config: { scopes: [...object.readScopes] } }, async (request, reply) => {
+  for (const [root, object] of API_ROOTS.objects.flatMap((root) => OBJECTS.map((object) => [root, object] as const))) {
+    app.get(`${root}/${object.path}/:${object.param}`, { config: { scopes: [...object.readScopes] } }, async (request, reply) => {
       const id = z.record(z.string(), z.string()).parse(request.params)[object.param] ?? '';
       const { properties } = z.object({ properties: propertiesParam }).parse(request.query);
       const record = object.records(accountOf(request, context.state)).find((candidate) => candidate.id === id);

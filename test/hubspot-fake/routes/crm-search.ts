@@ -4,7 +4,7 @@ import { errorBody, sendError } from '../errors.js';
 import type { SeedAccount } from '../seed.js';
 import type { FakeContext } from '../server.js';
 import { publicObject } from './crm-objects.js';
-import { accountOf } from './shared.js';
+import { accountOf, API_ROOTS } from './shared.js';
 
 /**
  * CRM search with HubSpot's semantics: filters in a group are ANDed, groups are ORed. Limits from HubSpot's
@@ -68,9 +68,9 @@ function limitProblem(groups: Array<{ filters: Filter[] }>): string | undefined 
 }
 
 export async function crmSearchRoutes(app: FastifyInstance, { context }: { context: FakeContext }): Promise<void> {
-  for (const kind of ['tickets', 'contacts'] as const) {
+  for (const [root, kind] of API_ROOTS.objects.flatMap((root) => (['tickets', 'contacts'] as const).map((kind) => [root, kind] as const))) {
     const scopes = kind === 'tickets' ? ['tickets'] : ['crm.objects.contacts.read'];
-    app.post(`/crm/v3/objects/${kind}/search`, { config: { scopes } }, async (request, reply) => {
+    app.post(`${root}/${kind}/search`, { config: { scopes } }, async (request, reply) => {
       const parsed = searchSchema.safeParse(request.body);
       if (!parsed.success)
         return sendError(reply, 400, errorBody('VALIDATION_ERROR', `Invalid search request: ${parsed.error.issues[0]?.message ?? 'bad body'}`));
