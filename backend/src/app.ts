@@ -74,7 +74,11 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   const policies = createPolicyStore(database.db);
   const audit = createAuditLog(database.db);
   const writeRequests = createWriteRequestStore(database.db);
-  const scheduler = new HubSpotScheduler({ now, onEvent: (event) => logger?.warn({ ...event }, 'hubspot call delayed') });
+  // A retry or a pause is HubSpot's pacing at work (info); a call given up reaches a viewer as an error (warn).
+  const scheduler = new HubSpotScheduler({
+    now,
+    onEvent: (event) => (event.type === 'gave_up' ? logger?.warn({ ...event }, 'hubspot call given up') : logger?.info({ ...event }, 'hubspot call delayed')),
+  });
   const oauth = createOAuthClient({
     apiBaseUrl: config.hubspot.apiBaseUrl,
     clientId: config.hubspot.clientId,
