@@ -71,16 +71,42 @@ describe('a repeated signed write', () => {
     expect(h.fake.calls.count('PATCH', '/crm/objects/2026-03/tickets/:ticketId')).toBe(0);
   });
 
-  it('runs again when the first attempt failed with a 5xx before HubSpot did anything', async () => {
+  it('answers the repeat of a failed create with the same failure, since HubSpot may have made the record', async () => {
     // One failure is enough: a create that may have reached HubSpot is not sent again by our scheduler.
     h.fake.switches.failNext(1, 503, '/crm/objects/2026-03/notes');
     const request = signedOnce('/api/v1/tickets/5002/notes', bob.id, { body: 'After an outage.' });
     const first = await h.app.inject(request);
     expect(first.statusCode).toBeGreaterThanOrEqual(500);
+    const repeat = await h.app.inject(request);
+    expect(repeat.statusCode).toBe(first.statusCode);
+    expect(repeat.headers['x-viewer-guard-repeat']).toBe('true');
     expect(notesCreated()).toBe(0);
+    // The viewer trying again makes a new signed request, which runs.
+    expect((await h.app.inject(signedOnce('/api/v1/tickets/5002/notes', bob.id, { body: 'After an outage.' }))).statusCode).toBe(200);
+    expect(notesCreated()).toBe(1);
+  });
+
+  it("runs a failed update again on HubSpot's retry: setting the same stage twice changes nothing", async () => {
+    h.fake.switches.failNext(50, 503, '/crm/objects/2026-03/tickets/5002');
+    const request = signedOnce('/api/v1/tickets/5002/stage', bob.id, { stageId: '2' });
+    const first = await h.app.inject(request);
+    expect(first.statusCode).toBeGreaterThanOrEqual(500);
+    h.fake.switches.clearFailures();
     const retry = await h.app.inject(request);
     expect(retry.statusCode).toBe(200);
-    expect(notesCreated()).toBe(1);
+    expect(retry.json()).toMatchObject({ result: { stageId: '2' } });
+  });
+
+  it('runs a create again when HubSpot refused it unprocessed (rate limited), instead of replaying the refusal', async () => {
+    h.fake.switches.rateLimitNext(1, { retryAfterSeconds: 30 });
+    const request = signedOnce('/api/v1/tickets/5002/notes', bob.id, { body: 'After a pause.' });
+    const first = await h.app.inject(request);
+    expect(first.json()).toMatchObject({ error: { code: 'HUBSPOT_RATE_LIMITED' } });
+    // The repeat is carried out again (here it meets the same pause), not answered from the first result.
+    const retry = await h.app.inject(request);
+    expect(retry.headers['x-viewer-guard-repeat']).toBeUndefined();
+    expect(retry.json()).toMatchObject({ error: { code: 'HUBSPOT_RATE_LIMITED' } });
+    expect(notesCreated()).toBe(0);
   });
 });
 

@@ -47,6 +47,8 @@ export interface FakeHubSpot {
     latencyMs: number;
     /** The next `count` API calls (only those whose path starts with `pathPrefix`, when given) answer `status`. */
     failNext(count: number, status?: number, pathPrefix?: string): void;
+    /** Forgets the failures failNext queued and that no call has met yet. */
+    clearFailures(): void;
     /**
      * The next `count` API calls under `pathPrefix` answer 200 with `body`: a shape HubSpot might send but the fake does
      * not, to prove the backend refuses to guess. Exempt from the contract check, since the test chose it.
@@ -118,6 +120,9 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
     latencyMs: 0,
     enforceRateLimit: true,
     rateLimits: structuredClone(RATE_LIMITS),
+    clearFailures: () => {
+      pending.fail.length = 0;
+    },
     failNext: (count: number, status = 500, pathPrefix = '/') => {
       for (let i = 0; i < count; i += 1) pending.fail.push({ status, pathPrefix });
     },

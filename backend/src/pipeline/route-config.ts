@@ -10,6 +10,8 @@ declare module 'fastify' {
     auth?: RouteAuth;
     /** The audited action name of a route that changes anything (in HubSpot or in our store). */
     write?: string;
+    /** A write that makes a new record in HubSpot: sending it twice would make two (see the exactly-once step). */
+    creates?: boolean;
   }
   interface FastifyInstance {
     /** Every route as registered, for the refusal tests that must cover each admin and each write route. */

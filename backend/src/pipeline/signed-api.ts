@@ -151,9 +151,8 @@ export const signedApiPlugin = fp<SignedApiOptions>(
       const key = request.writeKey;
       request.writeKey = null;
       try {
-        // A 5xx means nothing reached HubSpot, or nothing a repeat could reuse: let HubSpot's retry run again.
-        if (reply.statusCode >= 500 || typeof payload !== 'string') await options.writeRequests.release(key);
-        else await options.writeRequests.answer(key, reply.statusCode, payload);
+        if (typeof payload === 'string' && keepsAnswer(request, reply.statusCode, payload)) await options.writeRequests.answer(key, reply.statusCode, payload);
+        else await options.writeRequests.release(key);
       } catch (error) {
         request.log.error({ err: error }, 'could not record the answer to a write for its repeats');
       }
@@ -162,6 +161,29 @@ export const signedApiPlugin = fp<SignedApiOptions>(
   },
   { name: 'signed-api' },
 );
+
+/**
+ * Whether a repeat of this write gets this answer rather than running again. Every answer below 500 is final. After a
+ * 5xx an update may run again (setting the same owner or stage twice changes nothing), and so may a create refused
+ * before HubSpot processed it (rate limited); any other failed create may have made its record at HubSpot before the
+ * failure reached us, so its repeat gets the same answer instead of a second record.
+ */
+function keepsAnswer(request: FastifyRequest, statusCode: number, payload: string): boolean {
+  if (statusCode < 500) return true;
+  if (request.routeOptions.config.creates !== true) return false;
+  return errorCodeOf(payload) !== 'HUBSPOT_RATE_LIMITED';
+}
+
+function errorCodeOf(payload: string): string | undefined {
+  try {
+    const body: unknown = JSON.parse(payload);
+    if (typeof body !== 'object' || body === null || !('error' in body)) return undefined;
+    const { error } = body;
+    return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' ? error.code : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** For handlers behind the pipeline: the resolved viewer, or a fail-closed error if the pipeline was bypassed. */
 export function viewerOf(request: FastifyRequest): ViewerContext {

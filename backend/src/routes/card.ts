@@ -67,7 +67,7 @@ export async function cardRoutes(root: FastifyInstance): Promise<void> {
   app.post(
     '/tickets/:id/notes',
     {
-      config: { auth: 'viewer', write: 'add-note' },
+      config: { auth: 'viewer', write: 'add-note', creates: true },
       schema: {
         params: ticketParams,
         body: z.object({ body: z.string().trim().min(1, 'must not be empty').max(10_000) }),
@@ -80,7 +80,7 @@ export async function cardRoutes(root: FastifyInstance): Promise<void> {
   app.post(
     '/contacts/:id/tickets',
     {
-      config: { auth: 'viewer', write: 'create-ticket' },
+      config: { auth: 'viewer', write: 'create-ticket', creates: true },
       schema: {
         params: z.object({ id: recordId }),
         body: z.object({
