@@ -32,12 +32,8 @@ export async function requireAll(decide: (action: Action) => Promise<Decision>, 
   const decisions: Decision[] = [];
   for (const action of actions) {
     const decision = await decide(action);
-    if (!decision.allowed) throw refusal(decision);
+    if (!decision.allowed) throw new AccessDeniedError(decision);
     decisions.push(decision);
   }
   return decisions;
-}
-
-export function refusal(decision: Decision): AccessDeniedError {
-  return new AccessDeniedError(decision);
 }
