@@ -5,6 +5,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import { randomUUID } from 'node:crypto';
 import type { Config } from './config.js';
 import { createHubSpotApi } from './hubspot/api.js';
+import { createDeadlines, type DeadlineSettings } from './hubspot/deadline.js';
 import { createOAuthClient } from './hubspot/oauth.js';
 import { clientErrorHandler } from './logging.js';
 import { HubSpotScheduler } from './hubspot/scheduler.js';
@@ -43,9 +44,6 @@ const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 /** A write key is needed while a repeat could still carry a valid signature (5 minutes, plus clock skew). */
 const WRITE_KEY_RETENTION_MS = 10 * 60 * 1000;
 
-/** Per-attempt limit on a HubSpot call; with retries it stays inside hubspot.fetch's 15 s budget. */
-const HUBSPOT_REQUEST_TIMEOUT_MS = 5_000;
-
 /** What the composition root needs from outside: configuration, an opened (migrated) database, the token key, a clock. */
 export interface BackendParts {
   config: Config;
@@ -57,6 +55,8 @@ export interface BackendParts {
   logger?: FastifyBaseLogger;
   /** Behind a proxy (production): trust X-Forwarded-For for the logged client address. Never used for signatures. */
   trustProxy?: boolean;
+  /** Tests only: shorter budgets than hubspot/deadline.ts's DEADLINES, which production always uses. */
+  deadlines?: Partial<DeadlineSettings>;
 }
 
 /**
@@ -74,6 +74,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   const policies = createPolicyStore(database.db);
   const audit = createAuditLog(database.db);
   const writeRequests = createWriteRequestStore(database.db);
+  const deadlines = createDeadlines(parts.deadlines, now);
   // A retry or a pause is HubSpot's pacing at work (info); a call given up reaches a viewer as an error (warn).
   const scheduler = new HubSpotScheduler({
     now,
@@ -84,6 +85,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
     clientId: config.hubspot.clientId,
     clientSecret: config.hubspot.clientSecret,
     scheduler,
+    deadlines,
   });
   const tokens = createTokenManager({
     installations,
@@ -95,8 +97,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   const hubspot = createHubSpotApi({
     apiBaseUrl: config.hubspot.apiBaseUrl,
     scheduler,
-    getToken: (portalId) => tokens.accessTokenFor(portalId),
-    requestTimeoutMs: HUBSPOT_REQUEST_TIMEOUT_MS,
+    getToken: (portalId, deadline) => tokens.accessTokenFor(portalId, deadline),
   });
   const directory = createDirectory({ ttlMs: config.viewerCacheTtlMs, now });
   const access = createAccessSource({ mode: config.accessSource, directory, policies, now });
@@ -160,7 +161,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   app.addHook('onClose', async () => clearInterval(purgeTimer));
 
   await app.register(healthRoutes, { pingDatabase: () => pingDatabase(database.db) });
-  await app.register(oauthRoutes, { config, oauth, installations, states: createOAuthStateStore(database.db), hubspot, now });
+  await app.register(oauthRoutes, { config, oauth, installations, states: createOAuthStateStore(database.db), hubspot, deadlines, now });
   await app.register(
     async (api) => {
       await api.register(signedApiPlugin, {
@@ -172,11 +173,13 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
         now,
         bodyLimitBytes: BODY_LIMIT_BYTES,
         writeRequests,
-        async resolveViewer(identity) {
+        deadlines,
+        async resolveViewer(identity, deadline) {
           // The installation is read once here (NOT_INSTALLED / INSTALL_NEEDS_REPAIR at once, even for a cached
-          // viewer), and its token serves every HubSpot call of this request.
+          // viewer), and its token serves every HubSpot call of this request, all within the request's deadline.
           // The viewer's HubSpot calls use the viewer's fair share of the account's rate limit.
-          const portal = hubspot.forPortal(identity.portalId, await tokens.accessTokenFor(identity.portalId), identity.userId);
+          const token = await tokens.accessTokenFor(identity.portalId, deadline);
+          const portal = hubspot.forPortal(identity.portalId, { deadline, token, userId: identity.userId });
           return { viewer: await directory.resolveViewer(portal, identity.userId), portal };
         },
       });

@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../errors.js';
 import type { PortalApi } from '../hubspot/api.js';
+import type { Deadline, Deadlines } from '../hubspot/deadline.js';
 import { readSignedIdentity, type IdentityFailure, type IdentitySource, type SignedIdentity } from '../hubspot/identity.js';
 import { precheckSignature, signedUri, verifySignatureV3 } from '../hubspot/signature.js';
 import type { WriteRequestStore } from '../store/index.js';
@@ -12,6 +13,8 @@ import type { Viewer } from '../viewer/directory.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
+    /** The request's one budget for HubSpot, from its arrival: the viewer, the token and every HubSpot call end there. */
+    deadline: Deadline | null;
     /** Set only after the HubSpot signature verified: the one source of "who is asking". */
     identity: SignedIdentity | null;
     /** Set once per request, after the identity: the viewer as HubSpot knows them. */
@@ -34,9 +37,14 @@ export interface SignedApiOptions {
   now: () => number;
   /** HubSpot's hubspot.fetch() payload limit is 1 MB; nothing legitimate is bigger. */
   bodyLimitBytes: number;
-  /** The installation (read once) and the viewer's profile: throws NOT_INSTALLED, INSTALL_NEEDS_REPAIR, USER_NOT_IN_PORTAL. */
-  resolveViewer(identity: SignedIdentity): Promise<ViewerContext>;
+  /**
+   * The installation (read once) and the viewer's profile, within the request's deadline: throws NOT_INSTALLED,
+   * INSTALL_NEEDS_REPAIR, USER_NOT_IN_PORTAL.
+   */
+  resolveViewer(identity: SignedIdentity, deadline: Deadline): Promise<ViewerContext>;
   writeRequests: WriteRequestStore;
+  /** Where each request's deadline comes from (hubspot/deadline.ts). */
+  deadlines: Pick<Deadlines, 'card'>;
 }
 
 /** A header sent twice arrives joined (", ") or as an array: neither is what HubSpot sends, and neither verifies. */
@@ -66,6 +74,7 @@ async function readBody(payload: NodeJS.ReadableStream, declaredLength: string |
 
 /**
  * The signed API's request path, registered in one place and in this order (README "How a request flows"):
+ * 0. onRequest: the request's deadline starts (hubspot.fetch's clock is already running);
  * 1. preParsing: the HubSpot signature over the raw bytes (before any parser, whatever the content type), then the
  *    signed identity from the query string;
  * 2. parsing: JSON only; a body of another type is refused 415, after the signature;
@@ -78,10 +87,15 @@ async function readBody(payload: NodeJS.ReadableStream, declaredLength: string |
  */
 export const signedApiPlugin = fp<SignedApiOptions>(
   async (app: FastifyInstance, options) => {
+    app.decorateRequest('deadline', null);
     app.decorateRequest('identity', null);
     app.decorateRequest('viewer', null);
     app.decorateRequest('portal', null);
     app.decorateRequest('writeKey', null);
+
+    app.addHook('onRequest', async (request: FastifyRequest) => {
+      request.deadline = options.deadlines.card();
+    });
 
     app.addHook('preParsing', async (request: FastifyRequest, _reply, payload) => {
       const headers = precheckSignature(
@@ -123,7 +137,8 @@ export const signedApiPlugin = fp<SignedApiOptions>(
 
     app.addHook('preValidation', async (request: FastifyRequest) => {
       if (request.identity === null) throw new AppError('SIGNATURE_MISSING');
-      const { viewer, portal } = await options.resolveViewer(request.identity);
+      if (request.deadline === null) throw new AppError('INTERNAL', { message: 'This request has no deadline.' });
+      const { viewer, portal } = await options.resolveViewer(request.identity, request.deadline);
       request.viewer = viewer;
       request.portal = portal;
       const auth = request.routeOptions.config.auth;
