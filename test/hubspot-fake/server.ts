@@ -1,4 +1,5 @@
 import formbody from '@fastify/formbody';
+import { setMaxListeners } from 'node:events';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { checkResponse, violationRegistry, type ContractViolation } from './contract.js';
 import { errorBody, expiredAuthentication, internalError, invalidAuthentication, missingScopes, rateLimited, sendError } from './errors.js';
@@ -47,7 +48,7 @@ export interface FakeHubSpot {
     latencyMs: number;
     /** The next `count` API calls (only those whose path starts with `pathPrefix`, when given) answer `status`. */
     failNext(count: number, status?: number, pathPrefix?: string): void;
-    /** Forgets the failures failNext, timeoutNext and resetNext queued and that no call has met yet. */
+    /** Forgets the failures failNext, timeoutNext, resetNext and rateLimitNext queued and that no call has met yet. */
     clearFailures(): void;
     /**
      * The next `count` API calls under `pathPrefix` answer 200 with `body`: a shape HubSpot might send but the fake does
@@ -61,7 +62,8 @@ export interface FakeHubSpot {
     timeoutNext(count: number, options?: { pathPrefix?: string; forMs?: number }): void;
     /** The next `count` API calls (under `pathPrefix`, when given) get no answer: their connection is reset (TCP RST) after `afterMs`. */
     resetNext(count: number, options?: { pathPrefix?: string; afterMs?: number }): void;
-    rateLimitNext(count: number, options?: { retryAfterSeconds?: number }): void;
+    /** The next `count` API calls (under `pathPrefix`, when given) answer 429, with Retry-After when `retryAfterSeconds` is given. */
+    rateLimitNext(count: number, options?: { retryAfterSeconds?: number; pathPrefix?: string }): void;
     enforceRateLimit: boolean;
     /** Tokens introspect as user-level installs (HubSpot's per-user app model, platform 2026.09). */
     userLevelInstalls: boolean;
@@ -115,12 +117,14 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
   const context: FakeContext = { options, state };
   const violations: ContractViolation[] = [];
   const closing = new AbortController();
+  // Each hung call waits for it.
+  setMaxListeners(0, closing.signal);
   const pending = {
     fail: [] as Array<{ status: number; pathPrefix: string }>,
     answers: [] as Array<{ body: unknown; pathPrefix: string }>,
     hangs: [] as Array<{ pathPrefix: string; forMs: number | undefined }>,
     resets: [] as Array<{ pathPrefix: string; afterMs: number }>,
-    rateLimits: [] as Array<number | undefined>,
+    rateLimits: [] as Array<{ retryAfterSeconds: number | undefined; pathPrefix: string }>,
   };
   const scripted = new WeakSet<FastifyRequest>();
   const switches = {
@@ -131,6 +135,7 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
       pending.fail.length = 0;
       pending.hangs.length = 0;
       pending.resets.length = 0;
+      pending.rateLimits.length = 0;
     },
     failNext: (count: number, status = 500, pathPrefix = '/') => {
       for (let i = 0; i < count; i += 1) pending.fail.push({ status, pathPrefix });
@@ -144,8 +149,9 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
     resetNext: (count: number, { pathPrefix = '/', afterMs = 0 }: { pathPrefix?: string; afterMs?: number } = {}) => {
       for (let i = 0; i < count; i += 1) pending.resets.push({ pathPrefix, afterMs });
     },
-    rateLimitNext: (count: number, opts: { retryAfterSeconds?: number } = {}) =>
-      pending.rateLimits.push(...Array<number | undefined>(count).fill(opts.retryAfterSeconds)),
+    rateLimitNext: (count: number, { retryAfterSeconds, pathPrefix = '/' }: { retryAfterSeconds?: number; pathPrefix?: string } = {}) => {
+      for (let i = 0; i < count; i += 1) pending.rateLimits.push({ retryAfterSeconds, pathPrefix });
+    },
     get userLevelInstalls() {
       return state.userLevelInstalls;
     },
@@ -240,10 +246,10 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
         .header('content-type', 'application/json;charset=utf-8')
         .send(JSON.stringify(entry?.body ?? null));
     }
-    if (pending.rateLimits.length > 0) {
-      const retryAfter = pending.rateLimits.shift();
+    const limited = take(pending.rateLimits, request);
+    if (limited !== undefined) {
       rateLimitHeaders(request, reply, 0);
-      if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter));
+      if (limited.retryAfterSeconds !== undefined) reply.header('Retry-After', String(limited.retryAfterSeconds));
       return sendError(reply, 429, rateLimited(isSearch(request) ? 'search' : 'general'));
     }
     return undefined;

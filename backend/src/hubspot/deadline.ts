@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { AppError } from '../errors.js';
 
 /**
@@ -99,6 +100,8 @@ export class Deadline {
     this.#now = now;
     this.#attemptCapMs = spec.attemptCapMs;
     this.#endsAt = now() + spec.budgetMs;
+    // Every call of the request, and every wait on shared work, listens while it runs: many at once is normal.
+    setMaxListeners(0, this.#controller.signal);
     setTimeout(() => this.#controller.abort(timedOut(`${waiter} could not wait longer`)), spec.budgetMs).unref();
   }
 
