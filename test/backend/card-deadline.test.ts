@@ -110,8 +110,8 @@ describe("a card request's deadline", () => {
       expect(answer.statusCode).toBe(503);
       expect(answer.json().error.code).toBe('HUBSPOT_UNAVAILABLE');
     }
-    // It waited for the hung calls' slots, and got one as each was given up.
-    expect(finished.indexOf('other')).toBe(10);
+    // It waited for a hung call's slot: it could not finish before one of them had been given up.
+    expect(finished.indexOf('other')).toBeGreaterThan(0);
   });
 
   it('stops waiting for a slow token refresh at its deadline; the refresh finishes, commits, and serves the next request', async () => {

@@ -3,7 +3,7 @@ import { AppError } from '../errors.js';
 
 /**
  * One time budget for everything a piece of work asks of HubSpot: a card request's viewer look-up, its install token
- * and every API call it makes share one Deadline, created when the request arrives (pipeline/signed-api.ts) and
+ * and every API call it makes share one Deadline, counted from the request's arrival (pipeline/signed-api.ts) and
  * handed down. Its signal fires when the budget ends; every wait (queue, backoff, Retry-After, a lane's pause, a token
  * refresh in progress) ends there, and every attempt is aborted there. The numbers live here and nowhere else.
  */
@@ -152,7 +152,8 @@ export class Deadline {
 
 /** Where every Deadline is made: one per card request, token call or install page, from one set of numbers. */
 export interface Deadlines {
-  card(): Deadline;
+  /** `spentMs`: how long ago the request arrived (its budget is counted from then). */
+  card(spentMs?: number): Deadline;
   tokenCall(): Deadline;
   installPage(): Deadline;
 }
@@ -160,7 +161,7 @@ export interface Deadlines {
 export function createDeadlines(settings: Partial<DeadlineSettings> = {}, now: () => number = () => Date.now()): Deadlines {
   const spec = { ...DEADLINES, ...settings };
   return {
-    card: () => new Deadline(spec.card, 'the card', now),
+    card: (spentMs = 0) => new Deadline({ ...spec.card, budgetMs: Math.max(0, spec.card.budgetMs - spentMs) }, 'the card', now),
     tokenCall: () => new Deadline(spec.tokenCall, 'the token refresh', now),
     installPage: () => new Deadline(spec.installPage, 'the install page', now),
   };

@@ -74,9 +74,8 @@ async function readBody(payload: NodeJS.ReadableStream, declaredLength: string |
 
 /**
  * The signed API's request path, registered in one place and in this order (README "How a request flows"):
- * 0. onRequest: the request's deadline starts (hubspot.fetch's clock is already running);
  * 1. preParsing: the HubSpot signature over the raw bytes (before any parser, whatever the content type), then the
- *    signed identity from the query string;
+ *    signed identity from the query string, then the request's deadline, counted from its arrival;
  * 2. parsing: JSON only; a body of another type is refused 415, after the signature;
  * 3. preValidation: the viewer, resolved once, then the route guard from the route's config (admin routes refuse
  *    non-admins here, before the body is validated);
@@ -93,11 +92,7 @@ export const signedApiPlugin = fp<SignedApiOptions>(
     app.decorateRequest('portal', null);
     app.decorateRequest('writeKey', null);
 
-    app.addHook('onRequest', async (request: FastifyRequest) => {
-      request.deadline = options.deadlines.card();
-    });
-
-    app.addHook('preParsing', async (request: FastifyRequest, _reply, payload) => {
+    app.addHook('preParsing', async (request: FastifyRequest, reply, payload) => {
       const headers = precheckSignature(
         { signature: single(request.headers['x-hubspot-signature-v3']), timestamp: single(request.headers['x-hubspot-request-timestamp']) },
         options.now(),
@@ -119,6 +114,8 @@ export const signedApiPlugin = fp<SignedApiOptions>(
       }
       options.recordIdentitySource(identity.identity.portalId, identity.identity.source);
       request.identity = identity.identity;
+      // Only a verified request gets one; hubspot.fetch's clock started before the body was read, and so does this.
+      request.deadline = options.deadlines.card(reply.elapsedTime);
       return Readable.from(body.length === 0 ? [] : [body]);
     });
 
