@@ -57,8 +57,9 @@ describe('signed-requests plugin', () => {
         // No write routes here: the exactly-once step is tested through the harness.
         writeRequests: {
           claim: async () => ({ kind: 'claimed' }),
-          answer: async () => undefined,
-          release: async () => undefined,
+          intend: async () => undefined,
+          settle: async () => undefined,
+          closeAbandoned: async () => 0,
           purgeOlderThan: async () => 0,
         },
         deadlines: createDeadlines(),

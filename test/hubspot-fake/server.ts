@@ -48,7 +48,7 @@ export interface FakeHubSpot {
     latencyMs: number;
     /** The next `count` API calls (only those whose path starts with `pathPrefix`, when given) answer `status`. */
     failNext(count: number, status?: number, pathPrefix?: string): void;
-    /** Forgets the failures failNext, timeoutNext, resetNext and rateLimitNext queued and that no call has met yet. */
+    /** Forgets the failures failNext, timeoutNext, resetNext, resetAfterNext and rateLimitNext queued and that no call has met yet. */
     clearFailures(): void;
     /**
      * The next `count` API calls under `pathPrefix` answer 200 with `body`: a shape HubSpot might send but the fake does
@@ -63,6 +63,11 @@ export interface FakeHubSpot {
     /** The next `count` API calls (under `pathPrefix`, when given) get no answer: their connection is reset (TCP RST) after `afterMs`. */
     resetNext(count: number, options?: { pathPrefix?: string; afterMs?: number }): void;
     /** The next `count` API calls (under `pathPrefix`, when given) answer 429, with Retry-After when `retryAfterSeconds` is given. */
+    /**
+     * The next `count` API calls under `pathPrefix` are carried out (a create makes its record), then their connection
+     * is reset before the answer leaves: the caller cannot tell whether HubSpot acted.
+     */
+    resetAfterNext(count: number, pathPrefix: string): void;
     rateLimitNext(count: number, options?: { retryAfterSeconds?: number; pathPrefix?: string }): void;
     enforceRateLimit: boolean;
     /** Tokens introspect as user-level installs (HubSpot's per-user app model, platform 2026.09). */
@@ -76,6 +81,8 @@ export interface FakeHubSpot {
     expireAccessTokens(): void;
   };
   readonly contract: { violations(): ContractViolation[] };
+  /** What the local HubSpot holds (records, notes, tokens), for tests that check what a write really left behind. */
+  readonly state: FakeState;
   /**
    * What people change in HubSpot's own UI while the backend runs (details in world.ts), visible in the very next
    * API answer; not recorded in `calls`, which holds API requests only:
@@ -125,6 +132,7 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
     hangs: [] as Array<{ pathPrefix: string; forMs: number | undefined }>,
     resets: [] as Array<{ pathPrefix: string; afterMs: number }>,
     rateLimits: [] as Array<{ retryAfterSeconds: number | undefined; pathPrefix: string }>,
+    resetsAfter: [] as string[],
   };
   const scripted = new WeakSet<FastifyRequest>();
   const switches = {
@@ -135,6 +143,7 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
       pending.fail.length = 0;
       pending.hangs.length = 0;
       pending.resets.length = 0;
+      pending.resetsAfter.length = 0;
       pending.rateLimits.length = 0;
     },
     failNext: (count: number, status = 500, pathPrefix = '/') => {
@@ -151,6 +160,9 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
     },
     rateLimitNext: (count: number, { retryAfterSeconds, pathPrefix = '/' }: { retryAfterSeconds?: number; pathPrefix?: string } = {}) => {
       for (let i = 0; i < count; i += 1) pending.rateLimits.push({ retryAfterSeconds, pathPrefix });
+    },
+    resetAfterNext: (count: number, pathPrefix: string) => {
+      for (let i = 0; i < count; i += 1) pending.resetsAfter.push(pathPrefix);
     },
     get userLevelInstalls() {
       return state.userLevelInstalls;
@@ -282,6 +294,15 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
   });
 
   app.addHook('onSend', async (request, reply, payload) => {
+    const reset = isApi(request) ? pending.resetsAfter.findIndex((pathPrefix) => request.url.startsWith(pathPrefix)) : -1;
+    if (reset !== -1) {
+      pending.resetsAfter.splice(reset, 1);
+      reply.raw.destroy();
+    }
+    return payload;
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
     if (options.validateContract === false || !isApi(request) || scripted.has(request)) return payload;
     const contentType = String(reply.getHeader('content-type') ?? '');
     const body =
@@ -362,6 +383,7 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
       },
     },
     contract: { violations: () => [...violations] },
+    state,
     world: createWorld(state),
   };
 }
