@@ -102,6 +102,22 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('write_requests').execute();
     },
   },
+  '0008_hubspot_budget': {
+    async up(db: Kysely<unknown>) {
+      // HubSpot's budget per account shared by every instance (instances/shared-budget.ts): rate-limiter-flexible's
+      // RateLimiterPostgres table, in its own layout, made here so no instance runs DDL while serving. SQLite serves
+      // from one process and leaves it empty.
+      await db.schema
+        .createTable('hubspot_budget')
+        .addColumn('key', 'varchar(255)', (column) => column.primaryKey())
+        .addColumn('points', 'integer', (column) => column.notNull().defaultTo(0))
+        .addColumn('expire', 'bigint')
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('hubspot_budget').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
