@@ -22,10 +22,16 @@ import type { ChangeLog } from './change-feed.js';
  * slot; the margin absorbs the difference between two calls' delays in between (network, event loop) and, on
  * PostgreSQL, where the library stamps expiry with each instance's clock, the instances' clock skew.
  *
- * When the store cannot be reached or does not answer within STORE_TIMEOUT_MS, this instance falls back to the same
- * scheme in its own memory with its share of each window (max / the instances listening on the change feed, at least
- * one slot), logs that once, and tries the store again every STORE_RETRY_MS. Not the library's insuranceLimiter: it
- * is handed the same key, the slot numbered from the shared sequence, so it cannot shrink the window to a share.
+ * When the store cannot be reached or does not answer within STORE_TIMEOUT_MS (twice in a row: a dropped connection
+ * is replaced at once), this instance logs that once, starts nothing for one slot's time (the calls the others made
+ * before the outage are out of sight and must leave the window first), then uses the same scheme in its own memory
+ * with its share of each window (max / the instances listening on the change feed, at least one slot), trying the
+ * store again every STORE_RETRY_MS. Back on the store, it keeps counting its own share too for one slot's time, since
+ * its calls of the outage are in no shared count. So an outage every instance sees costs a pause and a share, never an
+ * excess; an instance cut off from a store the others still reach (a partial partition) can add its share to their
+ * window, which HubSpot would answer 429 (the scheduler then pauses as HubSpot says). Not the library's
+ * insuranceLimiter: it is handed the same key, the slot numbered from the shared sequence, so it cannot shrink the
+ * window to a share nor pause first.
  */
 
 const SLOT_MARGIN_MS = 250;
@@ -128,7 +134,9 @@ export function createSharedBudget(options: SharedBudgetOptions): SharedBudget {
   };
   const local = countersOf((keyPrefix, points, duration) => new RateLimiterMemory({ keyPrefix, points, duration }), 'local');
   let retryStoreAt = 0;
-  let degraded = false;
+  /** Since when the store has been unreachable (undefined: it answers), and when it last came back. */
+  let degradedAt: number | undefined;
+  let recoveredAt = Number.NEGATIVE_INFINITY;
 
   async function takeWith(counters: Counters, account: string, lane: Lane, slots: number, slotMs: number, until: number) {
     const { consumedPoints } = await counters.sequence.consume(`${account}:${lane}`);
@@ -152,25 +160,47 @@ export function createSharedBudget(options: SharedBudgetOptions): SharedBudget {
       const until = Date.now() + maxWaitMs;
       // Whole seconds at least: below that RateLimiterRedis would not set an expiry at all.
       const slotMs = Math.max(limit.intervalMs + SLOT_MARGIN_MS, 1_000);
+      const share = Math.max(1, Math.floor(limit.max / Math.max(1, options.instances())));
+      const takeLocal = () => takeWith(local, account, lane, share, slotMs, until);
       if (Date.now() >= retryStoreAt) {
         try {
-          const result = await takeWith(await sharedCounters(), account, lane, limit.max, slotMs, until);
-          if (degraded) options.log.info({}, 'shared HubSpot budget: reachable again');
-          degraded = false;
+          const counters = await sharedCounters();
+          // Back from an outage: the calls this instance made meanwhile are counted only here, so both must agree until
+          // they have left the window.
+          if (recoveredAt + slotMs > Date.now()) {
+            const mine = await takeLocal();
+            if (!mine.taken) return mine;
+          }
+          // One more try at once: a connection the server dropped is replaced by a new one, not an outage.
+          const result = await takeWith(counters, account, lane, limit.max, slotMs, until).catch(() =>
+            takeWith(counters, account, lane, limit.max, slotMs, until),
+          );
+          if (degradedAt !== undefined) {
+            degradedAt = undefined;
+            recoveredAt = Date.now();
+            options.log.info({}, 'shared HubSpot budget: reachable again');
+          }
           return result;
         } catch (error) {
           retryStoreAt = Date.now() + STORE_RETRY_MS;
-          if (!degraded) {
+          if (degradedAt === undefined) {
+            degradedAt = Date.now();
             options.log.warn(
               { err: error, instances: options.instances() },
-              "shared HubSpot budget unreachable: this instance paces each account with its share of HubSpot's limit until it is back",
+              "shared HubSpot budget unreachable: after one window's pause, this instance paces each account with its share of HubSpot's limit until it is back",
             );
           }
-          degraded = true;
         }
       }
-      const share = Math.max(1, Math.floor(limit.max / Math.max(1, options.instances())));
-      return takeWith(local, account, lane, share, slotMs, until);
+      // What the other instances started before the outage cannot be seen from here: nothing starts until it has left
+      // the window (fail safe: a pause, never an excess).
+      const clearAt = (degradedAt ?? 0) + slotMs;
+      const now = Date.now();
+      if (clearAt > now) {
+        if (clearAt > until) return { taken: false, retryAfterMs: clearAt - now };
+        await sleep(clearAt - now);
+      }
+      return takeLocal();
     },
   };
 }
