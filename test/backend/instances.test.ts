@@ -1,4 +1,6 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -10,6 +12,7 @@ import { createPostgresChangeFeed } from '../../backend/src/instances/change-fee
 import { createSharedBudget } from '../../backend/src/instances/shared-budget.js';
 import { createInstallationStore, openDatabase, TokenCipher, type StoreDatabase } from '../../backend/src/store/index.js';
 import { createFakeHubSpot, loadSeed, type FakeHubSpot } from '../hubspot-fake/index.js';
+import { freePort } from '../support/free-port.js';
 import { TEST_APP } from '../support/harness.js';
 import { withHubSpotIdentity } from '../support/hubspot-fetch.js';
 import { mirrorPolicy } from '../support/mirror-policy.js';
@@ -417,4 +420,57 @@ describe('the shared budget when its store cannot be reached', () => {
       await pool.end();
     }
   });
+});
+
+const redisServer = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((file) => existsSync(file));
+
+describe.skipIf(redisServer === undefined)('the shared budget in a Redis that goes away and comes back', () => {
+  it('falls back while Redis is gone and returns to it, by itself, once it is back', async () => {
+    const port = await freePort();
+    const serve = () => spawn(redisServer!, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const stop = async (server: ChildProcess) => {
+      server.kill('SIGKILL');
+      await new Promise((resolve) => server.once('exit', resolve));
+    };
+    let server = serve();
+    const client = new Redis(`redis://127.0.0.1:${port}`, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    client.on('error', () => undefined);
+    const logs: string[] = [];
+    const budget = createSharedBudget({
+      store: { kind: 'redis', client },
+      keyPrefix: async () => 'vg-outage-test',
+      instances: () => 2,
+      log: { info: (_obj, msg) => logs.push(`info ${msg}`), warn: (_obj, msg) => logs.push(`warn ${msg}`) },
+    });
+    const limit = { max: 10, intervalMs: 1_000 };
+    try {
+      await until(
+        async () =>
+          client.connect().then(
+            () => true,
+            () => false,
+          ),
+        'Redis answers',
+      );
+      expect(await budget.take('1', 'general', limit, 0)).toEqual({ taken: true });
+      expect(await client.exists('vg-outage-test:slot:1:general:1')).toBe(1);
+
+      await stop(server);
+      await until(async () => client.status !== 'ready', 'the client sees Redis gone');
+      // One window's pause first, then this instance's half of the window.
+      expect(await budget.take('1', 'general', limit, 0)).toMatchObject({ taken: false });
+      expect(await budget.take('1', 'general', limit, 5_000)).toEqual({ taken: true });
+      expect(logs).toEqual([expect.stringMatching(/^warn shared HubSpot budget unreachable/)]);
+
+      server = serve();
+      await until(async () => client.status === 'ready', 'the client reconnected by itself');
+      // The store is tried again a few seconds after it failed; this instance's own share still counts for a window.
+      await until(async () => (await budget.take('2', 'general', limit, 5_000)).taken && logs.length === 2, 'the budget uses Redis again');
+      expect(logs[1]).toBe('info shared HubSpot budget: reachable again');
+      expect(await client.exists('vg-outage-test:seq:2:general')).toBe(1);
+    } finally {
+      client.disconnect();
+      await stop(server);
+    }
+  }, 30_000);
 });
