@@ -197,7 +197,13 @@ describe.skipIf(postgres.skip)('several instances on one PostgreSQL database', (
             const redis = new Redis(redisUrl!);
             try {
               const { name } = await queryOne<{ name: string }>(deployed.databaseUrl, `select current_database() || '.' || current_schema() as name`);
-              const keys = await redis.keys(`viewer-guard:${name}:*`);
+              const keys: string[] = [];
+              let cursor = '0';
+              do {
+                const [next, found] = await redis.scan(cursor, 'MATCH', `viewer-guard:${name}:*`, 'COUNT', 1000);
+                keys.push(...found);
+                cursor = next;
+              } while (cursor !== '0');
               expect(keys.length).toBeGreaterThan(0);
               if (keys.length > 0) await redis.del(...keys);
             } finally {
