@@ -11,7 +11,8 @@ import type { ChangeLog } from './change-feed.js';
  *
  * Why slots rather than one counter: the library's counters are fixed windows (a key counts from its first point
  * until its duration ends, then starts again), and a fixed window of HubSpot's 110 per 10 s lets up to 220 through in
- * the 10 s around its boundary. HubSpot's window rolls ("TEN_SECONDLY_ROLLING", usage guidelines; see scheduler.ts).
+ * the 10 s around its boundary. HubSpot's 429 names its window TEN_SECONDLY_ROLLING (see scheduler.ts), and a rolling
+ * window is the stricter reading anyway.
  * So each account and lane has `max` slot keys of one point each, held for the window's interval, and a sequence
  * counter that numbers the calls: call n takes slot n mod max, the slot call n - max took, and so starts only once
  * call n - max has left the interval. At most `max` calls start in any interval: HubSpot's own rule, with its whole
@@ -37,12 +38,15 @@ import type { ChangeLog } from './change-feed.js';
 const SLOT_MARGIN_MS = 250;
 const STORE_TIMEOUT_MS = 500;
 const STORE_RETRY_MS = 5_000;
-/** The sequence only has to outlive a window; a day keeps its resets (harmless, see take) rare. */
+/**
+ * The sequence only has to outlive a window; a day keeps its resets rare. A reset numbers calls from 1 again, so a call
+ * may find its slot held by a call numbered before the reset: it waits for it, never starts beside it.
+ */
 const SEQUENCE_SECONDS = 24 * 60 * 60;
 /** The table's points column is PostgreSQL int4. */
 const SEQUENCE_POINTS = 2 ** 31 - 1;
 /** migrations.ts 0008: the table RateLimiterPostgres would create, made by our migrations instead. */
-export const BUDGET_TABLE = 'hubspot_budget';
+const BUDGET_TABLE = 'hubspot_budget';
 
 /**
  * RateLimiterRedis's script sets expiry with EX and whole seconds (it floors the duration), which would shorten a
