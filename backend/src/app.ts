@@ -43,6 +43,12 @@ const BODY_LIMIT_BYTES = 1024 * 1024;
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 /** A write key is needed while a repeat could still carry a valid signature (5 minutes, plus clock skew). */
 const WRITE_KEY_RETENTION_MS = 10 * 60 * 1000;
+/**
+ * A write's intent still open this long after it was recorded belongs to a request that is over (hubspot.fetch gives
+ * up after 15 s): its answer and audit entry were never stored. How often the sweeper looks for them.
+ */
+const ABANDONED_WRITE_MS = 30 * 1000;
+const SWEEP_INTERVAL_MS = 10 * 1000;
 
 /** Per-attempt limit on a HubSpot call; with retries it stays inside hubspot.fetch's 15 s budget. */
 const HUBSPOT_REQUEST_TIMEOUT_MS = 5_000;
@@ -130,7 +136,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
 
   app.decorate('checkRecord', createCheckRecord({ access, directory }));
   app.decorate('listContactTickets', createContactTickets({ access }));
-  app.decorate('writes', createWrites({ access, audit, now, log: logger ?? { error: () => undefined } }));
+  app.decorate('writes', createWrites({ access, now }));
   app.decorate(
     'admin',
     createAdmin({
@@ -147,7 +153,8 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
     }),
   );
 
-  // Retention: at start, then every few minutes; the timer never keeps the process alive.
+  // Retention: at start, then every few minutes. Writes whose request ended without storing their outcome: audited as
+  // unknown from the database's own record of them (their intent), at start and then often.
   async function purge() {
     try {
       const removed = await audit.purgeOlderThan(new Date(now() - config.auditRetentionMs));
@@ -157,12 +164,32 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
       logger?.error({ err: error }, 'retention purge failed');
     }
   }
-  let purgeTimer: NodeJS.Timeout | undefined;
+  async function closeAbandonedWrites() {
+    try {
+      const closed = await writeRequests.closeAbandoned(new Date(now() - ABANDONED_WRITE_MS), new Date(now()));
+      if (closed > 0) logger?.warn({ closed }, 'writes whose outcome was never stored audited as unknown');
+    } catch (error) {
+      logger?.error({ err: error }, 'closing abandoned writes failed; the next sweep tries again');
+    }
+  }
+  // One job at a time, and onClose waits for the running one: none ever meets a closed database.
+  let running = Promise.resolve();
+  const run = (job: () => Promise<void>) => (running = running.then(job));
+  const timers: NodeJS.Timeout[] = [];
   app.addHook('onReady', async () => {
-    await purge();
-    purgeTimer = setInterval(() => void purge(), PURGE_INTERVAL_MS).unref();
+    for (const [job, everyMs] of [
+      [purge, PURGE_INTERVAL_MS],
+      [closeAbandonedWrites, SWEEP_INTERVAL_MS],
+    ] as const) {
+      await run(job);
+      // The timers never keep the process alive.
+      timers.push(setInterval(() => void run(job), everyMs).unref());
+    }
   });
-  app.addHook('onClose', async () => clearInterval(purgeTimer));
+  app.addHook('onClose', async () => {
+    for (const timer of timers) clearInterval(timer);
+    await running;
+  });
   app.addHook('onReady', () => instances.start());
   app.addHook('onClose', () => instances.close());
 

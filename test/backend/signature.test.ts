@@ -56,8 +56,9 @@ describe('signed-requests plugin', () => {
         // No write routes here: the exactly-once step is tested through the harness.
         writeRequests: {
           claim: async () => ({ kind: 'claimed' }),
-          answer: async () => undefined,
-          release: async () => undefined,
+          intend: async () => undefined,
+          settle: async () => undefined,
+          closeAbandoned: async () => 0,
           purgeOlderThan: async () => 0,
         },
         // The viewer step is the harness's business; here it only has to let the signed identity through.

@@ -55,6 +55,11 @@ export interface FakeHubSpot {
      */
     answerNext(count: number, body: unknown, pathPrefix: string): void;
     timeoutNext(count: number): void;
+    /**
+     * The next `count` API calls under `pathPrefix` are carried out (a create makes its record), then their connection
+     * is reset before the answer leaves: the caller cannot tell whether HubSpot acted.
+     */
+    resetAfterNext(count: number, pathPrefix: string): void;
     rateLimitNext(count: number, options?: { retryAfterSeconds?: number }): void;
     enforceRateLimit: boolean;
     /** Tokens introspect as user-level installs (HubSpot's per-user app model, platform 2026.09). */
@@ -68,6 +73,8 @@ export interface FakeHubSpot {
     expireAccessTokens(): void;
   };
   readonly contract: { violations(): ContractViolation[] };
+  /** What the local HubSpot holds (records, notes, tokens), for tests that check what a write really left behind. */
+  readonly state: FakeState;
   /**
    * What people change in HubSpot's own UI while the backend runs (details in world.ts), visible in the very next
    * API answer; not recorded in `calls`, which holds API requests only:
@@ -113,6 +120,7 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
     fail: [] as Array<{ status: number; pathPrefix: string }>,
     answers: [] as Array<{ body: unknown; pathPrefix: string }>,
     timeouts: 0,
+    resets: [] as string[],
     rateLimits: [] as Array<number | undefined>,
   };
   const scripted = new WeakSet<FastifyRequest>();
@@ -131,6 +139,9 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
     },
     timeoutNext: (count: number) => {
       pending.timeouts += count;
+    },
+    resetAfterNext: (count: number, pathPrefix: string) => {
+      for (let i = 0; i < count; i += 1) pending.resets.push(pathPrefix);
     },
     rateLimitNext: (count: number, opts: { retryAfterSeconds?: number } = {}) =>
       pending.rateLimits.push(...Array<number | undefined>(count).fill(opts.retryAfterSeconds)),
@@ -235,6 +246,15 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
   });
 
   app.addHook('onSend', async (request, reply, payload) => {
+    const reset = isApi(request) ? pending.resets.findIndex((pathPrefix) => request.url.startsWith(pathPrefix)) : -1;
+    if (reset !== -1) {
+      pending.resets.splice(reset, 1);
+      reply.raw.destroy();
+    }
+    return payload;
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
     if (options.validateContract === false || !isApi(request) || scripted.has(request)) return payload;
     const contentType = String(reply.getHeader('content-type') ?? '');
     const body =
@@ -315,6 +335,7 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
       },
     },
     contract: { violations: () => [...violations] },
+    state,
     world: createWorld(state),
   };
 }
