@@ -13,6 +13,7 @@ import { loadConfig, type Config } from '../backend/src/config.js';
 import { TICKET_PROPERTIES } from '../backend/src/hubspot/crm.js';
 import { loggerOptions } from '../backend/src/logging.js';
 import { createInstallationStore, createPolicyStore, openDatabase, TokenCipher, type StoreDatabase } from '../backend/src/store/index.js';
+import { createLocalChangeFeed } from '../backend/src/instances/change-feed.js';
 import { freePort } from '../test/support/free-port.js';
 import { TEST_APP } from '../test/support/harness.js';
 import { createQueryCounter, type QueryCounts } from './instruments.js';
@@ -126,7 +127,7 @@ serve({
   },
 
   async savePolicy({ portalId, document, changedByUserId }) {
-    await createPolicyStore(started().database.db).save(portalId, document, changedByUserId, new Date());
+    await createPolicyStore(started().database.db, createLocalChangeFeed()).save(portalId, document, changedByUserId, new Date());
   },
 
   async setBareToken({ token }) {

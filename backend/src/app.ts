@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import { createHubSpotApi } from './hubspot/api.js';
 import { createDeadlines, type DeadlineSettings } from './hubspot/deadline.js';
 import { createOAuthClient } from './hubspot/oauth.js';
+import { connectInstances } from './instances/index.js';
 import { clientErrorHandler } from './logging.js';
 import { HubSpotScheduler } from './hubspot/scheduler.js';
 import { routeConfigPlugin, SIGNED_PREFIX } from './pipeline/route-config.js';
@@ -76,14 +77,18 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   const logger = parts.logger;
   const installUrl = `${config.publicBaseUrl}/`;
 
+  const silent = { info: () => undefined, warn: () => undefined };
+  // What the instances share beyond the database rows: the change feed their caches listen to, HubSpot's budget.
+  const instances = connectInstances({ database, databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, log: logger ?? silent });
   const installations = createInstallationStore(database.db, new TokenCipher(parts.tokenKey), database.dialect);
-  const policies = createPolicyStore(database.db);
+  const policies = createPolicyStore(database.db, instances.feed);
   const audit = createAuditLog(database.db);
   const writeRequests = createWriteRequestStore(database.db);
   const deadlines = createDeadlines(parts.deadlines, now);
   // A retry or a pause is HubSpot's pacing at work (info); a call given up reaches a viewer as an error (warn).
   const scheduler = new HubSpotScheduler({
     now,
+    budget: instances.budget,
     onEvent: (event) => (event.type === 'gave_up' ? logger?.warn({ ...event }, 'hubspot call given up') : logger?.info({ ...event }, 'hubspot call delayed')),
   });
   const oauth = createOAuthClient({
@@ -98,7 +103,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
     oauth,
     refreshMarginMs: config.tokenRefreshMarginMs,
     now,
-    log: logger ?? { info: () => undefined, warn: () => undefined },
+    log: logger ?? silent,
   });
   const hubspot = createHubSpotApi({
     apiBaseUrl: config.hubspot.apiBaseUrl,
@@ -186,6 +191,8 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
     for (const timer of timers) clearInterval(timer);
     await running;
   });
+  app.addHook('onReady', () => instances.start());
+  app.addHook('onClose', () => instances.close());
 
   await app.register(healthRoutes, { pingDatabase: () => pingDatabase(database.db) });
   await app.register(oauthRoutes, { config, oauth, installations, states: createOAuthStateStore(database.db), hubspot, deadlines, now });

@@ -63,6 +63,8 @@ const envSchema = z.object({
     .refine((value) => /^(sqlite:|postgres(ql)?:\/\/)/.test(value), {
       error: 'must start with sqlite: or postgres://',
     }),
+  // Never echoed: the URL may hold a password.
+  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
   ACCESS_SOURCE: z.enum(['auto', 'hubspot', 'policy']).default('auto'),
   ALLOW_CARD_IDENTITY: z
     .enum(['true', 'false'], { error: 'must be true or false' })
@@ -99,6 +101,14 @@ function readAppScopes(file: URL): { scopes: { required: string[]; optional: str
   if (!parsed.success) return { problems: parsed.error.issues.map((issue) => `${APP_CONFIG_NAME}: ${issue.path.join('.')}: ${issue.message}`) };
   const { requiredScopes, optionalScopes } = parsed.data.config.auth;
   return { scopes: { required: requiredScopes, optional: optionalScopes } };
+}
+
+/** A shared budget needs instances to share it; SQLite serves from one process, which paces itself. */
+function redisProblems(env: Record<string, string>): string[] {
+  if (env.REDIS_URL === undefined || /^postgres(ql)?:\/\//.test(env.DATABASE_URL ?? '')) return [];
+  return [
+    'REDIS_URL: is used only with DATABASE_URL=postgres://... (several instances); SQLite serves from one process, whose own scheduler paces HubSpot calls',
+  ];
 }
 
 /** Checked on the raw environment so they are reported together with every other problem, not after them. */
@@ -139,6 +149,8 @@ export interface Config {
   /** undefined means "not configured": main.ts decides whether a local development key may be generated. */
   tokenEncryptionKey: Buffer | undefined;
   databaseUrl: string;
+  /** Where the instances keep HubSpot's budget per account instead of PostgreSQL (optional); holds a password at times. */
+  redisUrl: string | undefined;
   accessSource: 'auto' | 'hubspot' | 'policy';
   /**
    * Development only (refused with NODE_ENV=production): when HubSpot's identity parameters are absent, as behind
@@ -172,6 +184,7 @@ export function loadConfig(env: Record<string, string | undefined>, appConfigFil
     ...(parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`)),
     ...productionProblems(cleaned as Record<string, string>),
     ...retiredProblems(cleaned as Record<string, string>),
+    ...redisProblems(cleaned as Record<string, string>),
     ...('problems' in app ? app.problems : []),
   ];
   if (!parsed.success || 'problems' in app || problems.length > 0) throw new ConfigError(problems);
@@ -190,6 +203,7 @@ export function loadConfig(env: Record<string, string | undefined>, appConfigFil
     publicBaseUrl: e.PUBLIC_BASE_URL ?? `http://localhost:${e.PORT}`,
     tokenEncryptionKey: e.TOKEN_ENCRYPTION_KEY,
     databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
     accessSource: e.ACCESS_SOURCE,
     allowCardIdentity: e.ALLOW_CARD_IDENTITY,
     corsOrigins: e.CORS_ORIGINS,

@@ -89,6 +89,18 @@ describe('configuration', () => {
     const lines = problems({ HUBSPOT_CLIENT_ID: 'client', HUBSPOT_CLIENT_SECRET: 'secret', TOKEN_ENCRYPTION_KEY: 'super-secret-but-wrong' });
     expect(lines.join('\n')).not.toContain('super-secret-but-wrong');
   });
+
+  it('takes an optional REDIS_URL for the instances of a PostgreSQL deployment, never echoing it', () => {
+    const postgres = { ...minimal, DATABASE_URL: 'postgres://vg@db:5432/vg' };
+    expect(loadConfig(postgres).redisUrl).toBeUndefined();
+    expect(loadConfig({ ...postgres, REDIS_URL: 'rediss://:s3cret-pass@cache:6380/2' }).redisUrl).toBe('rediss://:s3cret-pass@cache:6380/2');
+    const wrong = problems({ ...postgres, REDIS_URL: 'http://:s3cret-pass@cache:6379' });
+    expect(wrong).toEqual(['REDIS_URL: must be a redis:// or rediss:// URL']);
+    // SQLite serves from one process: nothing to share a budget with.
+    const sqlite = problems({ ...minimal, REDIS_URL: 'redis://:s3cret-pass@cache:6379' });
+    expect(sqlite).toEqual([expect.stringMatching(/^REDIS_URL: is used only with DATABASE_URL=postgres/)]);
+    expect([...wrong, ...sqlite].join('\n')).not.toContain('s3cret-pass');
+  });
 });
 
 describe('scopes from app-hsmeta.json', () => {

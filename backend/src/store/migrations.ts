@@ -115,6 +115,23 @@ const migrations: Record<string, Migration> = {
       for (const column of WRITE_INTENT_COLUMNS) await db.schema.alterTable('write_requests').dropColumn(column).execute();
     },
   },
+  '0008_hubspot_budget': {
+    async up(db: Kysely<unknown>) {
+      // HubSpot's budget per account shared by every instance (instances/shared-budget.ts): rate-limiter-flexible's
+      // RateLimiterPostgres table, in its own layout, made here so no instance runs DDL while serving. SQLite serves
+      // from one process, whose scheduler alone paces HubSpot calls: it has no use for it.
+      if (db.getExecutor().adapter instanceof SqliteAdapter) return;
+      await db.schema
+        .createTable('hubspot_budget')
+        .addColumn('key', 'varchar(255)', (column) => column.primaryKey())
+        .addColumn('points', 'integer', (column) => column.notNull().defaultTo(0))
+        .addColumn('expire', 'bigint')
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('hubspot_budget').ifExists().execute();
+    },
+  },
 };
 
 /** What 0006 adds to a write's claim so it can be finished after the request is gone (usecases/writes.ts, store/write-requests.ts). */
