@@ -22,8 +22,9 @@ import {
   createOAuthStateStore,
   createPolicyStore,
   createWriteRequestStore,
-  pingDatabase,
+  checkReadiness,
   TokenCipher,
+  TokenKeyMismatchError,
   type StoreDatabase,
 } from './store/index.js';
 import { createTokenManager } from './tokens/token-manager.js';
@@ -50,8 +51,8 @@ const HUBSPOT_REQUEST_TIMEOUT_MS = 5_000;
 export interface BackendParts {
   config: Config;
   database: StoreDatabase;
-  /** The AES-256-GCM key tokens are encrypted with at rest. */
-  tokenKey: Buffer;
+  /** The AES-256-GCM keys tokens are sealed with at rest, newest first: the newest seals, every one opens. */
+  tokenKeys: readonly Buffer[];
   now?: () => number;
   /** A pino logger; none means silent (tests). */
   logger?: FastifyBaseLogger;
@@ -70,7 +71,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   const logger = parts.logger;
   const installUrl = `${config.publicBaseUrl}/`;
 
-  const installations = createInstallationStore(database.db, new TokenCipher(parts.tokenKey), database.dialect);
+  const installations = createInstallationStore(database.db, new TokenCipher(parts.tokenKeys), database.dialect);
   const policies = createPolicyStore(database.db);
   const audit = createAuditLog(database.db);
   const writeRequests = createWriteRequestStore(database.db);
@@ -153,13 +154,32 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
     }
   }
   let purgeTimer: NodeJS.Timeout | undefined;
+  // Before serving: the keys must open the stored tokens (a start with a changed key stops here, in one line), and
+  // tokens sealed with an older key are sealed again with the newest in one pass.
+  app.addHook('onReady', async () => {
+    const tokens = await installations.checkTokens({ reseal: true });
+    if (tokens.checked > 0 && tokens.unreadable === tokens.checked) throw new TokenKeyMismatchError(tokens.checked);
+    if (tokens.unreadable > 0) {
+      logger?.warn(
+        { unreadable: tokens.unreadable, checked: tokens.checked },
+        'some installs cannot be opened with TOKEN_ENCRYPTION_KEYS: their accounts answer ENCRYPTION_KEY_MISMATCH until the key they were sealed with is listed or a Super Admin reinstalls',
+      );
+    }
+    logger?.info(
+      { checked: tokens.checked, resealed: tokens.resealed },
+      'stored install tokens opened; those sealed with an older key were sealed again with the newest',
+    );
+    if (tokens.resealFailure !== undefined) {
+      logger?.warn({ err: tokens.resealFailure }, 'tokens sealed with an older key could not be rewritten now; each is rewritten when next read');
+    }
+  });
   app.addHook('onReady', async () => {
     await purge();
     purgeTimer = setInterval(() => void purge(), PURGE_INTERVAL_MS).unref();
   });
   app.addHook('onClose', async () => clearInterval(purgeTimer));
 
-  await app.register(healthRoutes, { pingDatabase: () => pingDatabase(database.db) });
+  await app.register(healthRoutes, { checkReadiness: () => checkReadiness(database.db, installations, new Date(now())) });
   await app.register(oauthRoutes, { config, oauth, installations, states: createOAuthStateStore(database.db), hubspot, now });
   await app.register(
     async (api) => {

@@ -1,4 +1,5 @@
 import type { Config } from './config.js';
+import { TokenKeyMismatchError } from './store/index.js';
 
 /**
  * A start that fails for a reason outside the code (the port is taken, the database is unreachable or refuses us)
@@ -6,6 +7,13 @@ import type { Config } from './config.js';
  * Never echoes DATABASE_URL whole: it may hold a password.
  */
 export function startupProblem(error: unknown, config: Pick<Config, 'port' | 'host' | 'databaseUrl'>): string {
+  if (error instanceof TokenKeyMismatchError) {
+    const installs = error.checked === 1 ? 'the stored install' : `any of the ${error.checked} stored installs`;
+    return (
+      `TOKEN_ENCRYPTION_KEYS: the configured key does not open ${installs} (they were sealed with another key); ` +
+      'list that key after the new one (TOKEN_ENCRYPTION_KEYS=<new>,<old>) and start again, or if it is lost follow "Lost key" in the README'
+    );
+  }
   const code = errorCode(error);
   if (code === 'EADDRINUSE') return `PORT: ${config.port} is already in use on ${config.host}; stop what uses it or choose another port with PORT=...`;
   if (code === 'EACCES' && isListenError(error))

@@ -50,6 +50,8 @@ export async function startHarness(
     logger?: FastifyBaseLogger;
     appConfigFile?: URL;
     trustProxy?: boolean;
+    /** The token keys, newest first; a fresh random key unless given. */
+    tokenKeys?: Buffer[];
   } = {},
 ): Promise<Harness> {
   const now = options.now ?? Date.now;
@@ -76,12 +78,12 @@ export async function startHarness(
     appConfigFile,
   );
   const database = await openDatabase(config.databaseUrl);
-  const tokenKey = randomBytes(32);
-  const installations = createInstallationStore(database.db, new TokenCipher(tokenKey), database.dialect);
+  const tokenKeys = options.tokenKeys ?? [randomBytes(32)];
+  const installations = createInstallationStore(database.db, new TokenCipher(tokenKeys), database.dialect);
   const app = await buildBackend({
     config,
     database,
-    tokenKey,
+    tokenKeys,
     now,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
     ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
