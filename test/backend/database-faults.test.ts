@@ -6,6 +6,7 @@ import { sql } from 'kysely';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildBackend } from '../../backend/src/app.js';
+import { installThroughHubSpot } from '../../scripts/lib/install-flow.js';
 import { startupProblem } from '../../backend/src/startup-problem.js';
 import { createInstallationStore, openDatabase, TokenCipher, TokenKeyMismatchError } from '../../backend/src/store/index.js';
 import { loadSeed } from '../hubspot-fake/index.js';
@@ -199,6 +200,12 @@ describe.each(databaseTargets)('token keys through the backend on $title', (targ
       expect(refused.statusCode).toBe(503);
       expect(refused.json().error).toMatchObject({ code: 'ENCRYPTION_KEY_MISMATCH', fix: expect.stringContaining('TOKEN_ENCRYPTION_KEYS') });
       expect((await readyz(backend)).statusCode).toBe(200);
+
+      // The repair the answer names when the old key is lost: a Super Admin reinstalls, which replaces the unreadable install.
+      const reinstall = await installThroughHubSpot({ backendUrl: harness.backendUrl, userId: otherAdmin.id });
+      expect(reinstall.status).toBe(200);
+      expect(reinstall.page).toContain('Viewer Guard is ready');
+      expect((await backend.me(otherAccount.portalId, otherAdmin.id)).statusCode).toBe(200);
     });
 
     it('says ENCRYPTION_KEY_MISMATCH, on requests and /readyz, when another instance resealed with a key this one lacks', async () => {
