@@ -1,3 +1,5 @@
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
 import type { Config } from './config.js';
 import { TokenKeyMismatchError } from './store/index.js';
 
@@ -35,6 +37,9 @@ export function startupProblem(error: unknown, config: Pick<Config, 'port' | 'ho
     case '42501':
       return `DATABASE_URL: the user of ${database} may not create Viewer Guard's tables; grant it CREATE on the schema`;
     case 'SQLITE_CANTOPEN':
+      if (onReadOnlyFileSystem(config.databaseUrl)) {
+        return `DATABASE_URL: the file system holding ${database} is read-only, and SQLite cannot open its database there after a clean shutdown (it must create its -wal and -shm files); remount it read-write`;
+      }
       return `DATABASE_URL: cannot open the SQLite file of ${database}; check the path and that this user may write there`;
     case 'SQLITE_READONLY':
       return `DATABASE_URL: the SQLite file of ${database} is read-only for this user`;
@@ -51,6 +56,17 @@ function errorCode(error: unknown): string | undefined {
     else current = current instanceof Error ? current.cause : undefined;
   }
   return undefined;
+}
+
+/** For a sqlite: URL: whether its folder is on a file system mounted read-only (access(2) says EROFS). */
+function onReadOnlyFileSystem(url: string): boolean {
+  if (!url.startsWith('sqlite:')) return false;
+  try {
+    accessSync(path.dirname(path.resolve(url.slice('sqlite:'.length))), constants.W_OK);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EROFS';
+  }
 }
 
 function isListenError(error: unknown): boolean {
