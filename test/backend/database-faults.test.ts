@@ -174,6 +174,29 @@ describe.each(databaseTargets)('token keys through the backend on $title', (targ
       for (const key of [oldKey, newKey]) expect(line).not.toContain(key.toString('hex'));
     });
 
+    it("lost key: after the README's statement the backend starts, cards say INSTALL_NEEDS_REPAIR, and a reinstall reconnects", async () => {
+      const harness = await freshHarness([oldKey]);
+      await harness.installDirect(account.portalId, admin.id);
+      await expect((await anotherBackend(harness, [newKey])).app.ready()).rejects.toThrow(TokenKeyMismatchError);
+
+      // README "Lost key", verbatim.
+      await sql
+        .raw(
+          `UPDATE installations SET access_token_enc = '', refresh_token_enc = '', access_token_expires_at = 0, status = 'needs_reinstall', ` +
+            `status_reason = 'The token encryption key was lost: a Super Admin reinstalls Viewer Guard.' WHERE status <> 'uninstalled'`,
+        )
+        .execute(harness.database.db);
+
+      const restarted = await anotherBackend(harness, [newKey]);
+      await restarted.app.ready();
+      const repair = await restarted.me();
+      expect(repair.statusCode).toBe(409);
+      expect(repair.json().error).toMatchObject({ code: 'INSTALL_NEEDS_REPAIR', link: `${harness.backendUrl}/` });
+      // The harness's own backend shares the database; its keys do not matter to a reinstall, which seals afresh.
+      const reinstall = await installThroughHubSpot({ backendUrl: harness.backendUrl, userId: admin.id });
+      expect(reinstall.status).toBe(200);
+    });
+
     it('starts when only some installs open, warns with the count, and answers those accounts 503 ENCRYPTION_KEY_MISMATCH', async () => {
       const harness = await freshHarness([newKey]);
       await harness.installDirect(account.portalId, admin.id);
