@@ -201,7 +201,7 @@ describe.each(databaseTargets)('database faults on $title', (target) => {
 
 describe('PostgreSQL that is not there', () => {
   it('fails a query as unreachable, quickly', async () => {
-    const db: Kysely<Tables> = postgresKysely('postgres://postgres@127.0.0.1:1/none', { warn: () => undefined, info: () => undefined });
+    const db: Kysely<Tables> = postgresKysely('postgres://postgres@127.0.0.1:1/none');
     try {
       const error = await db
         .selectFrom('installations')

@@ -74,5 +74,5 @@ export async function readOnlyConnection(created: { url: string; file?: string }
   }
   const url = new URL(created.url);
   url.searchParams.set('options', `${url.searchParams.get('options') ?? ''} -c default_transaction_read_only=on`.trim());
-  return postgresKysely(url.toString(), { warn: () => undefined, info: () => undefined });
+  return postgresKysely(url.toString());
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createDeadlines } from '../../backend/src/hubspot/deadline.js';
 import { createOAuthClient } from '../../backend/src/hubspot/oauth.js';
 import { HubSpotScheduler } from '../../backend/src/hubspot/scheduler.js';
 import { createInstallationStore, openDatabase, TokenCipher, type StoreDatabase } from '../../backend/src/store/index.js';
@@ -12,6 +13,8 @@ const account = loadSeed().accounts[0]!;
 const admin = account.users.find((user) => user.superAdmin)!;
 const MARGIN_MS = 5 * 60 * 1000;
 const silent = { info: () => undefined, warn: () => undefined };
+/** A card request's deadline, as the pipeline makes one. */
+const card = () => createDeadlines().card();
 
 describe.each(databaseTargets)('install token refresh on $title', (target) => {
   describe.skipIf(target.skip)(target.name, () => {
@@ -67,14 +70,14 @@ describe.each(databaseTargets)('install token refresh on $title', (target) => {
     it('uses the stored token while it is fresh', async () => {
       const { issued } = await install(30 * 60 * 1000);
       const { tokens } = await instance();
-      expect(await tokens.accessTokenFor(account.portalId)).toBe(issued.accessToken);
+      expect(await tokens.accessTokenFor(account.portalId, card())).toBe(issued.accessToken);
       expect(fake.calls.count('POST', '/oauth/2026-03/token')).toBe(0);
     });
 
     it('refreshes ahead of expiry exactly once for 50 concurrent callers', async () => {
       const { issued, installations } = await install(MARGIN_MS - 1000);
       const { tokens } = await instance();
-      const results = await Promise.all(Array.from({ length: 50 }, () => tokens.accessTokenFor(account.portalId)));
+      const results = await Promise.all(Array.from({ length: 50 }, () => tokens.accessTokenFor(account.portalId, card())));
       expect(new Set(results).size).toBe(1);
       expect(results[0]).not.toBe(issued.accessToken);
       expect(fake.calls.count('POST', '/oauth/2026-03/token')).toBe(1);
@@ -86,7 +89,9 @@ describe.each(databaseTargets)('install token refresh on $title', (target) => {
     it.runIf(target.name === 'postgres')('refreshes once across two instances sharing the database', async () => {
       await install(MARGIN_MS - 1000);
       const [first, second] = [await instance(), await instance()];
-      const results = await Promise.all(Array.from({ length: 50 }, (_, index) => (index % 2 === 0 ? first : second).tokens.accessTokenFor(account.portalId)));
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, index) => (index % 2 === 0 ? first : second).tokens.accessTokenFor(account.portalId, card())),
+      );
       expect(new Set(results).size).toBe(1);
       expect(fake.calls.count('POST', '/oauth/2026-03/token')).toBe(1);
     });
@@ -95,24 +100,24 @@ describe.each(databaseTargets)('install token refresh on $title', (target) => {
       const { installations } = await install(1000);
       fake.tokens.revokeInstall(account.portalId);
       const { tokens } = await instance();
-      const error = await tokens.accessTokenFor(account.portalId).catch((caught: unknown) => caught);
+      const error = await tokens.accessTokenFor(account.portalId, card()).catch((caught: unknown) => caught);
       expect(error).toMatchObject({ code: 'INSTALL_NEEDS_REPAIR' });
       expect(await installations.get(account.portalId)).toMatchObject({ status: 'needs_reinstall' });
       // Later calls answer from the stored status without asking HubSpot again.
-      await expect(tokens.accessTokenFor(account.portalId)).rejects.toMatchObject({ code: 'INSTALL_NEEDS_REPAIR' });
+      await expect(tokens.accessTokenFor(account.portalId, card())).rejects.toMatchObject({ code: 'INSTALL_NEEDS_REPAIR' });
       expect(fake.calls.count('POST', '/oauth/2026-03/token')).toBe(1);
     });
 
     it('says the app is not installed for an unknown account', async () => {
       const { tokens } = await instance();
-      await expect(tokens.accessTokenFor(424242)).rejects.toMatchObject({ code: 'NOT_INSTALLED' });
+      await expect(tokens.accessTokenFor(424242, card())).rejects.toMatchObject({ code: 'NOT_INSTALLED' });
     });
 
     it('retries a HubSpot 5xx during refresh and still refreshes once', async () => {
       await install(1000);
       fake.switches.failNext(1, 502);
       const { tokens } = await instance();
-      await expect(tokens.accessTokenFor(account.portalId)).resolves.toMatch(/^CNfake-/);
+      await expect(tokens.accessTokenFor(account.portalId, card())).resolves.toMatch(/^CNfake-/);
       expect(fake.calls.count('POST', '/oauth/2026-03/token')).toBe(2);
     });
   });

@@ -11,9 +11,7 @@ export interface StoreDatabase {
   close(): Promise<void>;
 }
 
-const silent: DatabaseLog = { warn: () => undefined, info: () => undefined };
-
-function connect(url: string, log: DatabaseLog): { db: Kysely<Tables>; dialect: Dialect } {
+function connect(url: string, log: DatabaseLog | undefined): { db: Kysely<Tables>; dialect: Dialect } {
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length);
     if (file === '') throw new Error('DATABASE_URL sqlite: needs a file, e.g. sqlite:./data/viewer-guard.db');
@@ -31,7 +29,7 @@ function connect(url: string, log: DatabaseLog): { db: Kysely<Tables>; dialect: 
  * PostgreSQL connections lost and restored while no query is waiting on them.
  */
 export async function openDatabase(url: string, options: { log?: DatabaseLog } = {}): Promise<StoreDatabase> {
-  const { db, dialect } = connect(url, options.log ?? silent);
+  const { db, dialect } = connect(url, options.log);
   try {
     await migrateToLatest(db, dialect);
   } catch (error) {

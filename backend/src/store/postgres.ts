@@ -37,7 +37,8 @@ function connectionWatch(log: DatabaseLog) {
   };
 }
 
-export function postgresKysely(connectionString: string, log: DatabaseLog): Kysely<Tables> {
+/** `log` hears of connections lost and restored while no query is waiting on them; none means silent. */
+export function postgresKysely(connectionString: string, log: DatabaseLog = { warn: () => undefined, info: () => undefined }): Kysely<Tables> {
   // Per pool rather than pg's process-wide registry, so other pg users in the process keep their own parsing.
   const types = new pg.TypeOverrides();
   types.setTypeParser(pg.types.builtins.INT8, parseInt8);

@@ -1,4 +1,5 @@
 import { AppError } from '../errors.js';
+import type { Deadline } from '../hubspot/deadline.js';
 import { InvalidGrantError, type OAuthClient } from '../hubspot/oauth.js';
 import type { Installation, InstallationStore } from '../store/index.js';
 
@@ -12,7 +13,11 @@ export interface TokenManagerOptions {
 }
 
 export interface TokenManager {
-  accessTokenFor(portalId: number): Promise<string>;
+  /**
+   * The caller stops waiting for a refresh at its own `deadline` (HUBSPOT_UNAVAILABLE); the refresh goes on for every
+   * other caller, within the token endpoint's own deadline, and commits.
+   */
+  accessTokenFor(portalId: number, deadline: Deadline): Promise<string>;
 }
 
 type RefreshOutcome = { kind: 'token'; accessToken: string } | { kind: 'revoked' };
@@ -74,14 +79,15 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   }
 
   return {
-    async accessTokenFor(portalId) {
+    async accessTokenFor(portalId, deadline) {
       const installation = usable(await options.installations.get(portalId));
       if (isFresh(installation)) return installation.accessToken;
-      const pending = inFlight.get(portalId);
-      if (pending !== undefined) return pending;
-      const started = refresh(portalId).finally(() => inFlight.delete(portalId));
-      inFlight.set(portalId, started);
-      return started;
+      let pending = inFlight.get(portalId);
+      if (pending === undefined) {
+        pending = refresh(portalId).finally(() => inFlight.delete(portalId));
+        inFlight.set(portalId, pending);
+      }
+      return deadline.wait(pending, 'Renewing the HubSpot access token took too long');
     },
   };
 }
