@@ -32,11 +32,15 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
 };
 
+/** Codes that code knowing only "the database failed" may wrap a database error in; the handler says which way. */
+const REFINED_BY_FAULT: ReadonlySet<ErrorCode> = new Set(['DATABASE_UNAVAILABLE', 'INTERNAL']);
+
 function toAppError(error: FastifyError): AppError {
-  if (error instanceof AppError) return error;
-  // The database could not serve: which way, and when trying again may help; requests succeed again once it is back.
-  const fault = databaseFault(error);
+  // The database could not serve (thrown as is, or wrapped): which way, and when trying again may help; requests
+  // succeed again once it is back.
+  const fault = error instanceof AppError && !REFINED_BY_FAULT.has(error.code) ? undefined : databaseFault(error);
   if (fault !== undefined) return new AppError('DATABASE_UNAVAILABLE', { message: fault.reason, retryAfterSeconds: fault.retryAfterSeconds, cause: error });
+  if (error instanceof AppError) return error;
   if (error instanceof TokenDecryptionError) return new AppError('ENCRYPTION_KEY_MISMATCH', { cause: error });
   // Readiness: not one account's token but every one checked, said as such.
   if (error instanceof TokenKeyMismatchError) return new AppError('ENCRYPTION_KEY_MISMATCH', { message: error.message, cause: error });
