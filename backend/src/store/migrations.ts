@@ -102,6 +102,20 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('write_requests').execute();
     },
   },
+  '0005_heartbeat': {
+    async up(db: Kysely<unknown>) {
+      // One row /readyz overwrites, so readiness proves the database takes a write (not read-only, not full), not just
+      // that it answers a select. One row whichever instance asks: nothing accumulates.
+      await db.schema
+        .createTable('heartbeat')
+        .addColumn('id', 'integer', (column) => column.primaryKey().check(sql`id = 1`))
+        .addColumn('checked_at', 'bigint', (column) => column.notNull())
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('heartbeat').execute();
+    },
+  },
   '0006_write_outbox': {
     async up(db: Kysely<unknown>) {
       // SQLite cannot change a CHECK constraint in place; its own way is to rebuild the table. Kysely runs SQLite
