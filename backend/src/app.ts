@@ -29,12 +29,14 @@ import {
   TokenKeyMismatchError,
   type StoreDatabase,
 } from './store/index.js';
+import { cacheInstallations } from './tokens/token-cache.js';
 import { createTokenManager } from './tokens/token-manager.js';
 import { createAccessSource } from './usecases/access-source.js';
 import { createAdmin } from './usecases/admin.js';
 import { createCheckRecord } from './usecases/check-record.js';
 import { createContactTickets } from './usecases/contact-tickets.js';
 import { createIdentitySources } from './usecases/identity-sources.js';
+import { createPipelineStages } from './usecases/pipeline-stages.js';
 import { createWrites } from './usecases/writes.js';
 import { createDirectory } from './viewer/directory.js';
 
@@ -81,7 +83,13 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   const silent = { info: () => undefined, warn: () => undefined };
   // What the instances share beyond the database rows: the change feed their caches listen to, HubSpot's budget.
   const instances = connectInstances({ database, databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, log: logger ?? silent });
-  const installations = createInstallationStore(database.db, new TokenCipher(parts.tokenKeys), database.dialect);
+  // Every change to an install's tokens or status is announced on the feed; active installs are read from memory.
+  const installations = cacheInstallations({
+    installations: createInstallationStore(database.db, new TokenCipher(parts.tokenKeys), database.dialect, instances.feed),
+    feed: instances.feed,
+    refreshMarginMs: config.tokenRefreshMarginMs,
+    now,
+  });
   const policies = createPolicyStore(database.db, instances.feed);
   const audit = createAuditLog(database.db);
   const writeRequests = createWriteRequestStore(database.db);
@@ -110,8 +118,16 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
     apiBaseUrl: config.hubspot.apiBaseUrl,
     scheduler,
     getToken: (portalId, deadline) => tokens.accessTokenFor(portalId, deadline),
+    // A token HubSpot refuses is dropped from memory and the row read again (it may have changed where no feed could
+    // tell us); the same token again means the refusal stands.
+    async renewToken(portalId, refused, deadline) {
+      installations.refused(portalId, refused);
+      const token = await tokens.accessTokenFor(portalId, deadline);
+      return token === refused ? undefined : token;
+    },
   });
   const directory = createDirectory({ ttlMs: config.viewerCacheTtlMs, now });
+  const pipelines = createPipelineStages({ now });
   const access = createAccessSource({ mode: config.accessSource, directory, policies, now });
   const identitySources = createIdentitySources({ now });
 
@@ -136,9 +152,9 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
     reply.header('x-correlation-id', request.id);
   });
 
-  app.decorate('checkRecord', createCheckRecord({ access, directory }));
+  app.decorate('checkRecord', createCheckRecord({ access, directory, pipelines }));
   app.decorate('listContactTickets', createContactTickets({ access }));
-  app.decorate('writes', createWrites({ access, now }));
+  app.decorate('writes', createWrites({ access, pipelines, now }));
   app.decorate(
     'admin',
     createAdmin({
@@ -229,8 +245,9 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
         writeRequests,
         deadlines,
         async resolveViewer(identity, deadline) {
-          // The installation is read once here (NOT_INSTALLED / INSTALL_NEEDS_REPAIR at once, even for a cached
-          // viewer), and its token serves every HubSpot call of this request, all within the request's deadline.
+          // The installation is read once here, from memory or its row (NOT_INSTALLED / INSTALL_NEEDS_REPAIR at once, even
+          // for a cached viewer: the token cache drops an install on any change to it), and its token serves every
+          // HubSpot call of this request, all within the request's deadline.
           // The viewer's HubSpot calls use the viewer's fair share of the account's rate limit.
           const token = await tokens.accessTokenFor(identity.portalId, deadline);
           const portal = hubspot.forPortal(identity.portalId, { deadline, token, userId: identity.userId });

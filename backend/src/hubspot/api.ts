@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { GetToken, HubSpotRequest, PortalCall } from './call.js';
+import type { GetToken, HubSpotRequest, PortalCall, RenewToken } from './call.js';
 import { AppError } from '../errors.js';
 import type { Deadline } from './deadline.js';
 import { lowerCaseNames, readHttpFailure } from './http-error.js';
@@ -21,6 +21,8 @@ export interface HubSpotApiOptions {
   apiBaseUrl: string;
   scheduler: HubSpotScheduler;
   getToken: GetToken;
+  /** Without it, HubSpot's 401 stands. */
+  renewToken?: RenewToken;
 }
 
 export interface Team {
@@ -70,55 +72,87 @@ function missingScopes(body: unknown): string[] {
   return [...new Set(contexts.flatMap((context) => context?.requiredGranularScopes ?? context?.missingScopes ?? []))];
 }
 
+/** What HubSpot's refusal means here: a missing scope (403), a token it no longer accepts (401), or its own words. */
+function refusal(error: unknown, failure: ReturnType<typeof readHttpFailure>, what: string): unknown {
+  if (failure?.status === 403) {
+    const scopes = missingScopes(failure.body);
+    return new AppError('HUBSPOT_SCOPE_MISSING', {
+      message:
+        scopes.length > 0
+          ? `HubSpot refused to ${what}: this account did not grant Viewer Guard ${scopes.join(' or ')}.`
+          : `HubSpot refused to ${what} for this account.`,
+      cause: error,
+    });
+  }
+  if (failure?.status === 401) {
+    return new AppError('INSTALL_NEEDS_REPAIR', { message: "HubSpot no longer accepts Viewer Guard's access token for this account.", cause: error });
+  }
+  if (failure !== undefined) {
+    const body = readErrorBody(failure.body);
+    return new AppError('HUBSPOT_REFUSED', {
+      message: `HubSpot refused to ${what} (HTTP ${failure.status}${body.message === undefined ? '' : `: ${body.message}`}).`,
+      cause: error,
+    });
+  }
+  return error;
+}
+
 export function createHubSpotApi(options: HubSpotApiOptions): HubSpotApi {
+  /** The token one portal's calls are made with: the one handed in, else the token manager's; replaced once HubSpot refuses it. */
+  function tokenHolder(portalId: number, { deadline, token: known }: PortalCaller) {
+    let current: Promise<string> | undefined = known === undefined ? undefined : Promise.resolve(known);
+    return {
+      get: () => (current ??= options.getToken(portalId, deadline)),
+      async renew(refused: string): Promise<string | undefined> {
+        const held = await current;
+        // Another call of this portal renewed it already.
+        if (held !== undefined && held !== refused) return held;
+        const renewed = await options.renewToken?.(portalId, refused, deadline);
+        if (renewed !== undefined) current = Promise.resolve(renewed);
+        return renewed;
+      },
+    };
+  }
+
   async function call<S extends z.ZodType>(
     portalId: number,
-    { deadline, token: knownToken, userId: viewerId }: PortalCaller,
+    { deadline, userId: viewerId }: PortalCaller,
+    tokens: ReturnType<typeof tokenHolder>,
     what: string,
     schema: S,
     request: HubSpotRequest,
     { notFoundIsEmpty, creates = false, search = false }: { notFoundIsEmpty: boolean; creates?: boolean; search?: boolean },
   ): Promise<z.infer<S> | undefined> {
-    const token = knownToken ?? (await options.getToken(portalId, deadline));
-    let result: unknown;
-    try {
-      result = await options.scheduler.run(
+    let token = await tokens.get();
+    const send = (bearer: string) =>
+      options.scheduler.run(
         portalId,
         deadline,
         async (report, signal) => {
-          const answer = await sendHubSpotRequest({ apiBaseUrl: options.apiBaseUrl, token }, request, signal);
+          const answer = await sendHubSpotRequest({ apiBaseUrl: options.apiBaseUrl, token: bearer }, request, signal);
           report(lowerCaseNames(answer.headers));
           return answer.data;
         },
         { user: viewerId, lane: search ? 'search' : 'general', idempotent: !creates },
       );
-    } catch (error) {
-      const failure = readHttpFailure(error);
-      if (failure?.status === 404 && notFoundIsEmpty) return undefined;
-      if (failure?.status === 403) {
-        const scopes = missingScopes(failure.body);
-        throw new AppError('HUBSPOT_SCOPE_MISSING', {
-          message:
-            scopes.length > 0
-              ? `HubSpot refused to ${what}: this account did not grant Viewer Guard ${scopes.join(' or ')}.`
-              : `HubSpot refused to ${what} for this account.`,
-          cause: error,
-        });
+    let result: unknown;
+    for (let renewed = false; ; renewed = true) {
+      try {
+        result = await send(token);
+        break;
+      } catch (error) {
+        const failure = readHttpFailure(error);
+        if (failure?.status === 401 && !renewed) {
+          // Renewed even for a create, so the calls after it do not meet the same refusal; a create is never sent twice.
+          const next = await tokens.renew(token);
+          if (next !== undefined && !creates) {
+            token = next;
+            continue;
+          }
+        }
+        if (failure?.status === 404 && notFoundIsEmpty) return undefined;
+        throw refusal(error, failure, what);
       }
-      if (failure?.status === 401) {
-        throw new AppError('INSTALL_NEEDS_REPAIR', {
-          message: "HubSpot no longer accepts Viewer Guard's access token for this account.",
-          cause: error,
-        });
-      }
-      if (failure !== undefined) {
-        const body = readErrorBody(failure.body);
-        throw new AppError('HUBSPOT_REFUSED', {
-          message: `HubSpot refused to ${what} (HTTP ${failure.status}${body.message === undefined ? '' : `: ${body.message}`}).`,
-          cause: error,
-        });
-      }
-      throw error;
     }
     const parsed = schema.safeParse(result);
     if (!parsed.success) {
@@ -131,7 +165,8 @@ export function createHubSpotApi(options: HubSpotApiOptions): HubSpotApi {
 
   return {
     forPortal(portalId, caller) {
-      const portalCall: PortalCall = (what, schema, request, callOptions) => call(portalId, caller, what, schema, request, callOptions);
+      const tokens = tokenHolder(portalId, caller);
+      const portalCall: PortalCall = (what, schema, request, callOptions) => call(portalId, caller, tokens, what, schema, request, callOptions);
       return {
         portalId,
         deadline: caller.deadline,

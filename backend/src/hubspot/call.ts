@@ -9,6 +9,13 @@ import type { Deadline } from './deadline.js';
 export type GetToken = (portalId: number, deadline: Deadline) => Promise<string>;
 
 /**
+ * Asked once HubSpot has refused `refused` for an account (401): a newer token to send the call again with, or
+ * undefined when there is none (the refusal stands). Tokens may be held in memory by whoever hands them in, and a token
+ * HubSpot refuses must not be served again.
+ */
+export type RenewToken = (portalId: number, refused: string, deadline: Deadline) => Promise<string | undefined>;
+
+/**
  * One HubSpot API request as plain data, so crm.ts and api.ts state the wire format and http.ts alone sends it.
  */
 export interface HubSpotRequest {

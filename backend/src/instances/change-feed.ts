@@ -60,16 +60,20 @@ function subscribers() {
 
 /**
  * SQLite: one process by design, so a change is heard where it is made. Delivered at once, inside the transaction:
- * the SQLite dialect runs every query on its one connection, so no read can slip in before the commit.
+ * the SQLite dialect runs every query on its one connection, so no read can slip in before the commit. What another
+ * connection commits to the same file (a second process, a CLI) is announced to nobody here: `changedElsewhere` (the
+ * database's own count of those commits) is the epoch, so whatever was cached before one is checked again.
  */
-export function createLocalChangeFeed(): ChangeFeed {
+export function createLocalChangeFeed(changedElsewhere?: () => number): ChangeFeed {
   const listeners = subscribers();
   return {
     async announce(_trx, change) {
       listeners.deliver(changeSchema.parse(change));
     },
     subscribe: (topic, onChange) => listeners.add(topic, onChange),
-    epoch: 0,
+    get epoch() {
+      return changedElsewhere?.() ?? 0;
+    },
     instances: 1,
     async start() {},
     async close() {},

@@ -33,7 +33,7 @@ const CONNECT_TIMEOUT_MS = 2_000;
 
 export function connectInstances(options: InstancesOptions): Instances {
   if (options.database.dialect === 'sqlite') {
-    const feed = createLocalChangeFeed();
+    const feed = createLocalChangeFeed(options.database.changedElsewhere);
     return { feed, budget: undefined, start: () => feed.start(), close: () => feed.close() };
   }
   const feed = createPostgresChangeFeed({ connectionString: options.databaseUrl, log: options.log });

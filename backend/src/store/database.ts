@@ -3,19 +3,24 @@ import type { DatabaseLog } from './database-fault.js';
 import { migrateToLatest } from './migrate.js';
 import { postgresKysely } from './postgres.js';
 import type { Dialect, Tables } from './schema.js';
-import { sqliteKysely } from './sqlite.js';
+import { sqliteDatabase } from './sqlite.js';
 
 export interface StoreDatabase {
   db: Kysely<Tables>;
   dialect: Dialect;
+  /**
+   * SQLite only: a number that changes whenever another connection has committed to the file since it was last read,
+   * which no change feed of this process can have announced (instances/change-feed.ts).
+   */
+  changedElsewhere?: () => number;
   close(): Promise<void>;
 }
 
-function connect(url: string, log: DatabaseLog | undefined): { db: Kysely<Tables>; dialect: Dialect } {
+function connect(url: string, log: DatabaseLog | undefined): Omit<StoreDatabase, 'close'> {
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length);
     if (file === '') throw new Error('DATABASE_URL sqlite: needs a file, e.g. sqlite:./data/viewer-guard.db');
-    return { db: sqliteKysely(file), dialect: 'sqlite' };
+    return { ...sqliteDatabase(file), dialect: 'sqlite' };
   }
   if (/^postgres(ql)?:\/\//.test(url)) return { db: postgresKysely(url, log), dialect: 'postgres' };
   // Only the scheme is echoed: the rest of a URL may hold a password.
@@ -29,12 +34,13 @@ function connect(url: string, log: DatabaseLog | undefined): { db: Kysely<Tables
  * PostgreSQL connections lost and restored while no query is waiting on them.
  */
 export async function openDatabase(url: string, options: { log?: DatabaseLog } = {}): Promise<StoreDatabase> {
-  const { db, dialect } = connect(url, options.log);
+  const connected = connect(url, options.log);
+  const { db, dialect } = connected;
   try {
     await migrateToLatest(db, dialect);
   } catch (error) {
     await db.destroy();
     throw error;
   }
-  return { db, dialect, close: () => db.destroy() };
+  return { ...connected, close: () => db.destroy() };
 }

@@ -1,4 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
+import type { ChangeFeed } from '../instances/change-feed.js';
 import { databaseFault } from './database-fault.js';
 import {
   decodeInstallation,
@@ -70,13 +71,20 @@ export interface InstallationStore {
   checkTokens(options: { reseal: boolean; limit?: number }): Promise<TokenCheck>;
 }
 
+/**
+ * The change feed's topic for an install whose tokens or status changed (a reinstall, a refresh, a status mark, a
+ * disconnect, tokens sealed again with a newer key): every instance drops what it holds of that install in memory
+ * (tokens/token-cache.ts).
+ */
+export const INSTALLATION_TOPIC = 'installation';
+
 /** Rows read per query by the whole-table check, so a large table never sits in memory at once. */
 const CHECK_PAGE = 500;
 
 type RefreshLock = InstallationStore['withRefreshLock'];
 
 /** A store on `db` whose every query shares the refresh lock already held for `heldPortalId`. */
-function lockedStore(db: Kysely<Tables>, cipher: TokenCipher, heldPortalId: number): InstallationStore {
+function lockedStore(db: Kysely<Tables>, cipher: TokenCipher, feed: ChangeFeed | undefined, heldPortalId: number): InstallationStore {
   const lock: RefreshLock = async (portalId, fn) => {
     if (portalId !== heldPortalId) {
       throw new Error(`withRefreshLock(${portalId}) called while holding the refresh lock of ${heldPortalId}`);
@@ -85,39 +93,62 @@ function lockedStore(db: Kysely<Tables>, cipher: TokenCipher, heldPortalId: numb
   };
   // No resealing on read here: on PostgreSQL a failed write would abort the lock's transaction, and the store outside
   // the lock has already resealed what this one reads.
-  const locked: InstallationStore = storeOn(db, cipher, lock, { resealOnRead: false });
+  const locked: InstallationStore = storeOn(db, cipher, lock, { resealOnRead: false, feed });
   return locked;
 }
 
-function postgresRowLock(db: Kysely<Tables>, cipher: TokenCipher): RefreshLock {
+function postgresRowLock(db: Kysely<Tables>, cipher: TokenCipher, feed: ChangeFeed | undefined): RefreshLock {
   return (portalId, fn) =>
     db.transaction().execute(async (trx) => {
       await trx.selectFrom('installations').select('portal_id').where('portal_id', '=', portalId).forUpdate().execute();
-      return fn(lockedStore(trx, cipher, portalId));
+      return fn(lockedStore(trx, cipher, feed, portalId));
     });
 }
 
 // Keyed by database so every store over one SQLite database shares its locks.
 const sqliteLocks = new WeakMap<Kysely<Tables>, KeyedMutex<number>>();
 
-function inProcessLock(db: Kysely<Tables>, cipher: TokenCipher): RefreshLock {
+function inProcessLock(db: Kysely<Tables>, cipher: TokenCipher, feed: ChangeFeed | undefined): RefreshLock {
   const mutex = sqliteLocks.get(db) ?? new KeyedMutex<number>();
   sqliteLocks.set(db, mutex);
-  return (portalId, fn) => mutex.run(portalId, () => fn(lockedStore(db, cipher, portalId)));
+  return (portalId, fn) => mutex.run(portalId, () => fn(lockedStore(db, cipher, feed, portalId)));
 }
 
-function storeOn(db: Kysely<Tables>, cipher: TokenCipher, withRefreshLock: RefreshLock, options: { resealOnRead: boolean }): InstallationStore {
+function storeOn(
+  db: Kysely<Tables>,
+  cipher: TokenCipher,
+  withRefreshLock: RefreshLock,
+  options: { resealOnRead: boolean; feed: ChangeFeed | undefined },
+): InstallationStore {
+  /**
+   * A change to an install's tokens or status, announced in the transaction that makes it (inside the refresh lock's,
+   * on PostgreSQL, which is already one): every instance hears it once it commits, and none if it rolls back.
+   */
+  async function changing<T>(portalId: number, write: (db: Kysely<Tables>) => Promise<T>): Promise<T> {
+    const { feed } = options;
+    if (feed === undefined) return write(db);
+    const announced = async (trx: Kysely<Tables>) => {
+      const result = await write(trx);
+      await feed.announce(trx, { topic: INSTALLATION_TOPIC, portalId });
+      return result;
+    };
+    return db.isTransaction ? announced(db) : db.transaction().execute(announced);
+  }
+
   /** Only if the row still holds what was read: a refresh that wrote new tokens meanwhile sealed them with the newest key. */
   async function reseal(row: Selectable<InstallationsTable>, installation: Installation): Promise<number> {
     const sealed = resealedTokens(row, installation, cipher);
     if (sealed === undefined) return 0;
-    const result = await db
-      .updateTable('installations')
-      .set(sealed)
-      .where('portal_id', '=', row.portal_id)
-      .where('access_token_enc', '=', row.access_token_enc)
-      .where('refresh_token_enc', '=', row.refresh_token_enc)
-      .executeTakeFirst();
+    // Announced too: an instance without the newest key can no longer open what it may hold in memory.
+    const result = await changing(row.portal_id, (trx) =>
+      trx
+        .updateTable('installations')
+        .set(sealed)
+        .where('portal_id', '=', row.portal_id)
+        .where('access_token_enc', '=', row.access_token_enc)
+        .where('refresh_token_enc', '=', row.refresh_token_enc)
+        .executeTakeFirst(),
+    );
     return Number(result.numUpdatedRows);
   }
 
@@ -180,50 +211,64 @@ function storeOn(db: Kysely<Tables>, cipher: TokenCipher, withRefreshLock: Refre
         status_reason: null,
         status_changed_at: now.getTime(),
       };
-      const row = await db
-        .insertInto('installations')
-        .values({ portal_id: input.portalId, ...values })
-        .onConflict((conflict) => conflict.column('portal_id').doUpdateSet(values))
-        .returningAll()
-        .executeTakeFirstOrThrow();
+      const row = await changing(input.portalId, (trx) =>
+        trx
+          .insertInto('installations')
+          .values({ portal_id: input.portalId, ...values })
+          .onConflict((conflict) => conflict.column('portal_id').doUpdateSet(values))
+          .returningAll()
+          .executeTakeFirstOrThrow(),
+      );
       return decodeInstallation(row, cipher);
     },
 
     async saveRefreshedTokens(portalId, tokens, now) {
-      await db
-        .updateTable('installations')
-        .set({ ...encryptTokens(portalId, tokens, cipher), updated_at: now.getTime() })
-        .where('portal_id', '=', portalId)
-        .where('status', '!=', 'uninstalled')
-        .execute();
+      await changing(portalId, (trx) =>
+        trx
+          .updateTable('installations')
+          .set({ ...encryptTokens(portalId, tokens, cipher), updated_at: now.getTime() })
+          .where('portal_id', '=', portalId)
+          .where('status', '!=', 'uninstalled')
+          .execute(),
+      );
     },
 
     async markStatus(portalId, status, reason, now) {
-      await db
-        .updateTable('installations')
-        .set({ status, status_reason: reason, status_changed_at: now.getTime(), updated_at: now.getTime() })
-        .where('portal_id', '=', portalId)
-        .execute();
+      await changing(portalId, (trx) =>
+        trx
+          .updateTable('installations')
+          .set({ status, status_reason: reason, status_changed_at: now.getTime(), updated_at: now.getTime() })
+          .where('portal_id', '=', portalId)
+          .execute(),
+      );
     },
 
     async forgetTokens(portalId, now) {
-      await db
-        .updateTable('installations')
-        .set({
-          ...forgottenTokens,
-          status: 'uninstalled',
-          status_reason: 'Disconnected from Viewer Guard.',
-          status_changed_at: now.getTime(),
-          updated_at: now.getTime(),
-        })
-        .where('portal_id', '=', portalId)
-        .execute();
+      await changing(portalId, (trx) =>
+        trx
+          .updateTable('installations')
+          .set({
+            ...forgottenTokens,
+            status: 'uninstalled',
+            status_reason: 'Disconnected from Viewer Guard.',
+            status_changed_at: now.getTime(),
+            updated_at: now.getTime(),
+          })
+          .where('portal_id', '=', portalId)
+          .execute(),
+      );
     },
 
     withRefreshLock,
   };
 }
 
-export function createInstallationStore(db: Kysely<Tables>, cipher: TokenCipher, dialect: Dialect): InstallationStore {
-  return storeOn(db, cipher, dialect === 'postgres' ? postgresRowLock(db, cipher) : inProcessLock(db, cipher), { resealOnRead: true });
+/**
+ * `feed`: where each change to an install's tokens or status is announced (INSTALLATION_TOPIC), in the transaction that
+ * makes it, for the instances' token caches. Without one (tools and tests that write before any backend has read),
+ * changes are announced to nobody.
+ */
+export function createInstallationStore(db: Kysely<Tables>, cipher: TokenCipher, dialect: Dialect, feed?: ChangeFeed): InstallationStore {
+  const lock = dialect === 'postgres' ? postgresRowLock(db, cipher, feed) : inProcessLock(db, cipher, feed);
+  return storeOn(db, cipher, lock, { resealOnRead: true, feed });
 }

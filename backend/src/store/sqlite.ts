@@ -32,8 +32,12 @@ function guardFileIdentity(database: SQLite.Database, file: string): SqliteDatab
   };
 }
 
-/** `file` is resolved against the working directory, like any relative path the operator writes in DATABASE_URL. */
-export function sqliteKysely(file: string): Kysely<Tables> {
+/**
+ * `file` is resolved against the working directory, like any relative path the operator writes in DATABASE_URL.
+ * `changedElsewhere`: a number that changes whenever another connection (another process, a CLI) has committed to the
+ * file since it was last read (SQLite's `PRAGMA data_version`), where this process's change feed cannot hear it.
+ */
+export function sqliteDatabase(file: string): { db: Kysely<Tables>; changedElsewhere: () => number } {
   const resolved = file === SQLITE_MEMORY ? file : path.resolve(file);
   if (resolved !== SQLITE_MEMORY) mkdirSync(path.dirname(resolved), { recursive: true });
   const database = new SQLite(resolved);
@@ -43,7 +47,15 @@ export function sqliteKysely(file: string): Kysely<Tables> {
   database.pragma('foreign_keys = ON');
   // A second process (a CLI, a backup) holding the write lock makes us wait up to 5 s instead of failing at once.
   database.pragma('busy_timeout = 5000');
-  return new Kysely<Tables>({
-    dialect: new SqliteDialect({ database: resolved === SQLITE_MEMORY ? database : guardFileIdentity(database, resolved) }),
-  });
+  const dataVersion = database.prepare('PRAGMA data_version').pluck();
+  return {
+    db: new Kysely<Tables>({
+      dialect: new SqliteDialect({ database: resolved === SQLITE_MEMORY ? database : guardFileIdentity(database, resolved) }),
+    }),
+    changedElsewhere: () => Number(dataVersion.get()),
+  };
+}
+
+export function sqliteKysely(file: string): Kysely<Tables> {
+  return sqliteDatabase(file).db;
 }

@@ -16,6 +16,12 @@ export interface AccessSource {
   readonly mode: AccessMode;
   viewerFacts(viewer: Viewer): ViewerFacts;
   recordFacts(ctx: ViewerContext, objectType: ObjectType, record: { id: string; ownerId: number | null }): Promise<RecordFacts>;
+  /**
+   * Called as a record is about to be read from HubSpot: what deciding about it will need and is not cached (the
+   * account's owners; HubSpot's answer about the record, see the cache below) is asked for now, alongside the record,
+   * instead of after it.
+   */
+  prefetch(ctx: ViewerContext, objectType: ObjectType, recordId: string): void;
   decide(ctx: ViewerContext, action: Action, record: RecordFacts): Promise<Decision>;
   /**
    * The same decision for many records (a list), in their order: HubSpot's answers for the records not already cached
@@ -100,6 +106,24 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
     now: options.now,
   });
   const recordKey = (portalId: number, objectType: ObjectType, recordId: string) => `${portalId}:${objectType}:${recordId}`;
+  /*
+   * The owner each record had when HubSpot was last asked about it, kept past its answer's TTL (at most
+   * PERMISSIONS_MAX_RECORDS records, oldest first out). A view of a record whose answer has expired asks HubSpot again
+   * at the same time as it reads the record, under that owner, so the two calls take one round trip. The record then
+   * says who owns it now: the answer counts only if that is still the same owner (an entry is valid only for the owner
+   * it was fetched under, as above), otherwise it is asked for again, after the record, as on a first view. A record
+   * HubSpot was never asked about is not asked for in advance: its answer could describe an owner the record had only
+   * before a reassignment made while the two calls were under way, and be kept under the new owner.
+   */
+  const lastOwners = new Map<string, number | null>();
+  const rememberOwner = (key: string, ownerId: number | null) => {
+    lastOwners.delete(key);
+    lastOwners.set(key, ownerId);
+    if (lastOwners.size > PERMISSIONS_MAX_RECORDS) {
+      const oldest = lastOwners.keys().next().value;
+      if (oldest !== undefined) lastOwners.delete(oldest);
+    }
+  };
 
   const viewerFacts = (viewer: Viewer): ViewerFacts => ({
     userId: viewer.userId,
@@ -147,6 +171,7 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
         try {
           // Another request may have started the load, under its own deadline: this one waits no longer than its own.
           const shared = permitted.getOrLoad(keyOf(record), async () => {
+            rememberOwner(keyOf(record), ownerOf(record));
             const answer = await new Promise<PermittedActions | undefined>((resolve) =>
               batch.set(record.objectType, [...(batch.get(record.objectType) ?? []), { id: record.id, settle: resolve }]),
             );
@@ -226,6 +251,19 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
     policy,
     ownerName,
 
+    prefetch(ctx, objectType, recordId) {
+      // Failures are met again, and handled, where the results are used.
+      options.directory.owners(ctx.portal).catch(() => undefined);
+      if (options.mode === 'policy' || ctx.viewer.superAdmin) return;
+      const key = recordKey(ctx.portal.portalId, objectType, recordId);
+      if (!lastOwners.has(key)) return;
+      const ownerId = lastOwners.get(key) ?? null;
+      // A cached answer is returned as it is, with no call.
+      permitted
+        .getOrLoad(key, async () => ({ ownerId, answer: (await ctx.portal.permittedUsersMany(objectType, [recordId])).get(recordId) }))
+        .catch(() => undefined);
+    },
+
     async recordFacts(ctx, objectType, record) {
       if (record.ownerId === null) return { objectType, id: record.id, owner: null };
       const owner = (await options.directory.owners(ctx.portal)).find((candidate) => candidate.id === record.ownerId);
@@ -259,7 +297,9 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
     },
 
     forget(portalId, objectType, recordId) {
-      permitted.delete(recordKey(portalId, objectType, recordId));
+      const key = recordKey(portalId, objectType, recordId);
+      permitted.delete(key);
+      lastOwners.delete(key);
     },
 
     async probe(ctx) {

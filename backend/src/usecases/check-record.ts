@@ -4,6 +4,7 @@ import { actionsOf, type Action, type ObjectType } from '../access/model.js';
 import type { Directory } from '../viewer/directory.js';
 import type { AccessSource } from './access-source.js';
 import type { ViewerContext } from './context.js';
+import type { PipelineStages } from './pipeline-stages.js';
 import { loadRecord, requireAll } from './records.js';
 
 /** A decision as the card shows it: the verdict and its words, without the facts behind it. */
@@ -24,7 +25,7 @@ export type Verdict = ReturnType<typeof verdict>;
  * checkRecord: the record (loaded once), its owner with team names, and the viewer's verdict on every action that
  * applies to it. Refused with the view decision when the viewer may not see the record at all.
  */
-export function createCheckRecord(deps: { access: AccessSource; directory: Directory }) {
+export function createCheckRecord(deps: { access: AccessSource; directory: Directory; pipelines: PipelineStages }) {
   return async function checkRecord(ctx: ViewerContext, ref: { objectType: ObjectType; id: string }) {
     const loaded = await loadRecord(deps.access, ctx, ref.objectType, ref.id);
     const [view] = await requireAll((action) => deps.access.decide(ctx, action, loaded.facts), ['view']);
@@ -32,7 +33,7 @@ export function createCheckRecord(deps: { access: AccessSource; directory: Direc
     const [decisions, teams, stages] = await Promise.all([
       Promise.all(others.map((action) => deps.access.decide(ctx, action, loaded.facts))),
       deps.directory.teams(ctx.portal),
-      loaded.objectType === 'tickets' ? ctx.portal.getTicketStages(loaded.ticket.pipelineId) : Promise.resolve(undefined),
+      loaded.objectType === 'tickets' ? deps.pipelines.stagesOf(ctx.portal, loaded.ticket.pipelineId, loaded.ticket.stageId) : Promise.resolve(undefined),
     ]);
     const owner = loaded.facts.owner;
     const teamName = (teamId: string) => teams.find((team) => team.id === teamId)?.name ?? `Team ${teamId}`;

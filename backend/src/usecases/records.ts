@@ -13,6 +13,7 @@ export type LoadedRecord =
  * token: an id from another account is simply not found there.
  */
 export async function loadRecord(access: AccessSource, ctx: ViewerContext, objectType: ObjectType, id: string): Promise<LoadedRecord> {
+  access.prefetch(ctx, objectType, id);
   if (objectType === 'tickets') {
     const ticket = await ctx.portal.getTicket(id);
     if (ticket === undefined) throw new AppError('RECORD_NOT_FOUND', { message: `There is no ticket ${id} in this HubSpot account.` });

@@ -5,10 +5,12 @@ import { hubspotCorrelationId } from '../hubspot/http-error.js';
 import type { AccessSource } from './access-source.js';
 import { verdict } from './check-record.js';
 import type { ViewerContext, WriteContext } from './context.js';
+import type { PipelineStages } from './pipeline-stages.js';
 import { loadRecord, requireAll } from './records.js';
 
 export interface WriteDeps {
   access: AccessSource;
+  pipelines: PipelineStages;
   now: () => number;
 }
 
@@ -79,7 +81,8 @@ export function createWrites(deps: WriteDeps) {
 
     async moveStage(ctx: WriteContext, ticketId: string, stageId: string) {
       const { ticket, decision } = await checkedTicket(ctx, ticketId, 'edit');
-      const stages = (await ctx.portal.getTicketStages(ticket.pipelineId)) ?? [];
+      // A stage the cached pipeline lacks reads it again: an admin may have just added it.
+      const stages = (await deps.pipelines.stagesOf(ctx.portal, ticket.pipelineId, stageId)) ?? [];
       if (!stages.some((stage) => stage.id === stageId)) {
         throw new AppError('VALIDATION_FAILED', {
           details: [
