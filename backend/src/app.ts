@@ -8,7 +8,7 @@ import { createHubSpotApi } from './hubspot/api.js';
 import { createDeadlines, type DeadlineSettings } from './hubspot/deadline.js';
 import { createOAuthClient } from './hubspot/oauth.js';
 import { connectInstances } from './instances/index.js';
-import { clientErrorHandler } from './logging.js';
+import { clientErrorHandler, OneLinePerRequest } from './logging.js';
 import { HubSpotScheduler } from './hubspot/scheduler.js';
 import { routeConfigPlugin, SIGNED_PREFIX } from './pipeline/route-config.js';
 import { signedApiPlugin } from './pipeline/signed-api.js';
@@ -135,6 +135,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
     ...(logger === undefined ? { logger: false } : { loggerInstance: logger }),
     bodyLimit: BODY_LIMIT_BYTES,
     genReqId: () => randomUUID(),
+    logController: new OneLinePerRequest(),
     requestIdHeader: false,
     trustProxy: parts.trustProxy ?? false,
     clientErrorHandler,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import type { ConnectionError, FastifyInstance } from 'fastify';
+import { LogController, type ConnectionError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { pino, type LoggerOptions } from 'pino';
 import type { Config } from './config.js';
 import { AppError } from './errors.js';
@@ -82,6 +82,20 @@ export function loggerOptions(level: Config['logLevel']): LoggerOptions {
     },
     hooks: { streamWrite: withoutQueryStrings },
   };
+}
+
+/**
+ * One line per request, written when it is answered, with the request (method, path, id), its status and its time:
+ * Fastify's own controller also writes a line as each request arrives, which doubled the logging on the hot path.
+ */
+export class OneLinePerRequest extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (this.isLogDisabled(request)) return;
+    if (error) reply.log.error({ req: request, res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
+    else reply.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+  }
 }
 
 /** Node's parser errors (llhttp) and its request timeout, answered as Fastify's default does but in our error shape. */

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHubSpotApi, type PortalApi } from '../../backend/src/hubspot/api.js';
 import { Deadline } from '../../backend/src/hubspot/deadline.js';
-import { HubSpotScheduler } from '../../backend/src/hubspot/scheduler.js';
+import { CONCURRENT_CALLS_PER_LANE, HubSpotScheduler } from '../../backend/src/hubspot/scheduler.js';
 import { createFakeHubSpot, loadSeed, type FakeHubSpot } from '../hubspot-fake/index.js';
 
 const APP = { clientId: 'pacing-client', clientSecret: 'pacing-secret', appId: 1 };
@@ -34,13 +34,14 @@ describe("pacing from what HubSpot says, against the local HubSpot's limits", ()
   const refused = () => fake.calls.all().filter((call) => call.status === 429);
 
   it("learns the account's window from X-HubSpot-RateLimit-Max and -Interval-Milliseconds and stays inside it", async () => {
-    // Not HubSpot's documented 110 per 10 s: the account's answers say so.
-    fake.switches.rateLimits.general = { max: 12, windowMs: 1_000 };
+    // Not HubSpot's documented 110 per 10 s: the account's answers say so. Still more than the calls that go out before
+    // the first answer (the concurrency cap): no client can learn a window smaller than its first burst in time.
+    fake.switches.rateLimits.general = { max: CONCURRENT_CALLS_PER_LANE + 5, windowMs: 1_000 };
     const hubspot = portal();
-    const tickets = await Promise.all(Array.from({ length: 30 }, () => hubspot.getTicket('5001')));
+    const tickets = await Promise.all(Array.from({ length: 2 * CONCURRENT_CALLS_PER_LANE + 10 }, () => hubspot.getTicket('5001')));
     expect(tickets.every((ticket) => ticket?.id === '5001')).toBe(true);
     expect(refused()).toEqual([]);
-    expect(fake.calls.count('GET', '/crm/objects/2026-03/tickets/:ticketId')).toBe(30);
+    expect(fake.calls.count('GET', '/crm/objects/2026-03/tickets/:ticketId')).toBe(2 * CONCURRENT_CALLS_PER_LANE + 10);
   });
 
   it('leaves what other clients of the app used, as X-HubSpot-RateLimit-Remaining says', async () => {

@@ -48,6 +48,13 @@ export const HUBSPOT_LIMITS: Readonly<Record<Lane, WindowLimit>> = {
   search: { max: 5, intervalMs: 1_000 },
 };
 
+/**
+ * Calls in flight per account and lane, by default. HubSpot documents no such limit for the API; ours matches what the
+ * cards of one account can ask of us at once (hubspot.fetch runs at most 20 requests per account at a time,
+ * shared/DESIGN.md), so a card's one call never queues behind our own cap while the window (above) has room.
+ */
+export const CONCURRENT_CALLS_PER_LANE = 20;
+
 export interface WindowLimit {
   max: number;
   intervalMs: number;
@@ -84,7 +91,7 @@ export interface SharedBudget {
 export interface SchedulerOptions {
   /** Each lane's window until HubSpot's headers say otherwise; HUBSPOT_LIMITS by default. */
   limits?: Partial<Record<Lane, WindowLimit>>;
-  /** Calls in flight per account and lane. */
+  /** Calls in flight per account and lane; CONCURRENT_CALLS_PER_LANE by default. */
   maxConcurrentPerLane?: number;
   /** The share of each window only users who made fewer calls than it in the window may use (0 = no fairness). */
   reservedShare?: number;
@@ -135,6 +142,67 @@ interface WindowEntry {
   answeredAt: number;
 }
 
+/**
+ * A lane's calls still in its window: those in flight, and those answered less than the lane's interval ago, in the
+ * order they were answered (on a clock that does not go back, the order in which they leave). Starting, answering and
+ * forgetting a call, and a user's count, cost the same however full the window is: HubSpot's own limit (110 per 10 s)
+ * keeps it small, but an account with a higher limit must not pay for it on every call.
+ */
+class CallWindow {
+  #inFlight = 0;
+  readonly #answered: WindowEntry[] = [];
+  /** Where the calls still in the window begin in #answered; the ones before it have left. */
+  #head = 0;
+  readonly #perUser = new Map<string, number>();
+
+  get size(): number {
+    return this.#inFlight + this.#answered.length - this.#head;
+  }
+
+  usedBy(user: string): number {
+    return this.#perUser.get(user) ?? 0;
+  }
+
+  start(user: string): WindowEntry {
+    this.#inFlight += 1;
+    this.#perUser.set(user, this.usedBy(user) + 1);
+    return { user, answeredAt: Number.POSITIVE_INFINITY };
+  }
+
+  answer(entry: WindowEntry, now: number): void {
+    entry.answeredAt = now;
+    this.#inFlight -= 1;
+    this.#answered.push(entry);
+  }
+
+  /** Forgets the calls that left by `now` (a call leaves `intervalMs` after its answer). */
+  prune(now: number, intervalMs: number): void {
+    for (let entry = this.#answered[this.#head]; entry !== undefined && entry.answeredAt + intervalMs <= now; entry = this.#answered[this.#head]) {
+      this.#head += 1;
+      const left = this.usedBy(entry.user) - 1;
+      if (left > 0) this.#perUser.set(entry.user, left);
+      else this.#perUser.delete(entry.user);
+    }
+    if (this.#head > 64 && this.#head * 2 > this.#answered.length) {
+      this.#answered.splice(0, this.#head);
+      this.#head = 0;
+    }
+  }
+
+  /** When the call that leaves `n`-th (from 0) does; a call in flight leaves no sooner than an interval from `now`. */
+  leaves(n: number, now: number, intervalMs: number): number {
+    const answered = this.#answered[this.#head + n];
+    if (answered !== undefined) return Math.min(answered.answeredAt, now) + intervalMs;
+    return n < this.size ? now + intervalMs : now;
+  }
+
+  /** When the first answered call leaves; undefined when none is answered (calls in flight stay until answered). */
+  nextToLeave(intervalMs: number): number | undefined {
+    const first = this.#answered[this.#head];
+    return first === undefined ? undefined : first.answeredAt + intervalMs;
+  }
+}
+
 /** One started attempt: numbered in its lane, with how many calls of the lane were in flight when it started. */
 interface Attempt {
   lane: LaneState;
@@ -156,7 +224,7 @@ interface LaneState {
   max: number;
   intervalMs: number;
   /** Our calls still in the window. */
-  window: WindowEntry[];
+  window: CallWindow;
   /** Attempts started in this lane so far; numbers them. */
   startedTotal: number;
   active: number;
@@ -255,7 +323,7 @@ export class HubSpotScheduler {
 
   constructor(options: SchedulerOptions = {}) {
     this.#limits = { ...HUBSPOT_LIMITS, ...options.limits };
-    this.#concurrency = options.maxConcurrentPerLane ?? 10;
+    this.#concurrency = options.maxConcurrentPerLane ?? CONCURRENT_CALLS_PER_LANE;
     this.#reservedShare = options.reservedShare ?? 0.2;
     this.#maxAttempts = options.maxAttempts ?? 4;
     this.#baseBackoffMs = options.baseBackoffMs ?? 250;
@@ -393,7 +461,7 @@ export class HubSpotScheduler {
     } else {
       this.#prune(windowLane, now);
       // Calls in flight, this one included, leave no sooner than an interval from now.
-      const firstToLeave = Math.min(...windowLane.window.map((entry) => Math.min(entry.answeredAt, now) + windowLane.intervalMs));
+      const firstToLeave = windowLane.window.size === 0 ? Number.POSITIVE_INFINITY : windowLane.window.leaves(0, now, windowLane.intervalMs);
       pauseMs = Math.max(Number.isFinite(firstToLeave) ? firstToLeave - now : 0, this.#backoff(tries));
       if (policy === 'DAILY') pauseMs = Math.max(pauseMs, DAILY_LIMIT_PAUSE_MS);
     }
@@ -411,7 +479,7 @@ export class HubSpotScheduler {
       const lane = (name: Lane): LaneState => ({
         name,
         ...this.#limits[name],
-        window: [],
+        window: new CallWindow(),
         startedTotal: 0,
         active: 0,
         pausedUntil: 0,
@@ -425,43 +493,35 @@ export class HubSpotScheduler {
     return state;
   }
 
-  /** When a call leaves the lane's window (Infinity while in flight). */
-  #leaves(lane: LaneState, entry: WindowEntry): number {
-    return entry.answeredAt + lane.intervalMs;
-  }
-
   #prune(lane: LaneState, now: number): void {
-    lane.window = lane.window.filter((entry) => this.#leaves(lane, entry) > now);
+    lane.window.prune(now, lane.intervalMs);
     if (lane.headroom !== undefined && lane.headroom.until <= now) lane.headroom = undefined;
   }
 
   /** Calls the lane may start now by its window and by HubSpot's count (pruned first). */
   #free(lane: LaneState): number {
     const byHubSpot = lane.headroom === undefined ? Number.POSITIVE_INFINITY : lane.headroom.left - (lane.startedTotal - lane.headroom.afterSeq);
-    return Math.min(lane.max - lane.window.length, byHubSpot);
+    return Math.min(lane.max - lane.window.size, byHubSpot);
   }
 
   /** A user who made fewer calls than the reserve in the window may use it; others must leave it free. */
   #mayStart(lane: LaneState, user: string): boolean {
     const reserve = Math.floor(lane.max * this.#reservedShare);
-    const used = lane.window.reduce((count, entry) => (entry.user === user ? count + 1 : count), 0);
-    return this.#free(lane) > (used < reserve ? 0 : reserve);
+    return this.#free(lane) > (lane.window.usedBy(user) < reserve ? 0 : reserve);
   }
 
   /** How long until anyone at all may start a call in the lane (0 = now; pruned first): a lower bound for every waiter. */
   #blockedFor(lane: LaneState, now: number): number {
-    const excess = lane.window.length - lane.max;
-    // A call in flight leaves no sooner than an interval from now.
-    const leaving = excess < 0 ? [] : lane.window.map((entry) => Math.min(entry.answeredAt, now) + lane.intervalMs).sort((a, b) => a - b);
-    const windowWait = excess < 0 ? 0 : (leaving[excess] ?? now) - now;
+    const excess = lane.window.size - lane.max;
+    const windowWait = excess < 0 ? 0 : lane.window.leaves(excess, now, lane.intervalMs) - now;
     const hubspotWait = lane.headroom !== undefined && this.#free(lane) <= 0 ? lane.headroom.until - now : 0;
     return Math.max(windowWait, hubspotWait, lane.pausedUntil - now, 0);
   }
 
   /** The next time the lane's window, pause or HubSpot's count changes by itself (pruned first); answers drain anyway. */
   #nextChange(lane: LaneState, now: number): number | undefined {
-    const times = [...lane.window.map((entry) => this.#leaves(lane, entry)), lane.pausedUntil, lane.headroom?.until ?? 0];
-    const future = times.filter((time) => time > now && Number.isFinite(time));
+    const times = [lane.window.nextToLeave(lane.intervalMs) ?? 0, lane.pausedUntil, lane.headroom?.until ?? 0];
+    const future = times.filter((time) => time > now);
     return future.length === 0 ? undefined : Math.min(...future);
   }
 
@@ -469,8 +529,13 @@ export class HubSpotScheduler {
   #turn(account: string, laneName: Lane, user: string, deadline: Deadline, endsAt: number, attempts: number, last: Failure | undefined): Promise<Attempt> {
     const state = this.#state(account);
     const lane = state.lanes[laneName];
+    const enqueuedAt = this.#now();
+    if (!deadline.expired && lane.queues.size === 0 && lane.active < this.#concurrency && lane.pausedUntil <= enqueuedAt) {
+      // Nobody is waiting: whether this caller may start now is all the drain below would decide.
+      this.#prune(lane, enqueuedAt);
+      if (this.#mayStart(lane, user)) return Promise.resolve(this.#start(lane, user));
+    }
     return new Promise<Attempt>((resolve, reject) => {
-      const enqueuedAt = this.#now();
       if (deadline.expired) {
         // Earlier calls of the same request used the whole deadline up.
         this.#prune(lane, enqueuedAt);
@@ -479,38 +544,40 @@ export class HubSpotScheduler {
         this.#forgetIfIdle(account);
         return;
       }
-      const settled = new AbortController();
+      // Held by the concurrency cap or the fair share, whose end nobody can predict: give up when the deadline ends.
+      const onDeadline = () => {
+        const queue = (lane.queues.get(user) ?? []).filter((candidate) => candidate !== waiter);
+        if (queue.length > 0) lane.queues.set(user, queue);
+        else lane.queues.delete(user);
+        const now = this.#now();
+        this.#prune(lane, now);
+        waiter.giveUp(now - enqueuedAt, this.#blockedFor(lane, now));
+        this.#forgetIfIdle(account);
+      };
       const waiter: Waiter = {
         endsAt,
         start: (attempt) => {
-          settled.abort();
+          deadline.signal.removeEventListener('abort', onDeadline);
           resolve(attempt);
         },
         giveUp: (waitMs, retryAfterMs) => {
-          settled.abort();
+          deadline.signal.removeEventListener('abort', onDeadline);
           this.#onEvent({ type: 'gave_up', account, lane: laneName, attempt: attempts, delayMs: waitMs, status: last?.status });
           reject(last === undefined ? waitedTooLong(deadline, retryAfterMs) : giveUpError(last, retryAfterMs, deadline));
         },
       };
+      deadline.signal.addEventListener('abort', onDeadline, { once: true });
       lane.queues.set(user, [...(lane.queues.get(user) ?? []), waiter]);
       this.#drain(account, lane);
-      // The drain may have started it at once.
-      if (settled.signal.aborted) return;
-      // Held by the concurrency cap or the fair share, whose end nobody can predict: give up when the deadline ends.
-      deadline.signal.addEventListener(
-        'abort',
-        () => {
-          const queue = (lane.queues.get(user) ?? []).filter((candidate) => candidate !== waiter);
-          if (queue.length > 0) lane.queues.set(user, queue);
-          else lane.queues.delete(user);
-          const now = this.#now();
-          this.#prune(lane, now);
-          waiter.giveUp(now - enqueuedAt, this.#blockedFor(lane, now));
-          this.#forgetIfIdle(account);
-        },
-        { once: true, signal: settled.signal },
-      );
     });
+  }
+
+  /** Takes the lane's next slot for `user`. */
+  #start(lane: LaneState, user: string): Attempt {
+    lane.startedTotal += 1;
+    const attempt: Attempt = { lane, entry: lane.window.start(user), seq: lane.startedTotal, activeAtStart: lane.active };
+    lane.active += 1;
+    return attempt;
   }
 
   /** Starts waiting callers, one per user in turn, while the lane's limits, cap and fair shares allow. */
@@ -528,11 +595,7 @@ export class HubSpotScheduler {
       // To the end of the rotation.
       lane.queues.delete(user);
       if (queue.length > 0) lane.queues.set(user, queue);
-      lane.startedTotal += 1;
-      const attempt: Attempt = { lane, entry: { user, answeredAt: Number.POSITIVE_INFINITY }, seq: lane.startedTotal, activeAtStart: lane.active };
-      lane.active += 1;
-      lane.window.push(attempt.entry);
-      next.start(attempt);
+      next.start(this.#start(lane, user));
     }
     this.#forgetIfIdle(account);
   }
@@ -564,7 +627,7 @@ export class HubSpotScheduler {
   }
 
   #release(account: string, attempt: Attempt): void {
-    attempt.entry.answeredAt = this.#now();
+    attempt.lane.window.answer(attempt.entry, this.#now());
     attempt.lane.active -= 1;
     this.#drain(account, attempt.lane);
   }
@@ -575,7 +638,7 @@ export class HubSpotScheduler {
     const now = this.#now();
     for (const lane of Object.values(state.lanes)) {
       this.#prune(lane, now);
-      if (lane.active > 0 || lane.queues.size > 0 || lane.window.length > 0 || lane.pausedUntil > now || lane.headroom !== undefined) return;
+      if (lane.active > 0 || lane.queues.size > 0 || lane.window.size > 0 || lane.pausedUntil > now || lane.headroom !== undefined) return;
     }
     this.#accounts.delete(account);
   }

@@ -89,6 +89,8 @@ const HUBSPOT_CANNOT_ANSWER: ReadonlySet<string> = new Set([
 /** HubSpot's answers are shared for this long at most (see the cache below for what else drops them). */
 const PERMISSIONS_TTL_MS = 30_000;
 const PERMISSIONS_MAX_RECORDS = 50_000;
+/** Records whose last owner is remembered (below): a key and a number each, some 100 bytes, so 5 MB at most. */
+const LAST_OWNERS_MAX_RECORDS = 50_000;
 
 export function createAccessSource(options: AccessSourceOptions): AccessSource {
   /*
@@ -108,7 +110,7 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
   const recordKey = (portalId: number, objectType: ObjectType, recordId: string) => `${portalId}:${objectType}:${recordId}`;
   /*
    * The owner each record had when HubSpot was last asked about it, kept past its answer's TTL (at most
-   * PERMISSIONS_MAX_RECORDS records, oldest first out). A view of a record whose answer has expired asks HubSpot again
+   * LAST_OWNERS_MAX_RECORDS records, oldest first out). A view of a record whose answer has expired asks HubSpot again
    * at the same time as it reads the record, under that owner, so the two calls take one round trip. The record then
    * says who owns it now: the answer counts only if that is still the same owner (an entry is valid only for the owner
    * it was fetched under, as above), otherwise it is asked for again, after the record, as on a first view. A record
@@ -119,7 +121,7 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
   const rememberOwner = (key: string, ownerId: number | null) => {
     lastOwners.delete(key);
     lastOwners.set(key, ownerId);
-    if (lastOwners.size > PERMISSIONS_MAX_RECORDS) {
+    if (lastOwners.size > LAST_OWNERS_MAX_RECORDS) {
       const oldest = lastOwners.keys().next().value;
       if (oldest !== undefined) lastOwners.delete(oldest);
     }
@@ -134,6 +136,16 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
   });
 
   const policy = async (portalId: number) => (await options.policies.current(portalId))?.document ?? EMPTY_POLICY;
+  /** The admin's levels as one request reads them: once, so all its decisions follow one saved version. */
+  const readByRequest = new WeakMap<ViewerContext['portal'], Promise<PolicyDocument>>();
+  const requestPolicy = (ctx: ViewerContext) => {
+    let document = readByRequest.get(ctx.portal);
+    if (document === undefined) {
+      document = policy(ctx.viewer.portalId);
+      readByRequest.set(ctx.portal, document);
+    }
+    return document;
+  };
 
   const subject = (viewer: Viewer) => ({
     userId: viewer.userId,
@@ -144,7 +156,7 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
 
   /** The admin's mirrored levels for each record, the policy read once. */
   async function policyDecisions(ctx: ViewerContext, action: Action, records: readonly RecordFacts[]): Promise<Decision[]> {
-    const document = await policy(ctx.viewer.portalId);
+    const document = await requestPolicy(ctx);
     const facts = viewerFacts(ctx.viewer);
     return records.map((record) => decidePure(facts, action, record, resolvePolicyGrant(document, subject(ctx.viewer), record.objectType, action)));
   }
@@ -285,7 +297,7 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
     decideNew: policyDecision,
 
     async visibility(ctx, objectType) {
-      const grant = resolvePolicyGrant(await policy(ctx.viewer.portalId), subject(ctx.viewer), objectType, 'view');
+      const grant = resolvePolicyGrant(await requestPolicy(ctx), subject(ctx.viewer), objectType, 'view');
       const teamIds = new Set(ctx.viewer.teams.map((team) => team.id));
       const teamOwnerIds = (await options.directory.owners(ctx.portal)).filter((owner) => owner.teamIds.some((id) => teamIds.has(id))).map((owner) => owner.id);
       const facts = viewerFacts(ctx.viewer);
