@@ -1,4 +1,3 @@
-import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
@@ -146,7 +145,6 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   await app.register(routeConfigPlugin);
   await app.register(errorHandlerPlugin, { installUrl, recordRefusal: (entry) => audit.record(entry, new Date(now())) });
   await app.register(securityHeadersPlugin, { publicBaseUrl: config.publicBaseUrl });
-  await app.register(cookie);
   // Card calls arrive server-to-server through HubSpot and need no CORS; any other browser origin is refused.
   await app.register(cors, { origin: config.corsOrigins.length > 0 ? config.corsOrigins : false });
   app.addHook('onSend', async (request, reply) => {

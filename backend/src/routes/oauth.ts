@@ -1,3 +1,4 @@
+import cookie from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Config } from '../config.js';
 import type { HubSpotApi } from '../hubspot/api.js';
@@ -44,6 +45,8 @@ export interface OAuthRouteDeps {
 
 /** The install pages and the OAuth flow: public routes (a browser, not a card, calls them). */
 export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): Promise<void> {
+  // The install's state cookie is these routes' alone: no other request pays for reading cookies.
+  await app.register(cookie);
   const { config } = deps;
   const base = config.publicBaseUrl;
   const redirectUri = `${base}/oauth/callback`;
