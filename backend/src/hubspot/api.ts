@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import type { GetToken, HubSpotRequest, PortalCall, RenewToken } from './call.js';
 import { AppError } from '../errors.js';
 import type { Deadline } from './deadline.js';
-import { lowerCaseNames, readHttpFailure } from './http-error.js';
+import { readHttpFailure } from './http-error.js';
 import { sendHubSpotRequest } from './http.js';
 import type { HubSpotScheduler } from './scheduler.js';
 import { createCrmApi, type CrmApi } from './crm.js';
@@ -130,7 +130,8 @@ export function createHubSpotApi(options: HubSpotApiOptions): HubSpotApi {
         deadline,
         async (report, signal) => {
           const answer = await sendHubSpotRequest({ apiBaseUrl: options.apiBaseUrl, token: bearer }, request, signal);
-          report(lowerCaseNames(answer.headers));
+          // Already lower-case: http.ts reads them from fetch's Headers, whose names are (Fetch standard, "header list").
+          report(answer.headers);
           return answer.data;
         },
         { user: viewerId, lane: search ? 'search' : 'general', idempotent: !creates },

@@ -60,17 +60,15 @@ const reasonOf = (signal: AbortSignal): Error => (signal.reason instanceof Error
  * running, its outcome ignored), so whoever waited is free even if the work ignores the signal.
  */
 function settleBefore<T>(signal: AbortSignal, work: Promise<T>): Promise<T> {
-  const aborted = new Promise<never>((_resolve, reject) => {
+  if (signal.aborted) return Promise.reject(reasonOf(signal));
+  // One promise and one listener, dropped as soon as `work` settles: this runs for every call and every wait.
+  return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(reasonOf(signal));
-    if (signal.aborted) {
-      onAbort();
-      return;
-    }
     signal.addEventListener('abort', onAbort, { once: true });
     const settled = () => signal.removeEventListener('abort', onAbort);
-    void work.then(settled, settled);
+    work.then(settled, settled);
+    work.then(resolve, reject);
   });
-  return Promise.race([work, aborted]);
 }
 
 /** One attempt's limit: its signal fires at min(the attempt cap, the deadline). `end()` when the attempt is over. */

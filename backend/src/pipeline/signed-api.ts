@@ -136,7 +136,10 @@ export const signedApiPlugin = fp<SignedApiOptions>(
         options.now(),
       );
       if (!headers.ok) throw new AppError(headers.failure);
-      const body = await readBody(payload, single(request.headers['content-length']), options.bodyLimitBytes);
+      // HTTP/1.1 sends a body only with a length or a chunked encoding (RFC 9112, 6.1-6.3): without either there is none
+      // to read, and the stream is handed on untouched.
+      const bodiless = request.headers['content-length'] === undefined && request.headers['transfer-encoding'] === undefined;
+      const body = bodiless ? Buffer.alloc(0) : await readBody(payload, single(request.headers['content-length']), options.bodyLimitBytes);
       const rawUrl = request.raw.url ?? request.url;
       const check = verifySignatureV3(
         { method: request.method, uri: signedUri(options.publicBaseUrl, rawUrl), body, signature: headers.signature, timestamp: headers.timestamp },
@@ -154,7 +157,7 @@ export const signedApiPlugin = fp<SignedApiOptions>(
       request.identity = identity.identity;
       // Only a verified request gets one; hubspot.fetch's clock started before the body was read, and so does this.
       request.deadline = options.deadlines.card(reply.elapsedTime);
-      return Readable.from(body.length === 0 ? [] : [body]);
+      return bodiless ? payload : Readable.from(body.length === 0 ? [] : [body]);
     });
 
     // The only bodies the API takes; an empty body (any type) is no body.

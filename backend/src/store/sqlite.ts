@@ -35,7 +35,8 @@ function guardFileIdentity(database: SQLite.Database, file: string): SqliteDatab
 /**
  * `file` is resolved against the working directory, like any relative path the operator writes in DATABASE_URL.
  * `changedElsewhere`: a number that changes whenever another connection (another process, a CLI) has committed to the
- * file since it was last read (SQLite's `PRAGMA data_version`), where this process's change feed cannot hear it.
+ * file (SQLite's `PRAGMA data_version`), where this process's change feed cannot hear it; seen from the next turn of
+ * the event loop on.
  */
 export function sqliteDatabase(file: string): { db: Kysely<Tables>; changedElsewhere: () => number } {
   const resolved = file === SQLITE_MEMORY ? file : path.resolve(file);
@@ -48,11 +49,20 @@ export function sqliteDatabase(file: string): { db: Kysely<Tables>; changedElsew
   // A second process (a CLI, a backup) holding the write lock makes us wait up to 5 s instead of failing at once.
   database.pragma('busy_timeout = 5000');
   const dataVersion = database.prepare('PRAGMA data_version').pluck();
+  // Read at most once per turn of the event loop: the requests served in one turn share the answer.
+  let read: number | undefined;
+  const changedElsewhere = () => {
+    if (read === undefined) {
+      read = Number(dataVersion.get());
+      setImmediate(() => (read = undefined));
+    }
+    return read;
+  };
   return {
     db: new Kysely<Tables>({
       dialect: new SqliteDialect({ database: resolved === SQLITE_MEMORY ? database : guardFileIdentity(database, resolved) }),
     }),
-    changedElsewhere: () => Number(dataVersion.get()),
+    changedElsewhere,
   };
 }
 
