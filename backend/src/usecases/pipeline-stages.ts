@@ -2,10 +2,11 @@ import type { PortalApi } from '../hubspot/api.js';
 import type { PipelineStage } from '../hubspot/crm.js';
 import { createTtlCache } from '../lib/ttl-cache.js';
 
-/** A pipeline's stages as read from HubSpot, and when that read started. */
+/** A pipeline's stages as read from HubSpot, when that read started, and whether a stage it lacked prompted it. */
 interface Pipeline {
   loadedAt: number;
   stages: PipelineStage[] | undefined;
+  forUnknownStage: boolean;
 }
 
 export interface PipelineStages {
@@ -19,7 +20,7 @@ export interface PipelineStages {
 export interface PipelineStagesOptions {
   now: () => number;
   ttlMs?: number;
-  /** A record naming a stage the cached pipeline lacks reads the pipeline again, at most this often. */
+  /** A stage still unknown after the pipeline was read again for it reads it again only this much later. */
   reloadAfterMs?: number;
   maxEntries?: number;
 }
@@ -27,7 +28,7 @@ export interface PipelineStagesOptions {
 /** Pipelines are account settings an admin changes now and then; a stage they add shows sooner (below). */
 const PIPELINE_TTL_MS = 5 * 60_000;
 /**
- * A stage we do not know is read again at most this often per pipeline: a ticket in an archived stage (which the
+ * How long a stage still unknown after a read made for it waits for the next: a ticket in an archived stage (which the
  * pipeline read leaves out), or a stage id a viewer made up, must not cost a HubSpot call on every view.
  */
 const UNKNOWN_STAGE_RELOAD_MS = 30_000;
@@ -36,7 +37,8 @@ const MAX_PIPELINES = 10_000;
 /**
  * Ticket pipelines and their stages, per account and pipeline, so a warm ticket view asks HubSpot for the ticket alone.
  * Bound: `ttlMs` (5 minutes) and `maxEntries` pipelines. Invalidated when a record names a stage the cached pipeline
- * does not know (an admin added it since), at most once per `reloadAfterMs`. A stage renamed or removed in HubSpot
+ * does not know (an admin added it since); a stage still unknown after that read waits `reloadAfterMs` (30 s) for the
+ * next. A stage renamed or removed in HubSpot
  * shows within the TTL: until then the card offers it as it was, and a move to a removed stage gets HubSpot's own
  * answer. Failed reads are not kept; a read in progress is shared, each request waiting for it no
  * longer than its own deadline.
@@ -45,10 +47,10 @@ export function createPipelineStages(options: PipelineStagesOptions): PipelineSt
   const reloadAfterMs = options.reloadAfterMs ?? UNKNOWN_STAGE_RELOAD_MS;
   const cache = createTtlCache<Pipeline>({ ttlMs: options.ttlMs ?? PIPELINE_TTL_MS, maxEntries: options.maxEntries ?? MAX_PIPELINES, now: options.now });
 
-  const read = (portal: PortalApi, key: string, pipelineId: string | null) =>
+  const read = (portal: PortalApi, key: string, pipelineId: string | null, forUnknownStage = false) =>
     cache.getOrLoad(key, async () => {
       const loadedAt = options.now();
-      return { loadedAt, stages: await portal.getTicketStages(pipelineId) };
+      return { loadedAt, stages: await portal.getTicketStages(pipelineId), forUnknownStage };
     });
   const waited = (portal: PortalApi, pipeline: Promise<Pipeline>) => portal.deadline.wait(pipeline, 'HubSpot did not answer in time');
 
@@ -58,10 +60,10 @@ export function createPipelineStages(options: PipelineStagesOptions): PipelineSt
       const first = read(portal, key, pipelineId);
       const pipeline = await waited(portal, first);
       const known = seen === undefined || seen === null || (pipeline.stages ?? []).some((stage) => stage.id === seen);
-      if (known || options.now() - pipeline.loadedAt < reloadAfterMs) return pipeline.stages;
+      if (known || (pipeline.forUnknownStage && options.now() - pipeline.loadedAt < reloadAfterMs)) return pipeline.stages;
       // Another request may have started the new read already: the cache then holds it instead of `first`.
       if (read(portal, key, pipelineId) === first) cache.delete(key);
-      return (await waited(portal, read(portal, key, pipelineId))).stages;
+      return (await waited(portal, read(portal, key, pipelineId, true))).stages;
     },
   };
 }
