@@ -1,5 +1,5 @@
 import { explain, decide as decidePure, type Decision } from '../access/decide.js';
-import type { Action, ObjectType, RecordFacts, ViewerFacts } from '../access/model.js';
+import type { Action, Level, ObjectType, RecordFacts, ViewerFacts } from '../access/model.js';
 import { EMPTY_POLICY, resolvePolicyGrant, type PolicyDocument } from '../access/policy.js';
 import { visibility, type Visibility } from '../access/visibility.js';
 import { isAppError } from '../errors.js';
@@ -29,9 +29,12 @@ export interface AccessSource {
   decideNew(ctx: ViewerContext, action: Action, record: RecordFacts): Promise<Decision>;
   /**
    * Which records of a type the viewer may see by the policy, for search filters (HubSpot's permissions API answers
-   * per record only). `configured` is false when the admin has not set this viewer's level.
+   * per record only). `configured` is false when the admin has not set this viewer's level; `level` is that level.
    */
-  visibility(ctx: ViewerContext, objectType: ObjectType): Promise<{ rule: Visibility; configured: boolean; decisionFor: (record: RecordFacts) => Decision }>;
+  visibility(
+    ctx: ViewerContext,
+    objectType: ObjectType,
+  ): Promise<{ rule: Visibility; configured: boolean; level: Level; decisionFor: (record: RecordFacts) => Decision }>;
   policy(portalId: number): Promise<PolicyDocument>;
   ownerName(ctx: ViewerContext, ownerId: number | null): Promise<string | null>;
   /** Our own write changed this record: whatever HubSpot said about it before no longer counts. */
@@ -254,6 +257,7 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
       return {
         rule: visibility(facts, grant, teamOwnerIds),
         configured: grant.configured,
+        level: grant.level,
         decisionFor: (record) => decidePure(facts, 'view', record, grant),
       };
     },
