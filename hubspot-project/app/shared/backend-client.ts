@@ -70,7 +70,8 @@ function readError(body: unknown, status: number): BackendError {
 
 export interface BackendClient {
   access(objectType: 'tickets' | 'contacts', id: string): Promise<TicketAccess>;
-  contactTickets(contactId: string): Promise<ContactTickets>;
+  /** One page of the contact's tickets; `after` is the previous page's `nextPage`. */
+  contactTickets(contactId: string, after?: string): Promise<ContactTickets>;
   assignToMe(ticketId: string): Promise<unknown>;
   moveStage(ticketId: string, stageId: string): Promise<unknown>;
   addNote(ticketId: string, body: string): Promise<unknown>;
@@ -115,7 +116,7 @@ export function createBackendClient(input: { fetch: FetchLike; portalId: number;
 
   return {
     access: (objectType, id) => request('GET', `/api/v1/records/${objectType}/${id}/access`),
-    contactTickets: (contactId) => request('GET', `/api/v1/contacts/${contactId}/tickets`),
+    contactTickets: (contactId, after) => request('GET', `/api/v1/contacts/${contactId}/tickets${after === undefined ? '' : `?${query({ after })}`}`),
     assignToMe: (ticketId) => request('POST', `/api/v1/tickets/${ticketId}/assign-to-me`),
     moveStage: (ticketId, stageId) => request('POST', `/api/v1/tickets/${ticketId}/stage`, { stageId }),
     addNote: (ticketId, body) => request('POST', `/api/v1/tickets/${ticketId}/notes`, { body }),
