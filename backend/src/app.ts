@@ -9,7 +9,7 @@ import { createDeadlines, type DeadlineSettings } from './hubspot/deadline.js';
 import { createOAuthClient } from './hubspot/oauth.js';
 import { connectInstances } from './instances/index.js';
 import { clientErrorHandler } from './logging.js';
-import { HubSpotScheduler } from './hubspot/scheduler.js';
+import { HubSpotScheduler, type SchedulerOptions } from './hubspot/scheduler.js';
 import { routeConfigPlugin, SIGNED_PREFIX } from './pipeline/route-config.js';
 import { signedApiPlugin } from './pipeline/signed-api.js';
 import { errorHandlerPlugin } from './plugins/error-handler.js';
@@ -64,6 +64,8 @@ export interface BackendParts {
   trustProxy?: boolean;
   /** Tests only: shorter budgets than hubspot/deadline.ts's DEADLINES, which production always uses. */
   deadlines?: Partial<DeadlineSettings>;
+  /** Tests only: the lanes' limits when the local HubSpot is told to allow more than HubSpot does (HUBSPOT_LIMITS otherwise). */
+  hubspotLimits?: SchedulerOptions['limits'];
 }
 
 /**
@@ -88,6 +90,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   // A retry or a pause is HubSpot's pacing at work (info); a call given up reaches a viewer as an error (warn).
   const scheduler = new HubSpotScheduler({
     now,
+    ...(parts.hubspotLimits === undefined ? {} : { limits: parts.hubspotLimits }),
     budget: instances.budget,
     onEvent: (event) => (event.type === 'gave_up' ? logger?.warn({ ...event }, 'hubspot call given up') : logger?.info({ ...event }, 'hubspot call delayed')),
   });
