@@ -4,6 +4,7 @@ import { notFound, sendError } from '../errors.js';
 import type { SeedAccount } from '../seed.js';
 import type { FakeContext } from '../server.js';
 import { accountOf, API_ROOTS, SEEDED_AT } from './shared.js';
+import { ticketIndex } from './ticket-index.js';
 
 type CrmRecord = SeedAccount['tickets'][number];
 
@@ -44,7 +45,7 @@ const listParam = z
 export const ASSOCIATIONS_PER_READ = 100;
 function contactAssociations(account: SeedAccount, contactId: string, requested: string[] | undefined) {
   if (!(requested ?? []).includes('tickets')) return {};
-  const ids = [...new Set(account.ticketContacts.filter(([, contact]) => contact === contactId).map(([ticket]) => ticket))];
+  const ids = [...new Set(ticketIndex(account).associated.get(contactId))];
   if (ids.length === 0) return {};
   const shown = ids.slice(0, ASSOCIATIONS_PER_READ);
   const after = shown.at(-1) ?? '';
