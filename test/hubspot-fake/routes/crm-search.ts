@@ -75,6 +75,8 @@ function limitProblem(groups: Array<{ filters: Filter[] }>): string | undefined 
 }
 
 export async function crmSearchRoutes(app: FastifyInstance, { context }: { context: FakeContext }): Promise<void> {
+  // Built as the local HubSpot starts, so no request waits for a world's first index.
+  for (const account of context.state.seed.accounts) ticketIndex(account);
   for (const [root, kind] of API_ROOTS.objects.flatMap((root) => (['tickets', 'contacts'] as const).map((kind) => [root, kind] as const))) {
     const scopes = kind === 'tickets' ? ['tickets'] : ['crm.objects.contacts.read'];
     app.post(`${root}/${kind}/search`, { config: { scopes } }, async (request, reply) => {
