@@ -38,14 +38,7 @@ const HIDDEN_ON_PAGE: Partial<Record<Decision['code'], Reason>> = {
 };
 
 /** The viewer's candidates: the policy's view of them, the scope searched, and the one page HubSpot's search found. */
-interface Candidates {
-  rule: Visibility;
-  configured: boolean;
-  level: Level;
-  decisionFor: (record: RecordFacts) => Decision;
-  scope: Visibility;
-  page: ContactTicketsPage;
-}
+type Candidates = Awaited<ReturnType<AccessSource['visibility']>> & { scope: Visibility; page: ContactTicketsPage };
 
 /**
  * listContactTickets: one page of the tickets of a contact the viewer may see, and how many of its tickets are hidden
@@ -64,8 +57,8 @@ interface Candidates {
  *
  * What the viewer learns of tickets they may not see is their number and, per reason, how many: a reason is worded by
  * the viewer's own level, never by a hidden ticket's owner or state. We show that number because it names nothing (no
- * ticket, subject, owner or stage), only to a viewer who may see the contact (checked first: without it the answer is a
- * refusal and holds no count), and because the card's purpose is to say that something is hidden and why, rather than
+ * ticket, subject, owner or stage), only to a viewer who may see the contact (without that, the answer is a refusal
+ * and holds no count), and because the card's purpose is to say that something is hidden and why, rather than
  * let a list look complete when it is not. Whether HubSpot's own association cards show such a viewer that number is
  * not settled by HubSpot's documentation we have (its permissions guide limits "Owned only" viewers' index pages,
  * lists and reports); see notes/lists.md.

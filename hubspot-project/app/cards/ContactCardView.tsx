@@ -62,7 +62,8 @@ export function ContactCardView({ client, contactId, actions }: { client: Backen
   const first = loaded.data;
   const pages = [first, ...(later?.first === first ? later.pages : [])];
   const nextPage = (pages[pages.length - 1] ?? first).nextPage;
-  const tickets = pages.flatMap((page) => page.tickets);
+  // The cursor counts matches: a ticket that starts to match between two pages shifts the next one, so a ticket can come twice.
+  const tickets = [...new Map(pages.flatMap((page) => page.tickets).map((ticket) => [ticket.id, ticket])).values()];
   const hidden = pages.map((page) => page.hidden).reduce(knowsMore);
   const hiddenText = hiddenLine(hidden);
 
