@@ -13,7 +13,7 @@ import { oauthRoutes } from './routes/oauth.js';
 import { ownerRoutes } from './routes/owners.js';
 import { settingsRoutes } from './routes/settings.js';
 import { loadSeed, type Seed } from './seed.js';
-import { FakeState, type AccessTokenRecord, type CallRecord } from './state.js';
+import { FakeState, type AccessTokenRecord, type CallRecord, type TokenFault } from './state.js';
 import { createWorld, type FakeWorld } from './world.js';
 
 declare module 'fastify' {
@@ -59,6 +59,15 @@ export interface FakeHubSpot {
     enforceRateLimit: boolean;
     /** Tokens introspect as user-level installs (HubSpot's per-user app model, platform 2026.09). */
     userLevelInstalls: boolean;
+    /**
+     * Strict refresh-token rotation: each refresh answers with a new refresh token and refuses the old one from then on
+     * with invalid_grant. HubSpot's docs neither promise nor rule this out, so the backend must survive it; off by default.
+     */
+    rotateRefreshTokens: boolean;
+    /** The token endpoint's next `count` requests meet `fault` (TokenFault in state.ts: hang, a 5xx, or answer-lost). */
+    tokenFaultNext(count: number, fault: TokenFault): void;
+    /** How long a token answer spends on the way after the grant was carried out (a rotation is already in force meanwhile). */
+    tokenAnswerDelayMs: number;
     /** The account limits HubSpot enforces (RATE_LIMITS by default); a test may give an account other numbers. */
     rateLimits: Record<RateLimitLane, { max: number; windowMs: number }>;
   };
@@ -66,6 +75,8 @@ export interface FakeHubSpot {
     issue(portalId: number, userId: number, scopes?: string[]): { accessToken: string; refreshToken: string };
     revokeInstall(portalId: number): void;
     expireAccessTokens(): void;
+    /** The refresh tokens HubSpot would accept for this account now (under strict rotation, at most one). */
+    liveRefreshTokens(portalId: number): string[];
   };
   readonly contract: { violations(): ContractViolation[] };
   /**
@@ -139,6 +150,21 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
     },
     set userLevelInstalls(value: boolean) {
       state.userLevelInstalls = value;
+    },
+    get rotateRefreshTokens() {
+      return state.rotateRefreshTokens;
+    },
+    set rotateRefreshTokens(value: boolean) {
+      state.rotateRefreshTokens = value;
+    },
+    tokenFaultNext: (count: number, fault: TokenFault) => {
+      for (let i = 0; i < count; i += 1) state.tokenFaults.push(fault);
+    },
+    get tokenAnswerDelayMs() {
+      return state.tokenAnswerDelayMs;
+    },
+    set tokenAnswerDelayMs(value: number) {
+      state.tokenAnswerDelayMs = value;
     },
   };
   let url = '';
@@ -313,6 +339,7 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
       expireAccessTokens: () => {
         for (const record of state.accessTokens.values()) record.expiresAt = Math.min(record.expiresAt, now());
       },
+      liveRefreshTokens: (portalId) => [...state.refreshTokens].flatMap(([token, record]) => (record.portalId === portalId ? [token] : [])),
     },
     contract: { violations: () => [...violations] },
     world: createWorld(state),

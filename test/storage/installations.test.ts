@@ -80,6 +80,7 @@ describe.each(databaseTargets)('installations on $title', (target) => {
         status: 'active',
         statusReason: null,
         statusChangedAt: t0,
+        refreshStartedAt: null,
       });
       expect(await store.get(PORTAL)).toEqual(saved);
     });
@@ -101,6 +102,7 @@ describe.each(databaseTargets)('installations on $title', (target) => {
         status: 'active',
         statusReason: null,
         statusChangedAt: later,
+        refreshStartedAt: null,
       });
       expect(await store.get(PORTAL)).toEqual(saved);
     });
@@ -121,6 +123,7 @@ describe.each(databaseTargets)('installations on $title', (target) => {
         status: 'active',
         statusReason: null,
         statusChangedAt: t0,
+        refreshStartedAt: null,
       });
     });
 
