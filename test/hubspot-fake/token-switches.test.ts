@@ -35,7 +35,7 @@ describe("the local HubSpot's token endpoint: strict rotation and faults", () =>
   };
   const refusal = async (refreshToken: string) => {
     const response = await refresh(refreshToken);
-    return { status: response.status, body: (await response.json()) as unknown };
+    return { status: response.status, body: (await response.json()) };
   };
 
   it('keeps the refresh token by default: the same one comes back and keeps working', async () => {
