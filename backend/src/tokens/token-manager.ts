@@ -163,8 +163,9 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       try {
         outcome = await options.installations.withRefreshLock(portalId, (locked) => pass(locked, portalId, refused));
       } catch (error) {
-        if (unsaved.has(portalId)) options.log.warn({ portalId }, 'new install token could not be saved; kept in memory and saved by the next refresh');
-        throw error;
+        if (!unsaved.has(portalId) || error instanceof AppError) throw error;
+        options.log.warn({ portalId }, 'new install token could not be saved; kept in memory and saved by the next refresh');
+        throw new AppError('DATABASE_UNAVAILABLE', { message: 'Viewer Guard could not save the new HubSpot token to its database.', cause: error });
       }
       // The lock committed: whatever this pass received from HubSpot is in the database now.
       unsaved.delete(portalId);
