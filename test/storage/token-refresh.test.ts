@@ -40,6 +40,15 @@ async function refuseUpdates(db: Kysely<Tables>, dialect: 'sqlite' | 'postgres',
   };
 }
 
+async function untilAnUpdateWaitsForALock(db: Kysely<Tables>): Promise<void> {
+  for (;;) {
+    const { rows } = await sql<{ waiting: number }>`select count(*)::int as waiting from pg_stat_activity
+      where datname = current_database() and wait_event_type = 'Lock' and query ilike 'update "installations"%'`.execute(db);
+    if ((rows[0]?.waiting ?? 0) > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 describe.each(databaseTargets)('install token refresh on $title', (target) => {
   describe.skipIf(target.skip)(target.name, () => {
     let fake: FakeHubSpot;
@@ -265,12 +274,16 @@ describe.each(databaseTargets)('install token refresh on $title', (target) => {
       const { tokens } = await instance((oauth) => ({
         ...oauth,
         async refresh(portalId, refreshToken) {
-          landed ??= installations.saveRefreshedTokens(
+          if (landed !== undefined) return oauth.refresh(portalId, refreshToken);
+          landed = installations.saveRefreshedTokens(
             portalId,
             { accessToken: rotated.access_token, refreshToken: rotated.refresh_token, accessTokenExpiresAt: new Date(now + 1000) },
             new Date(now),
           );
-          await landed;
+          // SQLite: the write lands now. PostgreSQL: it queues behind the row lock this attempt holds; once it waits there,
+          // it lands before the next attempt takes the lock.
+          if (target.name === 'sqlite') await landed;
+          else await untilAnUpdateWaitsForALock(databases[0]!.db);
           return oauth.refresh(portalId, refreshToken);
         },
       }));
