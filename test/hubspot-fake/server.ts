@@ -77,6 +77,8 @@ export interface FakeHubSpot {
     expireAccessTokens(): void;
     /** The refresh tokens HubSpot would accept for this account now (under strict rotation, at most one). */
     liveRefreshTokens(portalId: number): string[];
+    /** Token grants already carried out whose answer is still on its way (see switches.tokenAnswerDelayMs). */
+    answersOnTheWay(): number;
   };
   readonly contract: { violations(): ContractViolation[] };
   /**
@@ -339,6 +341,7 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
       expireAccessTokens: () => {
         for (const record of state.accessTokens.values()) record.expiresAt = Math.min(record.expiresAt, now());
       },
+      answersOnTheWay: () => state.tokenAnswersOnTheWay,
       liveRefreshTokens: (portalId) => [...state.refreshTokens].flatMap(([token, record]) => (record.portalId === portalId ? [token] : [])),
     },
     contract: { violations: () => [...violations] },

@@ -54,6 +54,8 @@ export class FakeState {
   rotateRefreshTokens = false;
   /** See FakeHubSpot.switches.tokenAnswerDelayMs. */
   tokenAnswerDelayMs = 0;
+  /** Token grants carried out whose answer has not been sent yet (FakeHubSpot.tokens.answersOnTheWay). */
+  tokenAnswersOnTheWay = 0;
   /** Faults the token endpoint's next requests meet, in order. */
   readonly tokenFaults: TokenFault[] = [];
   #nextId = 900_000;

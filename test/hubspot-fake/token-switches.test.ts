@@ -35,7 +35,7 @@ describe("the local HubSpot's token endpoint: strict rotation and faults", () =>
   };
   const refusal = async (refreshToken: string) => {
     const response = await refresh(refreshToken);
-    return { status: response.status, body: (await response.json()) };
+    return { status: response.status, body: await response.json() };
   };
 
   it('keeps the refresh token by default: the same one comes back and keeps working', async () => {
@@ -97,7 +97,9 @@ describe("the local HubSpot's token endpoint: strict rotation and faults", () =>
     const answer = refreshed(refreshToken);
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(fake.tokens.liveRefreshTokens(northwind.portalId)).not.toContain(refreshToken);
+    expect(fake.tokens.answersOnTheWay()).toBe(1);
     const { refresh_token: next } = await answer;
+    expect(fake.tokens.answersOnTheWay()).toBe(0);
     expect(fake.tokens.liveRefreshTokens(northwind.portalId)).toEqual([next]);
   });
 });

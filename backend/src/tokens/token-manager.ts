@@ -144,7 +144,9 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       accessToken: answer.access_token,
       // HubSpot may rotate the refresh token; keep whichever it sent.
       refreshToken: answer.refresh_token,
-      accessTokenExpiresAt: new Date(options.now() + answer.expires_in * 1000),
+      // Counted from before the call: HubSpot's clock started somewhere between sending and this answer, and a slow
+      // answer (or a busy event loop) must not make us believe a token lives longer than it does.
+      accessTokenExpiresAt: new Date(sentAt + answer.expires_in * 1000),
     };
     // Kept until the commit is known to have happened (refresh() clears it), so a failed commit loses nothing.
     unsaved.set(portalId, { tokens, sentRefreshToken: current.refreshToken, sentAt });

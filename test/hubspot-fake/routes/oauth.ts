@@ -191,17 +191,22 @@ export async function oauthRoutes(app: FastifyInstance, { context }: { context: 
         request.raw.socket.destroy();
         return reply;
       }
-      if (state.tokenAnswerDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, state.tokenAnswerDelayMs));
-      return reply.send({
-        access_token: accessToken,
-        refresh_token: refreshToken,
-        expires_in: context.options.accessTokenTtlSeconds ?? 1800,
-        token_type: 'bearer',
-        token_use: 'access_token',
-        hub_id: grant.portalId,
-        user_id: grant.userId,
-        scopes: grant.scopes,
-      });
+      state.tokenAnswersOnTheWay += 1;
+      try {
+        if (state.tokenAnswerDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, state.tokenAnswerDelayMs));
+        return await reply.send({
+          access_token: accessToken,
+          refresh_token: refreshToken,
+          expires_in: context.options.accessTokenTtlSeconds ?? 1800,
+          token_type: 'bearer',
+          token_use: 'access_token',
+          hub_id: grant.portalId,
+          user_id: grant.userId,
+          scopes: grant.scopes,
+        });
+      } finally {
+        state.tokenAnswersOnTheWay -= 1;
+      }
     };
     if (form.grant_type === 'authorization_code') {
       const code = form.code === undefined ? undefined : state.codes.get(form.code);
