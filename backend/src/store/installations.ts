@@ -24,7 +24,9 @@ export interface InstallationStore {
   saveRefreshedTokens(portalId: number, tokens: RefreshedTokens, now: Date, options?: { reactivate?: boolean }): Promise<void>;
   /**
    * Records, under the refresh lock, that a refresh is about to be sent. Throws when the database refuses the write,
-   * which is the point: nothing may go to HubSpot's token endpoint that could not be saved.
+   * which is the point: nothing may go to HubSpot's token endpoint that could not be saved. On SQLite the mark is
+   * committed at once and outlives a crash; on PostgreSQL it commits with the lock's transaction (a process that dies
+   * holding the lock leaves no mark, its transaction rolled back).
    */
   markRefreshStarted(portalId: number, now: Date): Promise<void>;
   /** Also clears refreshStartedAt: whatever refresh was under way is over. */

@@ -46,9 +46,11 @@ const LOST_ROTATION_REASON =
  * time: concurrent callers in this process share one promise, and across processes the store's refresh lock
  * serialises them; whoever gets the lock second re-reads the row and finds the fresh token.
  *
- * HubSpot's docs neither promise that the refresh token stays the same nor rule out that a refresh replaces it
- * (the 2026-03 token answer requires a `refresh_token`; the guide calls it "your app's long-term authentication
- * credential" and the endpoints "OAuth 2.1", which allows rotation). Under rotation the new refresh token exists only
+ * HubSpot's docs neither promise that the refresh token stays the same nor rule out that a refresh replaces it: the
+ * 2026-03 token answer requires a `refresh_token` (shared/hubspot-openapi/2026-03/oauth.json, AccessTokenResponse);
+ * the 2026-03 guide calls it "your app's long-term authentication credential that you can use to generate a new
+ * access token" (developers.hubspot.com/docs/api-reference/2026-03/authentication/manage-oauth-tokens) and the v3
+ * endpoints "OAuth 2.1" (…/auth-oauth-v3/guide), which permits rotation. Under rotation the new refresh token exists only
  * in HubSpot's answer until we commit it, so a refresh is run so that losing it takes the death of the process in
  * that window:
  * - before anything is sent, the row is written (refresh_started_at) under the lock: a database that cannot take
