@@ -5,6 +5,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import { randomUUID } from 'node:crypto';
 import type { Config } from './config.js';
 import { createHubSpotApi } from './hubspot/api.js';
+import { createDeadlines, type DeadlineSettings } from './hubspot/deadline.js';
 import { createOAuthClient } from './hubspot/oauth.js';
 import { clientErrorHandler } from './logging.js';
 import { HubSpotScheduler } from './hubspot/scheduler.js';
@@ -42,9 +43,12 @@ const BODY_LIMIT_BYTES = 1024 * 1024;
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 /** A write key is needed while a repeat could still carry a valid signature (5 minutes, plus clock skew). */
 const WRITE_KEY_RETENTION_MS = 10 * 60 * 1000;
-
-/** Per-attempt limit on a HubSpot call; with retries it stays inside hubspot.fetch's 15 s budget. */
-const HUBSPOT_REQUEST_TIMEOUT_MS = 5_000;
+/**
+ * A write's intent still open this long after it was recorded belongs to a request that is over (hubspot.fetch gives
+ * up after 15 s): its answer and audit entry were never stored. How often the sweeper looks for them.
+ */
+const ABANDONED_WRITE_MS = 30 * 1000;
+const SWEEP_INTERVAL_MS = 10 * 1000;
 
 /** What the composition root needs from outside: configuration, an opened (migrated) database, the token key, a clock. */
 export interface BackendParts {
@@ -57,6 +61,8 @@ export interface BackendParts {
   logger?: FastifyBaseLogger;
   /** Behind a proxy (production): trust X-Forwarded-For for the logged client address. Never used for signatures. */
   trustProxy?: boolean;
+  /** Tests only: shorter budgets than hubspot/deadline.ts's DEADLINES, which production always uses. */
+  deadlines?: Partial<DeadlineSettings>;
 }
 
 /**
@@ -74,6 +80,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   const policies = createPolicyStore(database.db);
   const audit = createAuditLog(database.db);
   const writeRequests = createWriteRequestStore(database.db);
+  const deadlines = createDeadlines(parts.deadlines, now);
   // A retry or a pause is HubSpot's pacing at work (info); a call given up reaches a viewer as an error (warn).
   const scheduler = new HubSpotScheduler({
     now,
@@ -84,6 +91,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
     clientId: config.hubspot.clientId,
     clientSecret: config.hubspot.clientSecret,
     scheduler,
+    deadlines,
   });
   const tokens = createTokenManager({
     installations,
@@ -95,8 +103,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   const hubspot = createHubSpotApi({
     apiBaseUrl: config.hubspot.apiBaseUrl,
     scheduler,
-    getToken: (portalId) => tokens.accessTokenFor(portalId),
-    requestTimeoutMs: HUBSPOT_REQUEST_TIMEOUT_MS,
+    getToken: (portalId, deadline) => tokens.accessTokenFor(portalId, deadline),
   });
   const directory = createDirectory({ ttlMs: config.viewerCacheTtlMs, now });
   const access = createAccessSource({ mode: config.accessSource, directory, policies, now });
@@ -125,7 +132,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
 
   app.decorate('checkRecord', createCheckRecord({ access, directory }));
   app.decorate('listContactTickets', createContactTickets({ access }));
-  app.decorate('writes', createWrites({ access, audit, now, log: logger ?? { error: () => undefined } }));
+  app.decorate('writes', createWrites({ access, now }));
   app.decorate(
     'admin',
     createAdmin({
@@ -142,7 +149,8 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
     }),
   );
 
-  // Retention: at start, then every few minutes; the timer never keeps the process alive.
+  // Retention: at start, then every few minutes. Writes whose request ended without storing their outcome: audited as
+  // unknown from the database's own record of them (their intent), at start and then often.
   async function purge() {
     try {
       const removed = await audit.purgeOlderThan(new Date(now() - config.auditRetentionMs));
@@ -152,15 +160,35 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
       logger?.error({ err: error }, 'retention purge failed');
     }
   }
-  let purgeTimer: NodeJS.Timeout | undefined;
+  async function closeAbandonedWrites() {
+    try {
+      const closed = await writeRequests.closeAbandoned(new Date(now() - ABANDONED_WRITE_MS), new Date(now()));
+      if (closed > 0) logger?.warn({ closed }, 'writes whose outcome was never stored audited as unknown');
+    } catch (error) {
+      logger?.error({ err: error }, 'closing abandoned writes failed; the next sweep tries again');
+    }
+  }
+  // One job at a time, and onClose waits for the running one: none ever meets a closed database.
+  let running = Promise.resolve();
+  const run = (job: () => Promise<void>) => (running = running.then(job));
+  const timers: NodeJS.Timeout[] = [];
   app.addHook('onReady', async () => {
-    await purge();
-    purgeTimer = setInterval(() => void purge(), PURGE_INTERVAL_MS).unref();
+    for (const [job, everyMs] of [
+      [purge, PURGE_INTERVAL_MS],
+      [closeAbandonedWrites, SWEEP_INTERVAL_MS],
+    ] as const) {
+      await run(job);
+      // The timers never keep the process alive.
+      timers.push(setInterval(() => void run(job), everyMs).unref());
+    }
   });
-  app.addHook('onClose', async () => clearInterval(purgeTimer));
+  app.addHook('onClose', async () => {
+    for (const timer of timers) clearInterval(timer);
+    await running;
+  });
 
   await app.register(healthRoutes, { pingDatabase: () => pingDatabase(database.db) });
-  await app.register(oauthRoutes, { config, oauth, installations, states: createOAuthStateStore(database.db), hubspot, now });
+  await app.register(oauthRoutes, { config, oauth, installations, states: createOAuthStateStore(database.db), hubspot, deadlines, now });
   await app.register(
     async (api) => {
       await api.register(signedApiPlugin, {
@@ -172,11 +200,13 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
         now,
         bodyLimitBytes: BODY_LIMIT_BYTES,
         writeRequests,
-        async resolveViewer(identity) {
+        deadlines,
+        async resolveViewer(identity, deadline) {
           // The installation is read once here (NOT_INSTALLED / INSTALL_NEEDS_REPAIR at once, even for a cached
-          // viewer), and its token serves every HubSpot call of this request.
+          // viewer), and its token serves every HubSpot call of this request, all within the request's deadline.
           // The viewer's HubSpot calls use the viewer's fair share of the account's rate limit.
-          const portal = hubspot.forPortal(identity.portalId, await tokens.accessTokenFor(identity.portalId), identity.userId);
+          const token = await tokens.accessTokenFor(identity.portalId, deadline);
+          const portal = hubspot.forPortal(identity.portalId, { deadline, token, userId: identity.userId });
           return { viewer: await directory.resolveViewer(portal, identity.userId), portal };
         },
       });

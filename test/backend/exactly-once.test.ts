@@ -1,6 +1,7 @@
-import { sql } from 'kysely';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createAuditLog } from '../../backend/src/store/index.js';
 import { loadSeed } from '../hubspot-fake/index.js';
+import { makeReadOnly, refuseChanges } from '../support/database-faults.js';
 import { startHarness, TEST_APP, type Harness } from '../support/harness.js';
 import { signedRequest } from '../support/signing.js';
 
@@ -110,11 +111,105 @@ describe('a repeated signed write', () => {
   });
 });
 
-describe('a write HubSpot accepted', () => {
-  it('is answered 2xx even when its audit entry cannot be stored', async () => {
-    await sql`drop table audit_log`.execute(h.database.db);
-    const response = await h.app.inject(signedOnce('/api/v1/tickets/5002/notes', bob.id, { body: 'Audit is down.' }));
-    expect(response.statusCode).toBe(200);
-    expect(notesCreated()).toBe(1);
+/** The audit entries of one action, newest first. */
+const auditOf = async (action: string) => (await createAuditLog(h.database.db).page(P, { limit: 50 })).entries.filter((entry) => entry.action === action);
+const notesWith = (body: string) => h.fake.state.notes.filter((note) => note.body === body);
+
+describe('a write and its audit entry', () => {
+  it('stores the audit entry with the answer: one entry per write, none for its repeat', async () => {
+    const request = signedOnce('/api/v1/tickets/5002/notes', bob.id, { body: 'Audited once.' });
+    expect((await h.app.inject(request)).statusCode).toBe(200);
+    expect((await h.app.inject(request)).headers['x-viewer-guard-repeat']).toBe('true');
+    expect(await auditOf('add-note')).toEqual([
+      expect.objectContaining({
+        userId: bob.id,
+        objectType: 'tickets',
+        recordId: '5002',
+        outcome: 'done',
+        decisionCode: expect.any(String),
+        source: 'hubspot',
+      }),
+    ]);
+  });
+
+  it('sends nothing to HubSpot when the database refuses the intent, and answers 503 DATABASE_UNAVAILABLE', async () => {
+    const lift = await refuseChanges(h.database, { table: 'write_requests', on: 'update', when: 'new.intent_at is not null' });
+    const request = signedOnce('/api/v1/tickets/5002/notes', bob.id, { body: 'No intent, no note.' });
+    const refused = await h.app.inject(request);
+    expect(refused.statusCode).toBe(503);
+    expect(refused.json().error).toMatchObject({ code: 'DATABASE_UNAVAILABLE', retryAfter: 5 });
+    expect(refused.headers['retry-after']).toBe('5');
+    expect(notesWith('No intent, no note.')).toHaveLength(0);
+    expect(h.fake.calls.count('POST', '/crm/objects/2026-03/notes')).toBe(0);
+    // Nothing was sent, so HubSpot's retry of the same request runs once the database takes writes again.
+    await lift();
+    expect((await h.app.inject(request)).statusCode).toBe(200);
+    expect(notesWith('No intent, no note.')).toHaveLength(1);
+  });
+
+  it('sends nothing to HubSpot when the database is read-only (SQLite query_only)', async (context) => {
+    if (h.database.dialect !== 'sqlite') context.skip();
+    const lift = await makeReadOnly(h.database);
+    const refused = await h.app.inject(signedOnce('/api/v1/contacts/6002/tickets', ana.id, { subject: 'Read-only database' }));
+    await lift();
+    expect(refused.statusCode).toBe(503);
+    expect(refused.json().error.code).toBe('DATABASE_UNAVAILABLE');
+    expect(h.fake.calls.count('POST', '/crm/objects/2026-03/tickets')).toBe(0);
+  });
+
+  it('never sends a create again after a connection reset: HubSpot made the note, and its answer was lost', async () => {
+    h.fake.switches.resetAfterNext(1, '/crm/objects/2026-03/notes');
+    const request = signedOnce('/api/v1/tickets/5002/notes', bob.id, { body: 'Reset on the way back.' });
+    const first = await h.app.inject(request);
+    expect(first.json().error.code).toBe('HUBSPOT_UNAVAILABLE');
+    // Our scheduler did not send it again (a second attempt would have made a second note), nor does HubSpot's retry.
+    expect(notesWith('Reset on the way back.')).toHaveLength(1);
+    const repeat = await h.app.inject(request);
+    expect(repeat.statusCode).toBe(first.statusCode);
+    expect(repeat.headers['x-viewer-guard-repeat']).toBe('true');
+    expect(notesWith('Reset on the way back.')).toHaveLength(1);
+    // Audited once, and honestly: HubSpot may have made it.
+    expect(await auditOf('add-note')).toEqual([expect.objectContaining({ outcome: 'unknown', message: expect.stringContaining('HUBSPOT_UNAVAILABLE') })]);
+  });
+});
+
+describe('a write HubSpot accepted while the database fails', () => {
+  let clockOffsetMs = 0;
+  beforeEach(async () => {
+    // This suite's own backend, whose timers (the sweeper's) and clock the test moves on.
+    await h.close();
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    clockOffsetMs = 0;
+    h = await startHarness({ env: { ACCESS_SOURCE: 'hubspot' }, now: () => Date.now() + clockOffsetMs });
+    await h.installDirect(P, ana.id);
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('is answered 2xx, is not run again by a repeat, and is audited by the sweeper once the database recovers', async () => {
+    const lift = await refuseChanges(h.database, { table: 'audit_log', on: 'insert' });
+    const request = signedOnce('/api/v1/tickets/5002/notes', bob.id, { body: 'Disk full after HubSpot.' });
+    const accepted = await h.app.inject(request);
+    expect(accepted.statusCode).toBe(200);
+    expect(accepted.json()).toMatchObject({ result: { id: expect.any(String) } });
+
+    // Its outcome was never stored: HubSpot's retry is told it is in progress, never run a second time.
+    const repeat = await h.app.inject(request);
+    expect(repeat.json().error.code).toBe('WRITE_IN_PROGRESS');
+    expect(notesWith('Disk full after HubSpot.')).toHaveLength(1);
+    expect(await auditOf('add-note')).toEqual([]);
+
+    // The database recovers; a minute later the sweeper has found the intent and audited it, once.
+    await lift();
+    clockOffsetMs = 60_000;
+    await vi.advanceTimersByTimeAsync(60_000);
+    await vi.waitFor(async () =>
+      expect(await auditOf('add-note')).toEqual([
+        expect.objectContaining({ userId: bob.id, recordId: '5002', outcome: 'unknown', message: expect.stringMatching(/never recorded/) }),
+      ]),
+    );
+    expect((await h.app.inject(request)).json().error.code).toBe('WRITE_IN_PROGRESS');
+    expect(notesWith('Disk full after HubSpot.')).toHaveLength(1);
   });
 });

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHubSpotApi, type PortalApi } from '../../backend/src/hubspot/api.js';
+import { Deadline } from '../../backend/src/hubspot/deadline.js';
 import { HubSpotScheduler } from '../../backend/src/hubspot/scheduler.js';
 import { createFakeHubSpot, loadSeed, type FakeHubSpot } from '../hubspot-fake/index.js';
 
@@ -23,12 +24,13 @@ describe("pacing from what HubSpot says, against the local HubSpot's limits", ()
     await fake.close();
   });
 
+  // Pacing, not deadlines, is under test here: a budget no test comes near.
   const portal = (): PortalApi =>
-    createHubSpotApi({ apiBaseUrl: base, scheduler: new HubSpotScheduler(), getToken: async () => token, requestTimeoutMs: 5_000 }).forPortal(
-      P,
+    createHubSpotApi({ apiBaseUrl: base, scheduler: new HubSpotScheduler(), getToken: async () => token }).forPortal(P, {
+      deadline: new Deadline({ budgetMs: 60_000, attemptCapMs: 5_000 }, 'the test'),
       token,
-      admin.id,
-    );
+      userId: admin.id,
+    });
   const refused = () => fake.calls.all().filter((call) => call.status === 429);
 
   it("learns the account's window from X-HubSpot-RateLimit-Max and -Interval-Milliseconds and stays inside it", async () => {

@@ -1,9 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AppError } from '../../backend/src/errors.js';
 import { HubSpotHttpError, isNetworkFailure, readHttpFailure } from '../../backend/src/hubspot/http-error.js';
+import { Deadline } from '../../backend/src/hubspot/deadline.js';
 import { HUBSPOT_LIMITS, HubSpotScheduler, type SchedulerEvent } from '../../backend/src/hubspot/scheduler.js';
 
 const T0 = 1_000_000;
+/** A caller's deadline, 12 s unless told, with no attempt cap of its own: the tests below are about waits. */
+const within = (budgetMs = 12_000) => new Deadline({ budgetMs, attemptCapMs: budgetMs }, 'the card');
 const ok = async () => 'ok';
 const httpError = (status: number, headers: Record<string, string> = {}, body: unknown = { status: 'error', message: 'x', correlationId: 'c-1' }) =>
   new HubSpotHttpError(status, headers, body);
@@ -83,9 +86,9 @@ describe('HubSpot call scheduler', () => {
       expect(HUBSPOT_LIMITS.general).toEqual({ max: 110, intervalMs: 10_000 });
       const scheduler = new HubSpotScheduler({ maxConcurrentPerLane: 200, reservedShare: 0 });
       const starts: number[] = [];
-      await Promise.all(Array.from({ length: 100 }, () => scheduler.run(1, timed(starts, ok))));
+      await Promise.all(Array.from({ length: 100 }, () => scheduler.run(1, within(), timed(starts, ok))));
       await vi.advanceTimersByTimeAsync(4_000);
-      const late = Array.from({ length: 11 }, () => scheduler.run(1, timed(starts, ok)));
+      const late = Array.from({ length: 11 }, () => scheduler.run(1, within(), timed(starts, ok)));
       await vi.advanceTimersByTimeAsync(0);
       expect(starts).toHaveLength(110);
       await vi.advanceTimersByTimeAsync(5_999);
@@ -98,11 +101,11 @@ describe('HubSpot call scheduler', () => {
     it('uses a rolling window, not fixed buckets', async () => {
       const scheduler = new HubSpotScheduler({ limits: { general: { max: 3, intervalMs: 1_000 } }, reservedShare: 0 });
       const starts: number[] = [];
-      const calls = [scheduler.run(1, timed(starts, ok))];
+      const calls = [scheduler.run(1, within(), timed(starts, ok))];
       await vi.advanceTimersByTimeAsync(600);
-      calls.push(scheduler.run(1, timed(starts, ok)), scheduler.run(1, timed(starts, ok)));
+      calls.push(scheduler.run(1, within(), timed(starts, ok)), scheduler.run(1, within(), timed(starts, ok)));
       await vi.advanceTimersByTimeAsync(400);
-      calls.push(scheduler.run(1, timed(starts, ok)), scheduler.run(1, timed(starts, ok)));
+      calls.push(scheduler.run(1, within(), timed(starts, ok)), scheduler.run(1, within(), timed(starts, ok)));
       await vi.advanceTimersByTimeAsync(1_000);
       await Promise.all(calls);
       // A fixed 1 s bucket would have let both calls made at 1000 through at once.
@@ -114,9 +117,10 @@ describe('HubSpot call scheduler', () => {
       const starts: number[] = [];
       const slow = scheduler.run(
         1,
+        within(),
         timed(starts, () => new Promise((resolve) => setTimeout(resolve, 300, 'slow'))),
       );
-      const next = scheduler.run(1, timed(starts, ok));
+      const next = scheduler.run(1, within(), timed(starts, ok));
       await vi.advanceTimersByTimeAsync(1_299);
       expect(starts).toEqual([0]);
       await vi.advanceTimersByTimeAsync(1);
@@ -127,13 +131,13 @@ describe('HubSpot call scheduler', () => {
     it('keeps accounts independent', async () => {
       const scheduler = new HubSpotScheduler({ limits: { general: { max: 2, intervalMs: 10_000 } }, maxConcurrentPerLane: 1 });
       const a = held();
-      const running = scheduler.run('a', a.call);
-      await expect(scheduler.run('b', ok)).resolves.toBe('ok');
+      const running = scheduler.run('a', within(), a.call);
+      await expect(scheduler.run('b', within(), ok)).resolves.toBe('ok');
       a.finish();
       await running;
-      await scheduler.run('a', ok);
-      const blocked = settled(scheduler.run('a', ok));
-      await expect(scheduler.run('b', ok)).resolves.toBe('ok');
+      await scheduler.run('a', within(), ok);
+      const blocked = settled(scheduler.run('a', within(), ok));
+      await expect(scheduler.run('b', within(), ok)).resolves.toBe('ok');
       await vi.advanceTimersByTimeAsync(9_999);
       expect(blocked.done).toBe(false);
       await vi.advanceTimersByTimeAsync(1);
@@ -150,7 +154,7 @@ describe('HubSpot call scheduler', () => {
         await new Promise((resolve) => setTimeout(resolve, 50));
         running -= 1;
       };
-      const all = Promise.all(Array.from({ length: 5 }, () => scheduler.run(1, call)));
+      const all = Promise.all(Array.from({ length: 5 }, () => scheduler.run(1, within(), call)));
       await vi.advanceTimersByTimeAsync(150);
       await all;
       expect(peak).toBe(2);
@@ -164,6 +168,7 @@ describe('HubSpot call scheduler', () => {
         [1, 2, 3, 4, 5].map((n) =>
           scheduler.run(
             1,
+            within(),
             timed(starts, () => order.push(n)),
             { user: 7 },
           ),
@@ -180,8 +185,8 @@ describe('HubSpot call scheduler', () => {
     it('takes the window from X-HubSpot-RateLimit-Max and -Interval-Milliseconds', async () => {
       const scheduler = new HubSpotScheduler({ reservedShare: 0 });
       const starts: number[] = [];
-      await scheduler.run(1, answering(starts, window(4, 2_000, 3)));
-      const more = Array.from({ length: 4 }, () => scheduler.run(1, timed(starts, ok)));
+      await scheduler.run(1, within(), answering(starts, window(4, 2_000, 3)));
+      const more = Array.from({ length: 4 }, () => scheduler.run(1, within(), timed(starts, ok)));
       await vi.advanceTimersByTimeAsync(1_999);
       expect(starts).toEqual([0, 0, 0, 0]);
       await vi.advanceTimersByTimeAsync(1);
@@ -193,8 +198,8 @@ describe('HubSpot call scheduler', () => {
       const scheduler = new HubSpotScheduler({ reservedShare: 0 });
       const starts: number[] = [];
       // Other clients of the app (another instance) used 108 of the account's 110.
-      await scheduler.run(1, answering(starts, window(110, 10_000, 2)));
-      const more = Array.from({ length: 5 }, () => scheduler.run(1, timed(starts, ok)));
+      await scheduler.run(1, within(), answering(starts, window(110, 10_000, 2)));
+      const more = Array.from({ length: 5 }, () => scheduler.run(1, within(), timed(starts, ok)));
       await vi.advanceTimersByTimeAsync(9_999);
       expect(starts).toEqual([0, 0, 0]);
       // By then every call HubSpot had counted has left its window.
@@ -206,10 +211,10 @@ describe('HubSpot call scheduler', () => {
     it('counts calls in flight when an answer was sent as possibly not yet counted by HubSpot', async () => {
       const scheduler = new HubSpotScheduler({ reservedShare: 0 });
       const slow = [held(), held(), held()];
-      const running = slow.map((call) => scheduler.run(1, call.call));
+      const running = slow.map((call) => scheduler.run(1, within(), call.call));
       const starts: number[] = [];
-      await scheduler.run(1, answering(starts, window(110, 10_000, 5)));
-      const more = Array.from({ length: 4 }, () => scheduler.run(1, timed(starts, ok)));
+      await scheduler.run(1, within(), answering(starts, window(110, 10_000, 5)));
+      const more = Array.from({ length: 4 }, () => scheduler.run(1, within(), timed(starts, ok)));
       await vi.advanceTimersByTimeAsync(0);
       // 5 left, but the 3 calls in flight may reach HubSpot after it counted.
       expect(starts).toEqual([0, 0, 0]);
@@ -222,16 +227,16 @@ describe('HubSpot call scheduler', () => {
     it('does not let an older answer loosen what a newer one said', async () => {
       const scheduler = new HubSpotScheduler({ reservedShare: 0 });
       const older = held();
-      const olderAnswer = scheduler.run(1, async (report) => {
+      const olderAnswer = scheduler.run(1, within(), async (report) => {
         await older.call();
         report(window(110, 10_000, 90));
         return 'ok';
       });
       const starts: number[] = [];
-      await scheduler.run(1, answering(starts, window(110, 10_000, 2)));
+      await scheduler.run(1, within(), answering(starts, window(110, 10_000, 2)));
       older.finish();
       await olderAnswer;
-      const more = Array.from({ length: 3 }, () => scheduler.run(1, timed(starts, ok)));
+      const more = Array.from({ length: 3 }, () => scheduler.run(1, within(), timed(starts, ok)));
       await vi.advanceTimersByTimeAsync(0);
       // 2 left, less the older call that was in flight when the newer one started.
       expect(starts).toEqual([0, 0]);
@@ -244,9 +249,10 @@ describe('HubSpot call scheduler', () => {
       const starts: number[] = [];
       await scheduler.run(
         1,
+        within(),
         answering(starts, { 'x-hubspot-ratelimit-max': 'lots', 'x-hubspot-ratelimit-interval-milliseconds': '-5', 'x-hubspot-ratelimit-remaining': '' }),
       );
-      await Promise.all([scheduler.run(1, timed(starts, ok)), scheduler.run(1, timed(starts, ok))]);
+      await Promise.all([scheduler.run(1, within(), timed(starts, ok)), scheduler.run(1, within(), timed(starts, ok))]);
       expect(starts).toEqual([0, 0, 0]);
     });
   });
@@ -258,8 +264,8 @@ describe('HubSpot call scheduler', () => {
       const searches: number[] = [];
       const others: number[] = [];
       const all = [
-        ...Array.from({ length: 7 }, () => scheduler.run(1, timed(searches, ok), { lane: 'search' })),
-        ...Array.from({ length: 7 }, () => scheduler.run(1, timed(others, ok))),
+        ...Array.from({ length: 7 }, () => scheduler.run(1, within(), timed(searches, ok), { lane: 'search' })),
+        ...Array.from({ length: 7 }, () => scheduler.run(1, within(), timed(others, ok))),
       ];
       await vi.advanceTimersByTimeAsync(1_000);
       await Promise.all(all);
@@ -270,8 +276,8 @@ describe('HubSpot call scheduler', () => {
     it('takes no window from headers on a search answer', async () => {
       const scheduler = new HubSpotScheduler({ reservedShare: 0 });
       const starts: number[] = [];
-      await scheduler.run(1, answering(starts, window(110, 10_000, 100)), { lane: 'search' });
-      const more = Array.from({ length: 5 }, () => scheduler.run(1, timed(starts, ok), { lane: 'search' }));
+      await scheduler.run(1, within(), answering(starts, window(110, 10_000, 100)), { lane: 'search' });
+      const more = Array.from({ length: 5 }, () => scheduler.run(1, within(), timed(starts, ok), { lane: 'search' }));
       await vi.advanceTimersByTimeAsync(1_000);
       await Promise.all(more);
       expect(starts).toEqual([0, 0, 0, 0, 0, 1_000]);
@@ -281,10 +287,10 @@ describe('HubSpot call scheduler', () => {
       const scheduler = new HubSpotScheduler({ random: () => 0 });
       const searches: number[] = [];
       const others: number[] = [];
-      const search = scheduler.run(1, failing(searches, tooMany('SECONDLY')), { lane: 'search' });
+      const search = scheduler.run(1, within(), failing(searches, tooMany('SECONDLY')), { lane: 'search' });
       await vi.advanceTimersByTimeAsync(0);
-      const another = scheduler.run(1, timed(searches, ok), { lane: 'search' });
-      const other = scheduler.run(1, timed(others, ok));
+      const another = scheduler.run(1, within(), timed(searches, ok), { lane: 'search' });
+      const other = scheduler.run(1, within(), timed(others, ok));
       await vi.advanceTimersByTimeAsync(1_000);
       await Promise.all([search, another, other]);
       expect(others).toEqual([0]);
@@ -295,21 +301,21 @@ describe('HubSpot call scheduler', () => {
     it('pauses the general lane too when a 429 names TEN_SECONDLY_ROLLING', async () => {
       const scheduler = new HubSpotScheduler();
       const others: number[] = [];
-      const search = scheduler.run(1, failing([], tooMany('TEN_SECONDLY_ROLLING', { 'retry-after': '2' })), { lane: 'search' });
+      const search = scheduler.run(1, within(), failing([], tooMany('TEN_SECONDLY_ROLLING', { 'retry-after': '2' })), { lane: 'search' });
       await vi.advanceTimersByTimeAsync(0);
-      const other = scheduler.run(1, timed(others, ok));
+      const other = scheduler.run(1, within(), timed(others, ok));
       await vi.advanceTimersByTimeAsync(2_000);
       await Promise.all([search, other]);
       expect(others).toEqual([2_000]);
     });
 
     it("pauses every lane for at least a minute on HubSpot's daily limit, whose reset time we do not know", async () => {
-      const scheduler = new HubSpotScheduler({ maxTotalWaitMs: 5_000 });
+      const scheduler = new HubSpotScheduler();
       const daily = tooMany('DAILY');
-      const error = await rejection(scheduler.run(1, failing([], daily)));
+      const error = await rejection(scheduler.run(1, within(5_000), failing([], daily)));
       expect(error).toMatchObject({ code: 'HUBSPOT_RATE_LIMITED', retryAfterSeconds: 60 });
       const search = vi.fn(ok);
-      expect((await rejection(scheduler.run(1, search, { lane: 'search' }))).retryAfterSeconds).toBe(60);
+      expect((await rejection(scheduler.run(1, within(5_000), search, { lane: 'search' }))).retryAfterSeconds).toBe(60);
       expect(search).not.toHaveBeenCalled();
     });
   });
@@ -318,15 +324,15 @@ describe('HubSpot call scheduler', () => {
     it('keeps the last fifth of the window for users who made few calls in it', async () => {
       const scheduler = new HubSpotScheduler({ limits: { general: { max: 10, intervalMs: 10_000 } } });
       const burst: number[] = [];
-      const bursting = Promise.allSettled(Array.from({ length: 20 }, () => scheduler.run(1, timed(burst, ok), { user: 'ana' })));
+      const bursting = Promise.allSettled(Array.from({ length: 20 }, () => scheduler.run(1, within(), timed(burst, ok), { user: 'ana' })));
       await vi.advanceTimersByTimeAsync(0);
       expect(burst).toHaveLength(8);
       const others: number[] = [];
-      await scheduler.run(1, timed(others, ok), { user: 'bob' });
-      await scheduler.run(1, timed(others, ok), { user: 'carla' });
+      await scheduler.run(1, within(), timed(others, ok), { user: 'bob' });
+      await scheduler.run(1, within(), timed(others, ok), { user: 'carla' });
       expect(others).toEqual([0, 0]);
       // The window is full now: everyone waits.
-      const late = scheduler.run(1, timed(others, ok), { user: 'dev' });
+      const late = scheduler.run(1, within(), timed(others, ok), { user: 'dev' });
       await vi.advanceTimersByTimeAsync(9_999);
       expect(others).toEqual([0, 0]);
       await vi.advanceTimersByTimeAsync(1);
@@ -346,8 +352,8 @@ describe('HubSpot call scheduler', () => {
       const order: string[] = [];
       const step = (name: string) => timed([], () => new Promise<void>((resolve) => setTimeout(() => resolve(void order.push(name)), 10)));
       const all = [
-        ...['a1', 'a2', 'a3', 'a4'].map((name) => scheduler.run(1, step(name), { user: 'ana' })),
-        ...['b1', 'b2'].map((name) => scheduler.run(1, step(name), { user: 'bob' })),
+        ...['a1', 'a2', 'a3', 'a4'].map((name) => scheduler.run(1, within(), step(name), { user: 'ana' })),
+        ...['b1', 'b2'].map((name) => scheduler.run(1, within(), step(name), { user: 'bob' })),
       ];
       await vi.advanceTimersByTimeAsync(100);
       await Promise.all(all);
@@ -360,6 +366,7 @@ describe('HubSpot call scheduler', () => {
       const search = (name: string, user: string) =>
         scheduler.run(
           1,
+          within(),
           timed([], () => void order.push(name)),
           { user, lane: 'search' },
         );
@@ -381,7 +388,7 @@ describe('HubSpot call scheduler', () => {
       const scheduler = new HubSpotScheduler({ random: () => 1, onEvent: (event) => events.push(event) });
       const starts: number[] = [];
       const call = failing(starts, httpError(500), httpError(503));
-      const result = scheduler.run(7, call);
+      const result = scheduler.run(7, within(), call);
       await vi.advanceTimersByTimeAsync(750);
       await expect(result).resolves.toBe('ok');
       expect(starts).toEqual([0, 250, 750]);
@@ -402,7 +409,7 @@ describe('HubSpot call scheduler', () => {
       for (const failure of failures) {
         const scheduler = new HubSpotScheduler({ random: () => 0 });
         const call = failing([], failure);
-        const result = scheduler.run(1, call);
+        const result = scheduler.run(1, within(), call);
         await vi.advanceTimersByTimeAsync(0);
         await expect(result).resolves.toBe('ok');
         expect(call).toHaveBeenCalledTimes(2);
@@ -414,7 +421,7 @@ describe('HubSpot call scheduler', () => {
       const scheduler = new HubSpotScheduler({ maxAttempts: 3, random: () => 1, onEvent: (event) => events.push(event) });
       const last = fetchFailed('ECONNRESET');
       const call = failing([], httpError(502), httpError(503), last);
-      const result = rejection(scheduler.run(1, call));
+      const result = rejection(scheduler.run(1, within(), call));
       await vi.advanceTimersByTimeAsync(750);
       const error = await result;
       expect(error.code).toBe('HUBSPOT_UNAVAILABLE');
@@ -430,10 +437,10 @@ describe('HubSpot call scheduler', () => {
       const starts: Record<string, number[]> = { limited: [], other: [], otherAccount: [] };
       // The header name capitalised as HubSpot sends it.
       const limit = new HubSpotHttpError(429, { 'Retry-After': '3' }, { policyName: 'TEN_SECONDLY_ROLLING' });
-      const limited = scheduler.run(1, failing(starts.limited!, limit));
+      const limited = scheduler.run(1, within(), failing(starts.limited!, limit));
       await vi.advanceTimersByTimeAsync(10);
-      const other = scheduler.run(1, timed(starts.other!, ok));
-      const otherAccount = scheduler.run(2, timed(starts.otherAccount!, ok));
+      const other = scheduler.run(1, within(), timed(starts.other!, ok));
+      const otherAccount = scheduler.run(2, within(), timed(starts.otherAccount!, ok));
       await vi.advanceTimersByTimeAsync(2_990);
       await Promise.all([limited, other, otherAccount]);
       expect(starts).toEqual({ limited: [0, 3_000], other: [3_000], otherAccount: [10] });
@@ -442,10 +449,10 @@ describe('HubSpot call scheduler', () => {
 
     it("after a 429 without Retry-After, waits until HubSpot's rolling window frees", async () => {
       const scheduler = new HubSpotScheduler({ random: () => 0 });
-      await Promise.all(Array.from({ length: 5 }, () => scheduler.run(1, ok)));
+      await Promise.all(Array.from({ length: 5 }, () => scheduler.run(1, within(), ok)));
       await vi.advanceTimersByTimeAsync(2_000);
       const starts: number[] = [];
-      const result = scheduler.run(1, failing(starts, tooMany('TEN_SECONDLY_ROLLING')));
+      const result = scheduler.run(1, within(), failing(starts, tooMany('TEN_SECONDLY_ROLLING')));
       await vi.advanceTimersByTimeAsync(7_999);
       expect(starts).toEqual([2_000]);
       await vi.advanceTimersByTimeAsync(1);
@@ -453,13 +460,14 @@ describe('HubSpot call scheduler', () => {
       expect(starts).toEqual([2_000, 10_000]);
     });
 
-    it('answers HUBSPOT_RATE_LIMITED at once, with when to try again, when the pause HubSpot asks for exceeds the budget', async () => {
+    it('answers HUBSPOT_RATE_LIMITED at once, with when to try again, when the pause HubSpot asks for exceeds the deadline', async () => {
       const events: SchedulerEvent[] = [];
-      const scheduler = new HubSpotScheduler({ maxTotalWaitMs: 5_000, onEvent: (event) => events.push(event) });
+      const scheduler = new HubSpotScheduler({ onEvent: (event) => events.push(event) });
       const limit = httpError(429, { 'retry-after': '60' });
       const call = failing([], limit);
-      const error = await rejection(scheduler.run(1, call));
+      const error = await rejection(scheduler.run(1, within(5_000), call));
       expect(error.code).toBe('HUBSPOT_RATE_LIMITED');
+      expect(error.message).toBe('HubSpot asked us to slow down for this account for longer than the card can wait.');
       expect(error.retryAfterSeconds).toBe(60);
       expect(error.cause).toBe(limit);
       expect(call).toHaveBeenCalledTimes(1);
@@ -468,26 +476,30 @@ describe('HubSpot call scheduler', () => {
 
       // The lane stays paused, so its next call does not even try.
       const next = vi.fn(ok);
-      expect(await rejection(scheduler.run(1, next))).toMatchObject({ code: 'HUBSPOT_RATE_LIMITED', retryAfterSeconds: 60 });
+      expect(await rejection(scheduler.run(1, within(5_000), next))).toMatchObject({ code: 'HUBSPOT_RATE_LIMITED', retryAfterSeconds: 60 });
       expect(next).not.toHaveBeenCalled();
       expect(Date.now()).toBe(T0);
     });
 
-    it('gives up at once when the window cannot free within the budget, saying when it will', async () => {
-      const scheduler = new HubSpotScheduler({ limits: { general: { max: 1, intervalMs: 10_000 } }, maxTotalWaitMs: 5_000 });
-      await scheduler.run(1, ok);
+    it('gives up at once when the window cannot free within the deadline, saying when it will', async () => {
+      const scheduler = new HubSpotScheduler({ limits: { general: { max: 1, intervalMs: 10_000 } } });
+      await scheduler.run(1, within(5_000), ok);
       await vi.advanceTimersByTimeAsync(1_500);
       const next = vi.fn(ok);
-      expect(await rejection(scheduler.run(1, next))).toMatchObject({ code: 'HUBSPOT_RATE_LIMITED', retryAfterSeconds: 9 });
+      expect(await rejection(scheduler.run(1, within(5_000), next))).toMatchObject({
+        code: 'HUBSPOT_RATE_LIMITED',
+        message: 'Too many HubSpot calls are waiting for this account right now, and the card could not wait longer.',
+        retryAfterSeconds: 9,
+      });
       expect(next).not.toHaveBeenCalled();
       expect(Date.now()).toBe(T0 + 1_500);
     });
 
-    it('gives up when the budget runs out behind the concurrency cap', async () => {
-      const scheduler = new HubSpotScheduler({ maxConcurrentPerLane: 1, maxTotalWaitMs: 1_000 });
-      const slow = scheduler.run(1, () => new Promise((resolve) => setTimeout(resolve, 5_000, 'slow')));
+    it('gives up when the deadline ends behind the concurrency cap', async () => {
+      const scheduler = new HubSpotScheduler({ maxConcurrentPerLane: 1 });
+      const slow = scheduler.run(1, within(10_000), () => new Promise((resolve) => setTimeout(resolve, 5_000, 'slow')));
       const next = vi.fn(ok);
-      const queued = settled(scheduler.run(1, next));
+      const queued = settled(scheduler.run(1, within(1_000), next));
       await vi.advanceTimersByTimeAsync(999);
       expect(queued.done).toBe(false);
       await vi.advanceTimersByTimeAsync(1);
@@ -502,7 +514,7 @@ describe('HubSpot call scheduler', () => {
       const failures: Error[] = [400, 401, 403, 404].map((status) => httpError(status));
       for (const original of failures) {
         const call = failing([], original);
-        await expect(scheduler.run(1, call)).rejects.toBe(original);
+        await expect(scheduler.run(1, within(), call)).rejects.toBe(original);
         expect(call).toHaveBeenCalledTimes(1);
       }
     });
@@ -511,7 +523,7 @@ describe('HubSpot call scheduler', () => {
       const scheduler = new HubSpotScheduler();
       const bug = new RangeError('bug');
       await expect(
-        scheduler.run(1, async () => {
+        scheduler.run(1, within(), async () => {
           throw bug;
         }),
       ).rejects.toBe(bug);
@@ -521,26 +533,127 @@ describe('HubSpot call scheduler', () => {
   describe('memory', () => {
     it('forgets idle accounts', async () => {
       const scheduler = new HubSpotScheduler();
-      await Promise.all(Array.from({ length: 50 }, (_, i) => scheduler.run(`account-${i}`, ok)));
+      await Promise.all(Array.from({ length: 50 }, (_, i) => scheduler.run(`account-${i}`, within(), ok)));
       expect(scheduler.trackedAccounts).toBe(50);
       await vi.advanceTimersByTimeAsync(10_000);
-      await scheduler.run('account-0', ok);
+      await scheduler.run('account-0', within(), ok);
       expect(scheduler.trackedAccounts).toBe(1);
       await vi.advanceTimersByTimeAsync(10_000);
-      await scheduler.run('account-1', ok);
+      await scheduler.run('account-1', within(), ok);
       expect(scheduler.trackedAccounts).toBe(1);
     });
 
     it('keeps a paused account until its pause ends', async () => {
-      const scheduler = new HubSpotScheduler({ maxTotalWaitMs: 1_000 });
-      await rejection(scheduler.run(1, failing([], httpError(429, { 'retry-after': '30' }))));
+      const scheduler = new HubSpotScheduler();
+      await rejection(scheduler.run(1, within(1_000), failing([], httpError(429, { 'retry-after': '30' }))));
       await vi.advanceTimersByTimeAsync(20_000);
-      await scheduler.run(2, ok);
+      await scheduler.run(2, within(), ok);
       expect(scheduler.trackedAccounts).toBe(2);
       await vi.advanceTimersByTimeAsync(10_000);
-      await scheduler.run(2, ok);
+      await scheduler.run(2, within(), ok);
       expect(scheduler.trackedAccounts).toBe(1);
     });
+  });
+});
+
+describe('HubSpot call scheduler, deadlines', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: T0 });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+  /** A call that never answers and ignores its signal, recording the signal it was given. */
+  const hanging = (signals: AbortSignal[]) => (_report: unknown, signal: AbortSignal) => {
+    signals.push(signal);
+    return new Promise<string>(() => undefined);
+  };
+
+  it("abandons an attempt at the caller's deadline even if the call ignores its signal, and frees the slot at once", async () => {
+    const scheduler = new HubSpotScheduler({ maxConcurrentPerLane: 1 });
+    const signals: AbortSignal[] = [];
+    const hung = settled(scheduler.run(1, within(1_000), hanging(signals)));
+    const starts: number[] = [];
+    const next = scheduler.run(1, within(5_000), timed(starts, ok));
+    await vi.advanceTimersByTimeAsync(999);
+    expect(hung.done).toBe(false);
+    expect(starts).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(signals).toHaveLength(1);
+    expect(signals[0]?.aborted).toBe(true);
+    expect(hung.error).toMatchObject({ code: 'HUBSPOT_UNAVAILABLE', message: 'HubSpot did not answer in time, and the card could not wait longer.' });
+    await expect(next).resolves.toBe('ok');
+    expect(starts).toEqual([1_000]);
+  });
+
+  it('abandons one attempt at the attempt cap and tries again within the deadline', async () => {
+    const scheduler = new HubSpotScheduler({ random: () => 0 });
+    const deadline = new Deadline({ budgetMs: 5_000, attemptCapMs: 1_000 }, 'the card');
+    const starts: number[] = [];
+    let calls = 0;
+    const result = scheduler.run(1, deadline, (_report, signal) => {
+      starts.push(Date.now() - T0);
+      calls += 1;
+      return calls === 1 ? hanging([])(undefined, signal) : ok();
+    });
+    await vi.advanceTimersByTimeAsync(1_000);
+    // The retry's backoff (0 here) is a timer of its own.
+    await vi.advanceTimersByTimeAsync(1);
+    await expect(result).resolves.toBe('ok');
+    expect(starts).toHaveLength(2);
+    expect(starts[1]).toBeGreaterThanOrEqual(1_000);
+  });
+
+  it('gives the last attempt, and a create, everything that is left instead of the attempt cap', async () => {
+    const scheduler = new HubSpotScheduler({ maxAttempts: 2, random: () => 0 });
+    for (const [idempotent, attempts] of [
+      [false, 1],
+      [true, 2],
+    ] as const) {
+      const signals: AbortSignal[] = [];
+      const started = Date.now();
+      const result = settled(scheduler.run(1, new Deadline({ budgetMs: 5_000, attemptCapMs: 1_000 }, 'the card'), hanging(signals), { idempotent }));
+      await vi.advanceTimersByTimeAsync(4_999);
+      expect(result.done).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(result.error).toMatchObject({ code: 'HUBSPOT_UNAVAILABLE' });
+      expect(signals).toHaveLength(attempts);
+      expect(Date.now() - started).toBe(5_000);
+    }
+  });
+
+  it('gives up when the backoff before the next attempt does not fit the deadline, saying the card could not wait longer', async () => {
+    const scheduler = new HubSpotScheduler({ random: () => 1 });
+    const call = failing([], httpError(503), httpError(503), httpError(503));
+    const result = rejection(scheduler.run(1, within(600), call));
+    await vi.advanceTimersByTimeAsync(600);
+    expect(await result).toMatchObject({ code: 'HUBSPOT_UNAVAILABLE', message: 'HubSpot did not answer in time, and the card could not wait longer.' });
+    // 250 ms, then 500 ms more would end past 600 ms.
+    expect(call).toHaveBeenCalledTimes(2);
+  });
+
+  it('never starts a call whose deadline has already ended', async () => {
+    const scheduler = new HubSpotScheduler();
+    const deadline = within(1_000);
+    await vi.advanceTimersByTimeAsync(1_000);
+    const call = vi.fn(ok);
+    expect(await rejection(scheduler.run(1, deadline, call))).toMatchObject({ code: 'HUBSPOT_UNAVAILABLE' });
+    expect(call).not.toHaveBeenCalled();
+    expect(scheduler.trackedAccounts).toBe(0);
+  });
+
+  it('stops waiting for shared work at the deadline, which goes on for whoever else waits', async () => {
+    let finish = (_value: string) => {};
+    const shared = new Promise<string>((resolve) => (finish = resolve));
+    const early = settled(within(1_000).wait(shared, 'Renewing the HubSpot access token took too long'));
+    const late = within(5_000).wait(shared, 'Renewing the HubSpot access token took too long');
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(early.error).toMatchObject({
+      code: 'HUBSPOT_UNAVAILABLE',
+      message: 'Renewing the HubSpot access token took too long, and the card could not wait longer.',
+    });
+    finish('token');
+    await expect(late).resolves.toBe('token');
   });
 });
 
@@ -594,7 +707,7 @@ describe('HubSpot call scheduler, creates', () => {
     for (const failure of [httpError(503), fetchFailed('ECONNRESET'), Object.assign(new Error('timed out'), { name: 'TimeoutError' })]) {
       const starts: number[] = [];
       const call = failing(starts, failure);
-      const error = await rejection(scheduler.run(1, call, { idempotent: false }));
+      const error = await rejection(scheduler.run(1, within(), call, { idempotent: false }));
       expect(error.code).toBe('HUBSPOT_UNAVAILABLE');
       expect(call).toHaveBeenCalledTimes(1);
     }
@@ -604,7 +717,7 @@ describe('HubSpot call scheduler, creates', () => {
     const scheduler = new HubSpotScheduler({ random: () => 0 });
     const starts: number[] = [];
     const call = failing(starts, fetchFailed('ECONNREFUSED'), httpError(429, { 'retry-after': '1' }));
-    const result = scheduler.run(1, call, { idempotent: false });
+    const result = scheduler.run(1, within(), call, { idempotent: false });
     await vi.runAllTimersAsync();
     expect(await result).toBe('ok');
     expect(call).toHaveBeenCalledTimes(3);

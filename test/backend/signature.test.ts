@@ -1,6 +1,7 @@
 import { Signature } from '@hubspot/api-client';
 import Fastify, { type FastifyInstance, type FastifyRequest, type InjectOptions } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createDeadlines } from '../../backend/src/hubspot/deadline.js';
 import { computeSignatureV3, signedUri } from '../../backend/src/hubspot/signature.js';
 import { errorHandlerPlugin } from '../../backend/src/plugins/error-handler.js';
 import { signedApiPlugin } from '../../backend/src/pipeline/signed-api.js';
@@ -56,10 +57,12 @@ describe('signed-requests plugin', () => {
         // No write routes here: the exactly-once step is tested through the harness.
         writeRequests: {
           claim: async () => ({ kind: 'claimed' }),
-          answer: async () => undefined,
-          release: async () => undefined,
+          intend: async () => undefined,
+          settle: async () => undefined,
+          closeAbandoned: async () => 0,
           purgeOlderThan: async () => 0,
         },
+        deadlines: createDeadlines(),
         // The viewer step is the harness's business; here it only has to let the signed identity through.
         resolveViewer: async (identity) => ({
           viewer: {

@@ -248,6 +248,36 @@ describe('local HubSpot endpoints', () => {
     await expect(hung).rejects.toThrow();
   });
 
+  it('hangs or resets only the paths it is told to, and a hang with forMs is answered as usual afterwards', async () => {
+    const bearer = token();
+    const refresh = fake.tokens.issue(northwind.portalId, admin.id).refreshToken;
+    const tokenCall = (signal?: AbortSignal) =>
+      fetch(`${base}/oauth/2026-03/token`, {
+        method: 'POST',
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refresh, client_id: APP.clientId, client_secret: APP.clientSecret }),
+        ...(signal === undefined ? {} : { signal }),
+      });
+    fake.switches.timeoutNext(1, { pathPrefix: '/oauth/2026-03/token' });
+    // Other paths are not held by it.
+    expect((await get('/settings/v3/users/teams', bearer)).status).toBe(200);
+    await expect(tokenCall(AbortSignal.timeout(300))).rejects.toMatchObject({ name: 'TimeoutError' });
+
+    fake.switches.timeoutNext(1, { pathPrefix: '/oauth/2026-03/token', forMs: 200 });
+    const started = performance.now();
+    expect((await tokenCall()).status).toBe(200);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(190);
+
+    fake.switches.resetNext(1, { pathPrefix: '/settings/', afterMs: 50 });
+    const reset = await fetch(`${base}/settings/v3/users/teams`, { headers: { authorization: `Bearer ${bearer}` } }).catch((error: unknown) => error);
+    expect(reset).toMatchObject({ name: 'TypeError', message: 'fetch failed' });
+    expect((reset as TypeError).cause).toMatchObject({ code: expect.stringMatching(/^(ECONNRESET|UND_ERR_SOCKET)$/) as unknown });
+
+    fake.switches.timeoutNext(2);
+    fake.switches.resetNext(2);
+    fake.switches.clearFailures();
+    expect((await get('/settings/v3/users/teams', bearer)).status).toBe(200);
+  });
+
   it('runs the OAuth code flow: single-use codes, refresh until the install is revoked', async () => {
     const redirect = 'https://viewer-guard.example.com/oauth/callback';
     const form = new URLSearchParams({

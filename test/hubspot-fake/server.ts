@@ -1,4 +1,5 @@
 import formbody from '@fastify/formbody';
+import { setMaxListeners } from 'node:events';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { checkResponse, violationRegistry, type ContractViolation } from './contract.js';
 import { errorBody, expiredAuthentication, internalError, invalidAuthentication, missingScopes, rateLimited, sendError } from './errors.js';
@@ -47,15 +48,27 @@ export interface FakeHubSpot {
     latencyMs: number;
     /** The next `count` API calls (only those whose path starts with `pathPrefix`, when given) answer `status`. */
     failNext(count: number, status?: number, pathPrefix?: string): void;
-    /** Forgets the failures failNext queued and that no call has met yet. */
+    /** Forgets the failures failNext, timeoutNext, resetNext, resetAfterNext and rateLimitNext queued and that no call has met yet. */
     clearFailures(): void;
     /**
      * The next `count` API calls under `pathPrefix` answer 200 with `body`: a shape HubSpot might send but the fake does
      * not, to prove the backend refuses to guess. Exempt from the contract check, since the test chose it.
      */
     answerNext(count: number, body: unknown, pathPrefix: string): void;
-    timeoutNext(count: number): void;
-    rateLimitNext(count: number, options?: { retryAfterSeconds?: number }): void;
+    /**
+     * The next `count` API calls (the token endpoint included; only those under `pathPrefix`, when given) hang: no
+     * answer until the fake closes or, with `forMs`, answered as usual after that long (HubSpot slow, not dead).
+     */
+    timeoutNext(count: number, options?: { pathPrefix?: string; forMs?: number }): void;
+    /** The next `count` API calls (under `pathPrefix`, when given) get no answer: their connection is reset (TCP RST) after `afterMs`. */
+    resetNext(count: number, options?: { pathPrefix?: string; afterMs?: number }): void;
+    /** The next `count` API calls (under `pathPrefix`, when given) answer 429, with Retry-After when `retryAfterSeconds` is given. */
+    /**
+     * The next `count` API calls under `pathPrefix` are carried out (a create makes its record), then their connection
+     * is reset before the answer leaves: the caller cannot tell whether HubSpot acted.
+     */
+    resetAfterNext(count: number, pathPrefix: string): void;
+    rateLimitNext(count: number, options?: { retryAfterSeconds?: number; pathPrefix?: string }): void;
     enforceRateLimit: boolean;
     /** Tokens introspect as user-level installs (HubSpot's per-user app model, platform 2026.09). */
     userLevelInstalls: boolean;
@@ -81,6 +94,8 @@ export interface FakeHubSpot {
     answersOnTheWay(): number;
   };
   readonly contract: { violations(): ContractViolation[] };
+  /** What the local HubSpot holds (records, notes, tokens), for tests that check what a write really left behind. */
+  readonly state: FakeState;
   /**
    * What people change in HubSpot's own UI while the backend runs (details in world.ts), visible in the very next
    * API answer; not recorded in `calls`, which holds API requests only:
@@ -122,11 +137,15 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
   const context: FakeContext = { options, state };
   const violations: ContractViolation[] = [];
   const closing = new AbortController();
+  // Each hung call waits for it.
+  setMaxListeners(0, closing.signal);
   const pending = {
     fail: [] as Array<{ status: number; pathPrefix: string }>,
     answers: [] as Array<{ body: unknown; pathPrefix: string }>,
-    timeouts: 0,
-    rateLimits: [] as Array<number | undefined>,
+    hangs: [] as Array<{ pathPrefix: string; forMs: number | undefined }>,
+    resets: [] as Array<{ pathPrefix: string; afterMs: number }>,
+    rateLimits: [] as Array<{ retryAfterSeconds: number | undefined; pathPrefix: string }>,
+    resetsAfter: [] as string[],
   };
   const scripted = new WeakSet<FastifyRequest>();
   const switches = {
@@ -135,6 +154,10 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
     rateLimits: structuredClone(RATE_LIMITS),
     clearFailures: () => {
       pending.fail.length = 0;
+      pending.hangs.length = 0;
+      pending.resets.length = 0;
+      pending.resetsAfter.length = 0;
+      pending.rateLimits.length = 0;
     },
     failNext: (count: number, status = 500, pathPrefix = '/') => {
       for (let i = 0; i < count; i += 1) pending.fail.push({ status, pathPrefix });
@@ -142,11 +165,18 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
     answerNext: (count: number, body: unknown, pathPrefix: string) => {
       for (let i = 0; i < count; i += 1) pending.answers.push({ body, pathPrefix });
     },
-    timeoutNext: (count: number) => {
-      pending.timeouts += count;
+    timeoutNext: (count: number, { pathPrefix = '/', forMs }: { pathPrefix?: string; forMs?: number } = {}) => {
+      for (let i = 0; i < count; i += 1) pending.hangs.push({ pathPrefix, forMs });
     },
-    rateLimitNext: (count: number, opts: { retryAfterSeconds?: number } = {}) =>
-      pending.rateLimits.push(...Array<number | undefined>(count).fill(opts.retryAfterSeconds)),
+    resetNext: (count: number, { pathPrefix = '/', afterMs = 0 }: { pathPrefix?: string; afterMs?: number } = {}) => {
+      for (let i = 0; i < count; i += 1) pending.resets.push({ pathPrefix, afterMs });
+    },
+    rateLimitNext: (count: number, { retryAfterSeconds, pathPrefix = '/' }: { retryAfterSeconds?: number; pathPrefix?: string } = {}) => {
+      for (let i = 0; i < count; i += 1) pending.rateLimits.push({ retryAfterSeconds, pathPrefix });
+    },
+    resetAfterNext: (count: number, pathPrefix: string) => {
+      for (let i = 0; i < count; i += 1) pending.resetsAfter.push(pathPrefix);
+    },
     get userLevelInstalls() {
       return state.userLevelInstalls;
     },
@@ -203,21 +233,50 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
     reply.header('X-HubSpot-RateLimit-Remaining', String(Math.max(0, remaining)));
   }
 
+  /** The first switch queued for this request's path, taken off its queue. */
+  function take<T extends { pathPrefix: string }>(queue: T[], request: FastifyRequest): T | undefined {
+    const index = queue.findIndex((entry) => request.url.startsWith(entry.pathPrefix));
+    return index === -1 ? undefined : queue.splice(index, 1)[0];
+  }
+
+  /** Waits `ms` (forever when undefined) or until the fake closes; true when it closed. */
+  const pause = (ms: number | undefined) =>
+    new Promise<boolean>((resolve) => {
+      if (closing.signal.aborted) {
+        resolve(true);
+        return;
+      }
+      const onClose = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer =
+        ms === undefined
+          ? undefined
+          : setTimeout(() => {
+              closing.signal.removeEventListener('abort', onClose);
+              resolve(false);
+            }, ms);
+      closing.signal.addEventListener('abort', onClose, { once: true });
+    });
+
   app.addHook('onRequest', async (request, reply) => {
     if (!isApi(request)) return;
-    if (pending.timeouts > 0) {
-      pending.timeouts -= 1;
-      // Never answers: the connection is dropped when the fake closes.
-      await new Promise((resolve) => closing.signal.addEventListener('abort', resolve, { once: true }));
+    const hang = take(pending.hangs, request);
+    if (hang !== undefined && (await pause(hang.forMs))) {
+      // Never answered: the connection is dropped when the fake closes.
       reply.raw.destroy();
       return reply;
     }
-    if (switches.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, switches.latencyMs));
-    const failure = pending.fail.findIndex((entry) => request.url.startsWith(entry.pathPrefix));
-    if (failure !== -1) {
-      const [entry] = pending.fail.splice(failure, 1);
-      return sendError(reply, entry?.status ?? 500, internalError());
+    const reset = take(pending.resets, request);
+    if (reset !== undefined) {
+      await pause(reset.afterMs);
+      request.raw.socket.resetAndDestroy();
+      return reply;
     }
+    if (switches.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, switches.latencyMs));
+    const failure = take(pending.fail, request);
+    if (failure !== undefined) return sendError(reply, failure.status, internalError());
     const answer = pending.answers.findIndex((entry) => request.url.startsWith(entry.pathPrefix));
     if (answer !== -1) {
       const [entry] = pending.answers.splice(answer, 1);
@@ -227,10 +286,10 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
         .header('content-type', 'application/json;charset=utf-8')
         .send(JSON.stringify(entry?.body ?? null));
     }
-    if (pending.rateLimits.length > 0) {
-      const retryAfter = pending.rateLimits.shift();
+    const limited = take(pending.rateLimits, request);
+    if (limited !== undefined) {
       rateLimitHeaders(request, reply, 0);
-      if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter));
+      if (limited.retryAfterSeconds !== undefined) reply.header('Retry-After', String(limited.retryAfterSeconds));
       return sendError(reply, 429, rateLimited(isSearch(request) ? 'search' : 'general'));
     }
     return undefined;
@@ -260,6 +319,15 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
     window.push(now());
     rateLimitHeaders(request, reply, limit.max - window.length);
     return undefined;
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    const reset = isApi(request) ? pending.resetsAfter.findIndex((pathPrefix) => request.url.startsWith(pathPrefix)) : -1;
+    if (reset !== -1) {
+      pending.resetsAfter.splice(reset, 1);
+      reply.raw.destroy();
+    }
+    return payload;
   });
 
   app.addHook('onSend', async (request, reply, payload) => {
@@ -345,6 +413,7 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
       liveRefreshTokens: (portalId) => [...state.refreshTokens].flatMap(([token, record]) => (record.portalId === portalId ? [token] : [])),
     },
     contract: { violations: () => [...violations] },
+    state,
     world: createWorld(state),
   };
 }

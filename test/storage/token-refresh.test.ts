@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { AppError } from '../../backend/src/errors.js';
 import { HubSpotHttpError } from '../../backend/src/hubspot/http-error.js';
 import { createOAuthClient, InvalidGrantError, refreshMayHaveReachedHubSpot, type OAuthClient } from '../../backend/src/hubspot/oauth.js';
+import { createDeadlines } from '../../backend/src/hubspot/deadline.js';
 import { HubSpotScheduler } from '../../backend/src/hubspot/scheduler.js';
 import { createInstallationStore, openDatabase, TokenCipher, type StoreDatabase, type Tables } from '../../backend/src/store/index.js';
 import { createTokenManager, type TokenManager } from '../../backend/src/tokens/token-manager.js';
@@ -48,6 +49,8 @@ async function untilAnUpdateWaitsForALock(db: Kysely<Tables>): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+/** A card request's deadline, as the pipeline makes one. */
+const card = () => createDeadlines().card();
 
 describe.each(databaseTargets)('install token refresh on $title', (target) => {
   describe.skipIf(target.skip)(target.name, () => {
@@ -115,14 +118,14 @@ describe.each(databaseTargets)('install token refresh on $title', (target) => {
     it('uses the stored token while it is fresh', async () => {
       const { issued } = await install(30 * 60 * 1000);
       const { tokens } = await instance();
-      expect(await tokens.accessTokenFor(account.portalId)).toBe(issued.accessToken);
+      expect(await tokens.accessTokenFor(account.portalId, card())).toBe(issued.accessToken);
       expect(fake.calls.count('POST', '/oauth/2026-03/token')).toBe(0);
     });
 
     it('refreshes ahead of expiry exactly once for 50 concurrent callers', async () => {
       const { issued, installations } = await install(MARGIN_MS - 1000);
       const { tokens } = await instance();
-      const results = await Promise.all(Array.from({ length: 50 }, () => tokens.accessTokenFor(account.portalId)));
+      const results = await Promise.all(Array.from({ length: 50 }, () => tokens.accessTokenFor(account.portalId, card())));
       expect(new Set(results).size).toBe(1);
       expect(results[0]).not.toBe(issued.accessToken);
       expect(fake.calls.count('POST', '/oauth/2026-03/token')).toBe(1);
@@ -134,7 +137,9 @@ describe.each(databaseTargets)('install token refresh on $title', (target) => {
     it.runIf(target.name === 'postgres')('refreshes once across two instances sharing the database', async () => {
       await install(MARGIN_MS - 1000);
       const [first, second] = [await instance(), await instance()];
-      const results = await Promise.all(Array.from({ length: 50 }, (_, index) => (index % 2 === 0 ? first : second).tokens.accessTokenFor(account.portalId)));
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, index) => (index % 2 === 0 ? first : second).tokens.accessTokenFor(account.portalId, card())),
+      );
       expect(new Set(results).size).toBe(1);
       expect(fake.calls.count('POST', '/oauth/2026-03/token')).toBe(1);
     });
@@ -143,17 +148,17 @@ describe.each(databaseTargets)('install token refresh on $title', (target) => {
       const { installations } = await install(1000);
       fake.tokens.revokeInstall(account.portalId);
       const { tokens } = await instance();
-      const error = await tokens.accessTokenFor(account.portalId).catch((caught: unknown) => caught);
+      const error = await tokens.accessTokenFor(account.portalId, card()).catch((caught: unknown) => caught);
       expect(error).toMatchObject({ code: 'INSTALL_NEEDS_REPAIR' });
       expect(await installations.get(account.portalId)).toMatchObject({ status: 'needs_reinstall' });
       // Later calls answer from the stored status without asking HubSpot again.
-      await expect(tokens.accessTokenFor(account.portalId)).rejects.toMatchObject({ code: 'INSTALL_NEEDS_REPAIR' });
+      await expect(tokens.accessTokenFor(account.portalId, card())).rejects.toMatchObject({ code: 'INSTALL_NEEDS_REPAIR' });
       expect(fake.calls.count('POST', '/oauth/2026-03/token')).toBe(1);
     });
 
     it('says the app is not installed for an unknown account', async () => {
       const { tokens } = await instance();
-      await expect(tokens.accessTokenFor(424242)).rejects.toMatchObject({ code: 'NOT_INSTALLED' });
+      await expect(tokens.accessTokenFor(424242, card())).rejects.toMatchObject({ code: 'NOT_INSTALLED' });
     });
 
     it('retries a HubSpot 5xx during refresh after re-reading the row, and still refreshes once', async () => {
@@ -161,7 +166,7 @@ describe.each(databaseTargets)('install token refresh on $title', (target) => {
       const { installations } = await install(1000);
       fake.switches.tokenFaultNext(1, { status: 502 });
       const { tokens } = await instance();
-      await expect(tokens.accessTokenFor(account.portalId)).resolves.toMatch(/^CNfake-/);
+      await expect(tokens.accessTokenFor(account.portalId, card())).resolves.toMatch(/^CNfake-/);
       expect(fake.calls.all().map((call) => call.status)).toEqual([502, 200]);
       // The 502 came before HubSpot did anything, so the stored refresh token was still good and is now replaced.
       expect((await installations.get(account.portalId))?.refreshToken).toBe(fake.tokens.liveRefreshTokens(account.portalId)[0]);
@@ -173,7 +178,7 @@ describe.each(databaseTargets)('install token refresh on $title', (target) => {
       const { tokens } = await instance();
       const seen = new Set([issued.refreshToken]);
       for (let round = 0; round < 3; round += 1) {
-        const accessToken = await tokens.accessTokenFor(account.portalId);
+        const accessToken = await tokens.accessTokenFor(account.portalId, card());
         const stored = await installations.get(account.portalId);
         expect(stored).toMatchObject({ accessToken, status: 'active', refreshStartedAt: null });
         expect(fake.tokens.liveRefreshTokens(account.portalId)).toEqual([stored?.refreshToken]);
@@ -189,11 +194,11 @@ describe.each(databaseTargets)('install token refresh on $title', (target) => {
       const { issued, installations } = await install(1000);
       const { tokens, database } = await instance();
       const allow = await refuseUpdates(database.db, database.dialect);
-      await expect(tokens.accessTokenFor(account.portalId)).rejects.toMatchObject({ code: 'DATABASE_UNAVAILABLE' });
+      await expect(tokens.accessTokenFor(account.portalId, card())).rejects.toMatchObject({ code: 'DATABASE_UNAVAILABLE' });
       expect(fake.calls.count('POST', TOKEN)).toBe(0);
       expect(fake.tokens.liveRefreshTokens(account.portalId)).toEqual([issued.refreshToken]);
       await allow();
-      await expect(tokens.accessTokenFor(account.portalId)).resolves.toMatch(/^CNfake-/);
+      await expect(tokens.accessTokenFor(account.portalId, card())).resolves.toMatch(/^CNfake-/);
       expect(await installations.get(account.portalId)).toMatchObject({ status: 'active', refreshStartedAt: null });
     });
 
@@ -202,12 +207,12 @@ describe.each(databaseTargets)('install token refresh on $title', (target) => {
       const { installations } = await install(1000);
       const { tokens, database } = await instance();
       const allow = await refuseUpdates(database.db, database.dialect, 'access_token_enc');
-      await expect(tokens.accessTokenFor(account.portalId)).rejects.toMatchObject({ code: 'DATABASE_UNAVAILABLE' });
+      await expect(tokens.accessTokenFor(account.portalId, card())).rejects.toMatchObject({ code: 'DATABASE_UNAVAILABLE' });
       expect(fake.calls.count('POST', TOKEN)).toBe(1);
       const [live] = fake.tokens.liveRefreshTokens(account.portalId);
       expect((await installations.get(account.portalId))?.refreshToken).not.toBe(live);
       await allow();
-      const accessToken = await tokens.accessTokenFor(account.portalId);
+      const accessToken = await tokens.accessTokenFor(account.portalId, card());
       expect(await installations.get(account.portalId)).toMatchObject({ accessToken, refreshToken: live, status: 'active', refreshStartedAt: null });
       expect(fake.calls.count('POST', TOKEN)).toBe(1);
     });
@@ -217,23 +222,23 @@ describe.each(databaseTargets)('install token refresh on $title', (target) => {
       const { installations } = await install(1000);
       const first = await instance();
       const allow = await refuseUpdates(first.database.db, first.database.dialect, 'access_token_enc');
-      await expect(first.tokens.accessTokenFor(account.portalId)).rejects.toMatchObject({ code: 'DATABASE_UNAVAILABLE' });
+      await expect(first.tokens.accessTokenFor(account.portalId, card())).rejects.toMatchObject({ code: 'DATABASE_UNAVAILABLE' });
       await allow();
       const second = await instance();
-      await expect(second.tokens.accessTokenFor(account.portalId)).rejects.toMatchObject({ code: 'INSTALL_NEEDS_REPAIR' });
+      await expect(second.tokens.accessTokenFor(account.portalId, card())).rejects.toMatchObject({ code: 'INSTALL_NEEDS_REPAIR' });
       expect(await installations.get(account.portalId)).toMatchObject({ status: 'needs_reinstall' });
       now += 1000;
-      const accessToken = await first.tokens.accessTokenFor(account.portalId);
+      const accessToken = await first.tokens.accessTokenFor(account.portalId, card());
       expect(await installations.get(account.portalId)).toMatchObject({ accessToken, status: 'active', statusReason: null });
       expect(fake.tokens.liveRefreshTokens(account.portalId)).toEqual([(await installations.get(account.portalId))?.refreshToken]);
-      await expect(second.tokens.accessTokenFor(account.portalId)).resolves.toBe(accessToken);
+      await expect(second.tokens.accessTokenFor(account.portalId, card())).resolves.toBe(accessToken);
     });
 
     it('tries again after a lost answer only through a fresh read of the row; without rotation that recovers', async () => {
       const { issued, installations } = await install(1000);
       fake.switches.tokenFaultNext(1, 'answer-lost');
       const { tokens } = await instance();
-      await expect(tokens.accessTokenFor(account.portalId)).resolves.toMatch(/^CNfake-/);
+      await expect(tokens.accessTokenFor(account.portalId, card())).resolves.toMatch(/^CNfake-/);
       expect(fake.calls.all().map((call) => call.status)).toEqual([0, 200]);
       expect(await installations.get(account.portalId)).toMatchObject({ refreshToken: issued.refreshToken, status: 'active', refreshStartedAt: null });
     });
@@ -243,7 +248,7 @@ describe.each(databaseTargets)('install token refresh on $title', (target) => {
       const { installations } = await install(1000);
       fake.switches.tokenFaultNext(1, 'answer-lost');
       const { tokens } = await instance();
-      await expect(tokens.accessTokenFor(account.portalId)).rejects.toMatchObject({ code: 'INSTALL_NEEDS_REPAIR' });
+      await expect(tokens.accessTokenFor(account.portalId, card())).rejects.toMatchObject({ code: 'INSTALL_NEEDS_REPAIR' });
       expect(fake.calls.all().map((call) => call.status)).toEqual([0, 400]);
       const stored = await installations.get(account.portalId);
       expect(stored).toMatchObject({ status: 'needs_reinstall', refreshStartedAt: null });
@@ -254,12 +259,12 @@ describe.each(databaseTargets)('install token refresh on $title', (target) => {
       const { installations } = await install(1000);
       fake.switches.tokenFaultNext(2, 'answer-lost');
       const { tokens } = await instance();
-      await expect(tokens.accessTokenFor(account.portalId)).rejects.toMatchObject({ code: 'HUBSPOT_UNAVAILABLE' });
+      await expect(tokens.accessTokenFor(account.portalId, card())).rejects.toMatchObject({ code: 'HUBSPOT_UNAVAILABLE' });
       expect(fake.calls.count('POST', TOKEN)).toBe(2);
       expect((await installations.get(account.portalId))?.refreshStartedAt).toEqual(new Date(now));
       // A process that died mid-refresh leaves the same mark; without rotation the next refresh simply works.
       const { tokens: restarted } = await instance();
-      await expect(restarted.accessTokenFor(account.portalId)).resolves.toMatch(/^CNfake-/);
+      await expect(restarted.accessTokenFor(account.portalId, card())).resolves.toMatch(/^CNfake-/);
       expect(await installations.get(account.portalId)).toMatchObject({ status: 'active', refreshStartedAt: null });
     });
 
@@ -287,7 +292,7 @@ describe.each(databaseTargets)('install token refresh on $title', (target) => {
           return oauth.refresh(portalId, refreshToken);
         },
       }));
-      await expect(tokens.accessTokenFor(account.portalId)).resolves.toMatch(/^CNfake-/);
+      await expect(tokens.accessTokenFor(account.portalId, card())).resolves.toMatch(/^CNfake-/);
       expect(fake.calls.all().map((call) => call.status)).toEqual([200, 400, 200]);
       expect(await installations.get(account.portalId)).toMatchObject({ status: 'active', refreshStartedAt: null });
       expect(fake.tokens.liveRefreshTokens(account.portalId)).toEqual([(await installations.get(account.portalId))?.refreshToken]);

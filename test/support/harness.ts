@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { FastifyBaseLogger, FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildBackend } from '../../backend/src/app.js';
 import { APP_CONFIG_FILE, loadConfig, type Config } from '../../backend/src/config.js';
+import type { DeadlineSettings } from '../../backend/src/hubspot/deadline.js';
 import { createInstallationStore, openDatabase, TokenCipher, type InstallationStore, type StoreDatabase } from '../../backend/src/store/index.js';
 import { createFakeHubSpot, type FakeHubSpot } from '../hubspot-fake/index.js';
 import { freePort } from './free-port.js';
@@ -50,6 +51,8 @@ export async function startHarness(
     logger?: FastifyBaseLogger;
     appConfigFile?: URL;
     trustProxy?: boolean;
+    /** Shorter budgets than production's (hubspot/deadline.ts), so deadline tests run in a second. */
+    deadlines?: Partial<DeadlineSettings>;
   } = {},
 ): Promise<Harness> {
   const now = options.now ?? Date.now;
@@ -85,6 +88,7 @@ export async function startHarness(
     now,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
     ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
+    ...(options.deadlines === undefined ? {} : { deadlines: options.deadlines }),
   });
   await app.listen({ port, host: '127.0.0.1' });
 

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { GetToken, HubSpotRequest, PortalCall } from './call.js';
 import { AppError } from '../errors.js';
+import type { Deadline } from './deadline.js';
 import { lowerCaseNames, readHttpFailure } from './http-error.js';
 import { sendHubSpotRequest } from './http.js';
 import type { HubSpotScheduler } from './scheduler.js';
@@ -20,8 +21,6 @@ export interface HubSpotApiOptions {
   apiBaseUrl: string;
   scheduler: HubSpotScheduler;
   getToken: GetToken;
-  /** Per attempt: a HubSpot call that has not fully answered by then is abandoned, and the scheduler retries or gives up. */
-  requestTimeoutMs: number;
 }
 
 export interface Team {
@@ -32,6 +31,8 @@ export interface Team {
 /** What the backend asks HubSpot about one account, always with that account's own install token. */
 export interface PortalApi extends CrmApi {
   readonly portalId: number;
+  /** The one deadline every call below runs within (and whoever waits on work shared with other requests). */
+  readonly deadline: Deadline;
   /** undefined when the user is not (or no longer) a user of this account. */
   getUser(userId: number): Promise<PublicUser | undefined>;
   /** The CRM owner record of a user (owner ids differ from user ids); undefined when the user owns nothing. */
@@ -42,13 +43,20 @@ export interface PortalApi extends CrmApi {
   listUsers(): Promise<PublicUser[]>;
 }
 
-export interface HubSpotApi {
+export interface PortalCaller {
+  /** Every call, its waits and the token it needs end at this deadline: the request's, created once when it arrived. */
+  deadline: Deadline;
   /**
-   * `token`: the install token the caller already holds for this request (the pipeline reads the installation once);
-   * without it every call asks `getToken`. `userId`: the HubSpot user the calls are made for, whose fair share of the
-   * account's rate limit they use; calls for nobody in particular share one.
+   * The install token the caller already holds for this request (the pipeline reads the installation once); without
+   * it every call asks `getToken`.
    */
-  forPortal(portalId: number, token?: string, userId?: number): PortalApi;
+  token?: string;
+  /** The HubSpot user the calls are made for, whose fair share of the account's rate limit they use; calls for nobody in particular share one. */
+  userId?: number;
+}
+
+export interface HubSpotApi {
+  forPortal(portalId: number, caller: PortalCaller): PortalApi;
 }
 
 /** HubSpot's dated (2026-03) user provisioning and owners APIs (shared/hubspot-openapi/2026-03/users.json, owners.json). */
@@ -65,20 +73,20 @@ function missingScopes(body: unknown): string[] {
 export function createHubSpotApi(options: HubSpotApiOptions): HubSpotApi {
   async function call<S extends z.ZodType>(
     portalId: number,
-    knownToken: string | undefined,
-    viewerId: number | undefined,
+    { deadline, token: knownToken, userId: viewerId }: PortalCaller,
     what: string,
     schema: S,
     request: HubSpotRequest,
     { notFoundIsEmpty, creates = false, search = false }: { notFoundIsEmpty: boolean; creates?: boolean; search?: boolean },
   ): Promise<z.infer<S> | undefined> {
-    const token = knownToken ?? (await options.getToken(portalId));
+    const token = knownToken ?? (await options.getToken(portalId, deadline));
     let result: unknown;
     try {
       result = await options.scheduler.run(
         portalId,
-        async (report) => {
-          const answer = await sendHubSpotRequest({ apiBaseUrl: options.apiBaseUrl, token, perAttemptMs: options.requestTimeoutMs }, request);
+        deadline,
+        async (report, signal) => {
+          const answer = await sendHubSpotRequest({ apiBaseUrl: options.apiBaseUrl, token }, request, signal);
           report(lowerCaseNames(answer.headers));
           return answer.data;
         },
@@ -122,10 +130,11 @@ export function createHubSpotApi(options: HubSpotApiOptions): HubSpotApi {
   }
 
   return {
-    forPortal(portalId, token, viewerId) {
-      const portalCall: PortalCall = (what, schema, request, callOptions) => call(portalId, token, viewerId, what, schema, request, callOptions);
+    forPortal(portalId, caller) {
+      const portalCall: PortalCall = (what, schema, request, callOptions) => call(portalId, caller, what, schema, request, callOptions);
       return {
         portalId,
+        deadline: caller.deadline,
         ...createCrmApi(portalCall, portalId),
         // 2026-03/users.json, GET /settings/users/2026-03/{userId}: idProperty defaults to USER_ID.
         getUser: (userId) => portalCall('read a user', publicUserSchema, { method: 'GET', path: `${USERS}/${userId}` }, { notFoundIsEmpty: true }),

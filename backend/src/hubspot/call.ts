@@ -1,10 +1,12 @@
 import type { z } from 'zod';
+import type { Deadline } from './deadline.js';
 
 /**
  * How hubspot/ gets an account's install token: declared here so this folder depends on nobody. The composition root
- * hands in the token manager's method; hubspot/ never learns where tokens are stored or how they are refreshed.
+ * hands in the token manager's method; hubspot/ never learns where tokens are stored or how they are refreshed. The
+ * caller stops waiting at `deadline`.
  */
-export type GetToken = (portalId: number) => Promise<string>;
+export type GetToken = (portalId: number, deadline: Deadline) => Promise<string>;
 
 /**
  * One HubSpot API request as plain data, so crm.ts and api.ts state the wire format and http.ts alone sends it.

@@ -68,7 +68,7 @@ function hasNetworkCode(value: unknown): boolean {
 
 /**
  * fetch's "fetch failed" TypeError (the cause carries the code), a socket error with a network code, and fetch's
- * AbortError / TimeoutError (AbortSignal.timeout, the per-attempt limit in http.ts).
+ * AbortError / TimeoutError (an attempt ended at its limit or its deadline: deadline.ts).
  */
 export function isNetworkFailure(error: unknown): boolean {
   if (!(error instanceof Error)) return false;

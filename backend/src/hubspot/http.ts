@@ -11,8 +11,6 @@ import { HubSpotHttpError } from './http-error.js';
 export interface HubSpotConnection {
   apiBaseUrl: string;
   token: string;
-  /** One attempt is abandoned after this long; the scheduler then retries it or gives up (HUBSPOT_UNAVAILABLE). */
-  perAttemptMs: number;
 }
 
 function urlOf(base: string, request: HubSpotRequest): string {
@@ -25,12 +23,12 @@ function urlOf(base: string, request: HubSpotRequest): string {
 }
 
 /**
- * One attempt at one HubSpot call: bearer token, JSON in and out, abandoned after `perAttemptMs` (the whole exchange,
- * body included: AbortSignal.timeout ends the body read too). A non-2xx answer throws HubSpotHttpError with the raw
- * body, which the scheduler and api.ts read for 401/403/404/429/5xx and the correlation id; a hung or dropped
- * connection throws fetch's TimeoutError or "fetch failed", both network failures (http-error.ts, isNetworkFailure).
+ * One attempt at one HubSpot call: bearer token, JSON in and out, abandoned when `signal` fires (the attempt's limit
+ * from the scheduler: deadline.ts), body read included. A non-2xx answer throws HubSpotHttpError with the raw body,
+ * which the scheduler and api.ts read for 401/403/404/429/5xx and the correlation id; a hung or dropped connection
+ * throws the signal's TimeoutError or "fetch failed", both network failures (http-error.ts, isNetworkFailure).
  */
-export async function sendHubSpotRequest(connection: HubSpotConnection, request: HubSpotRequest): Promise<HubSpotAnswer> {
+export async function sendHubSpotRequest(connection: HubSpotConnection, request: HubSpotRequest, signal: AbortSignal): Promise<HubSpotAnswer> {
   const response = await fetch(urlOf(connection.apiBaseUrl, request), {
     method: request.method,
     headers: {
@@ -39,7 +37,7 @@ export async function sendHubSpotRequest(connection: HubSpotConnection, request:
       ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
     },
     ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
-    signal: AbortSignal.timeout(connection.perAttemptMs),
+    signal,
   });
   const headers = Object.fromEntries(response.headers);
   const text = await response.text();

@@ -1,4 +1,5 @@
 import { AppError } from '../errors.js';
+import { createDeadlines, type Deadlines } from './deadline.js';
 import { HubSpotHttpError, neverSent, readHttpFailure } from './http-error.js';
 import type { CallOwner, HubSpotScheduler } from './scheduler.js';
 import { accessTokenInfoSchema, accessTokenResponseSchema, readErrorBody, type AccessTokenResponse } from './schemas.js';
@@ -23,7 +24,6 @@ export interface TokenInfo {
   /** A user-level install (HubSpot's per-user app model), which Viewer Guard is not built for. */
   userLevel: boolean;
 }
-const TOKEN_TIMEOUT_MS = 10_000;
 
 /** The refresh token no longer works: the app was uninstalled or access was revoked. Only a reinstall helps. */
 export class InvalidGrantError extends Error {
@@ -38,6 +38,8 @@ export interface OAuthClientOptions {
   clientId: string;
   clientSecret: string;
   scheduler: HubSpotScheduler;
+  /** Each call to the token endpoint runs within a deadline of its own (deadline.ts, `tokenCall`), whoever waits for it. */
+  deadlines?: Pick<Deadlines, 'tokenCall'>;
 }
 
 export interface OAuthClient {
@@ -77,16 +79,18 @@ export function refreshMayHaveReachedHubSpot(error: unknown): boolean {
 }
 
 export function createOAuthClient(options: OAuthClientOptions): OAuthClient {
+  const deadlines = options.deadlines ?? createDeadlines();
   async function postForm(path: string, accountKey: string, form: Record<string, string>, owner: CallOwner = {}): Promise<unknown> {
     const body = new URLSearchParams({ ...form, client_id: options.clientId, client_secret: options.clientSecret });
     return options.scheduler.run(
       accountKey,
-      async () => {
+      deadlines.tokenCall(),
+      async (_report, signal) => {
         const response = await fetch(`${options.apiBaseUrl}${path}`, {
           method: 'POST',
           headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
           body,
-          signal: AbortSignal.timeout(TOKEN_TIMEOUT_MS),
+          signal,
         });
         const text = await response.text();
         if (!response.ok) {

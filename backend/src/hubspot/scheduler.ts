@@ -1,13 +1,15 @@
 import { AppError } from '../errors.js';
+import type { Deadline } from './deadline.js';
 import { isNetworkFailure, neverSent, readHttpFailure } from './http-error.js';
 import { readErrorBody } from './schemas.js';
 
 /**
  * Every HubSpot call goes through here, per account, in the lane of the limit it counts against: a rolling window
  * paced from what HubSpot says (below), a concurrency cap, a fair share per user, and retries with full-jitter
- * backoff on 5xx, 429 and network failures, honouring Retry-After and pausing the lane HubSpot's 429 names. The wait
- * is bounded, so a card gets a clear HUBSPOT_RATE_LIMITED (with when to try again) or HUBSPOT_UNAVAILABLE instead
- * of hanging.
+ * backoff on 5xx, 429 and network failures, honouring Retry-After and pausing the lane HubSpot's 429 names. Every
+ * call runs within its caller's Deadline (deadline.ts): waits end there and attempts are aborted there, so a card gets
+ * a clear HUBSPOT_RATE_LIMITED (with when to try again) or HUBSPOT_UNAVAILABLE instead of hanging, and a call given up
+ * frees its slot at once.
  *
  * Pacing from HubSpot's headers ("API usage guidelines and limits", the table of headers "included in the response
  * of each API request", https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines):
@@ -58,7 +60,7 @@ export interface SchedulerEvent {
   lane: Lane;
   /** Attempts made so far (0 when giving up before the first). */
   attempt: number;
-  /** The wait before the next attempt; for gave_up, the wait that did not fit the budget (0 when out of attempts). */
+  /** The wait before the next attempt; for gave_up, the wait that did not fit the deadline (0 when out of attempts). */
   delayMs: number;
   /** What the last attempt met; absent when none failed yet. */
   status?: number | 'network';
@@ -75,8 +77,6 @@ export interface SchedulerOptions {
   maxAttempts?: number;
   /** Backoff before retry n is random in [0, baseBackoffMs * 2^(n-1)). */
   baseBackoffMs?: number;
-  /** No attempt starts, and no wait ends, later than this after run() was called. */
-  maxTotalWaitMs?: number;
   now?: () => number;
   /** May ignore the signal; it only lets timers that are no longer needed end early. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -119,7 +119,8 @@ interface Attempt {
 }
 
 interface Waiter {
-  deadline: number;
+  /** When its caller's deadline ends, on the scheduler's clock. */
+  endsAt: number;
   start: (attempt: Attempt) => void;
   /** Rejects with the AppError that fits the caller's last failure. */
   giveUp: (waitMs: number, retryAfterMs: number) => void;
@@ -177,13 +178,30 @@ function classify(error: unknown): Failure | undefined {
   return isNetworkFailure(error) ? { error, status: 'network', headers: {}, body: undefined } : undefined;
 }
 
-function giveUpError(last: Failure | undefined, retryAfterMs: number): AppError {
-  if (last !== undefined && last.status !== 429) return new AppError('HUBSPOT_UNAVAILABLE', { cause: last.error });
-  const retryAfterSeconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
-  if (last === undefined) {
-    return new AppError('HUBSPOT_RATE_LIMITED', { message: 'Too many HubSpot calls are waiting for this account right now.', retryAfterSeconds });
-  }
-  return new AppError('HUBSPOT_RATE_LIMITED', { cause: last.error, retryAfterSeconds });
+/** HUBSPOT_UNAVAILABLE when the deadline ended before HubSpot answered. */
+function tooLate(deadline: Deadline, cause?: unknown): AppError {
+  return new AppError('HUBSPOT_UNAVAILABLE', { message: `HubSpot did not answer in time, and ${deadline.waiter} could not wait longer.`, cause });
+}
+
+/** HUBSPOT_RATE_LIMITED for a call whose deadline ended while it waited in line, saying when to try again. */
+function waitedTooLong(deadline: Deadline, retryAfterMs: number): AppError {
+  return new AppError('HUBSPOT_RATE_LIMITED', {
+    message: `Too many HubSpot calls are waiting for this account right now, and ${deadline.waiter} could not wait longer.`,
+    retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)),
+  });
+}
+
+/**
+ * The error for a call given up after `last` failed. `late`: the caller's deadline is why (the wait did not fit in
+ * it, or it cut the attempt short), and the message says so; otherwise the attempts ran out.
+ */
+function giveUpError(last: Failure, retryAfterMs: number, late: Deadline | undefined): AppError {
+  if (last.status !== 429) return late === undefined ? new AppError('HUBSPOT_UNAVAILABLE', { cause: last.error }) : tooLate(late, last.error);
+  return new AppError('HUBSPOT_RATE_LIMITED', {
+    cause: last.error,
+    retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)),
+    ...(late === undefined ? {} : { message: `HubSpot asked us to slow down for this account for longer than ${late.waiter} can wait.` }),
+  });
 }
 
 function nonNegativeNumber(value: string | undefined): number | undefined {
@@ -202,7 +220,6 @@ export class HubSpotScheduler {
   readonly #reservedShare: number;
   readonly #maxAttempts: number;
   readonly #baseBackoffMs: number;
-  readonly #maxTotalWaitMs: number;
   readonly #now: () => number;
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly #random: () => number;
@@ -216,8 +233,6 @@ export class HubSpotScheduler {
     this.#reservedShare = options.reservedShare ?? 0.2;
     this.#maxAttempts = options.maxAttempts ?? 4;
     this.#baseBackoffMs = options.baseBackoffMs ?? 250;
-    // Below hubspot.fetch's 15 s limit, so the card shows our error rather than its own timeout.
-    this.#maxTotalWaitMs = options.maxTotalWaitMs ?? 12_000;
     this.#now = options.now ?? Date.now;
     this.#sleep = options.sleep ?? defaultSleep;
     this.#random = options.random ?? Math.random;
@@ -232,24 +247,31 @@ export class HubSpotScheduler {
 
   /**
    * Runs `call` for the account when its lane's window, HubSpot's remaining count, pause, concurrency cap and the
-   * user's fair share allow, retrying 5xx, 429 and network failures. `call` hands `report` the headers (names
-   * lower-cased) of HubSpot's answer; a failure's headers are read from the failure. Other failures are rethrown
-   * unchanged; giving up throws HUBSPOT_RATE_LIMITED (with retryAfterSeconds) or HUBSPOT_UNAVAILABLE with the last
-   * failure as the cause.
+   * user's fair share allow, retrying 5xx, 429 and network failures, all within `deadline`. `call` gets the attempt's
+   * signal (it fires at the attempt's limit: deadline.ts) and hands `report` the headers (names lower-cased) of
+   * HubSpot's answer; a failure's headers are read from the failure. An attempt still running when its signal fires
+   * is abandoned, and its slot freed, even if `call` ignores the signal. Other failures are rethrown unchanged; giving
+   * up throws HUBSPOT_RATE_LIMITED (with retryAfterSeconds) or HUBSPOT_UNAVAILABLE with the last failure as the cause.
    */
-  async run<T>(accountKey: string | number, call: (report: (headers: Record<string, string>) => void) => Promise<T>, owner: CallOwner = {}): Promise<T> {
+  async run<T>(
+    accountKey: string | number,
+    deadline: Deadline,
+    call: (report: (headers: Record<string, string>) => void, signal: AbortSignal) => Promise<T>,
+    owner: CallOwner = {},
+  ): Promise<T> {
     const idempotent = owner.idempotent ?? true;
     const account = String(accountKey);
     const lane = owner.lane ?? 'general';
     const user = owner.user === undefined ? '' : String(owner.user);
     this.#sweep();
-    const deadline = this.#now() + this.#maxTotalWaitMs;
+    const endsAt = this.#now() + deadline.remainingMs();
     let last: Failure | undefined;
     for (let attempt = 1; ; attempt += 1) {
-      const started = await this.#turn(account, lane, user, deadline, attempt - 1, last);
+      const started = await this.#turn(account, lane, user, deadline, endsAt, attempt - 1, last);
+      const limit = deadline.attempt(idempotent && attempt < this.#maxAttempts);
       let pauseMs = 0;
       try {
-        return await call((headers) => this.#observe(started, headers));
+        return await limit.guard(call((headers) => this.#observe(started, headers), limit.signal));
       } catch (error) {
         // A refusal is an answer too, with the same headers.
         this.#observe(started, readHttpFailure(error)?.headers ?? {});
@@ -261,24 +283,30 @@ export class HubSpotScheduler {
         // that never opened proves it was not carried out.
         if (!idempotent && last.status !== 429 && !neverSent(error)) {
           this.#onEvent({ type: 'gave_up', account, lane, attempt, delayMs: 0, status: last.status });
-          throw giveUpError(last, 0);
+          throw giveUpError(last, 0, deadline.expired ? deadline : undefined);
         }
       } finally {
+        limit.end();
         this.#release(account, started);
       }
 
       const now = this.#now();
       const delay = last.status === 429 ? pauseMs : this.#backoff(attempt);
-      if (attempt >= this.#maxAttempts || now + delay > deadline) {
-        this.#onEvent({ type: 'gave_up', account, lane, attempt, delayMs: attempt >= this.#maxAttempts ? 0 : delay, status: last.status });
-        throw giveUpError(last, delay);
+      const lastAttempt = attempt >= this.#maxAttempts;
+      if (deadline.expired || (!lastAttempt && now + delay >= endsAt)) {
+        this.#onEvent({ type: 'gave_up', account, lane, attempt, delayMs: delay, status: last.status });
+        throw giveUpError(last, delay, deadline);
+      }
+      if (lastAttempt) {
+        this.#onEvent({ type: 'gave_up', account, lane, attempt, delayMs: 0, status: last.status });
+        throw giveUpError(last, delay, undefined);
       }
       if (last.status === 429) {
         // The lane's pause holds the next attempt like every other call of this lane.
         this.#onEvent({ type: 'rate_limited', account, lane, attempt, delayMs: delay, status: 429 });
       } else {
         this.#onEvent({ type: 'retry', account, lane, attempt, delayMs: delay, status: last.status });
-        await this.#sleep(delay);
+        await this.#sleep(delay, deadline.signal);
       }
     }
   }
@@ -395,43 +423,51 @@ export class HubSpotScheduler {
     return future.length === 0 ? undefined : Math.min(...future);
   }
 
-  /** Resolves with the attempt once this caller may start, or rejects when its budget cannot be met. */
-  #turn(account: string, laneName: Lane, user: string, deadline: number, attempts: number, last: Failure | undefined): Promise<Attempt> {
+  /** Resolves with the attempt once this caller may start, or rejects when its deadline cannot be met. */
+  #turn(account: string, laneName: Lane, user: string, deadline: Deadline, endsAt: number, attempts: number, last: Failure | undefined): Promise<Attempt> {
     const state = this.#state(account);
     const lane = state.lanes[laneName];
     return new Promise<Attempt>((resolve, reject) => {
-      const expiry = new AbortController();
-      let settled = false;
       const enqueuedAt = this.#now();
+      if (deadline.expired) {
+        // Earlier calls of the same request used the whole deadline up.
+        this.#prune(lane, enqueuedAt);
+        this.#onEvent({ type: 'gave_up', account, lane: laneName, attempt: attempts, delayMs: 0, status: last?.status });
+        reject(last === undefined ? tooLate(deadline) : giveUpError(last, this.#blockedFor(lane, enqueuedAt), deadline));
+        this.#forgetIfIdle(account);
+        return;
+      }
+      const settled = new AbortController();
       const waiter: Waiter = {
-        deadline,
+        endsAt,
         start: (attempt) => {
-          settled = true;
-          expiry.abort();
+          settled.abort();
           resolve(attempt);
         },
         giveUp: (waitMs, retryAfterMs) => {
-          settled = true;
-          expiry.abort();
+          settled.abort();
           this.#onEvent({ type: 'gave_up', account, lane: laneName, attempt: attempts, delayMs: waitMs, status: last?.status });
-          reject(giveUpError(last, retryAfterMs));
+          reject(last === undefined ? waitedTooLong(deadline, retryAfterMs) : giveUpError(last, retryAfterMs, deadline));
         },
       };
       lane.queues.set(user, [...(lane.queues.get(user) ?? []), waiter]);
       this.#drain(account, lane);
-      // The drain may have started it at once (TypeScript cannot see the callbacks above change `settled`).
-      if (expiry.signal.aborted) return;
-      // Held by the concurrency cap or the fair share, whose end nobody can predict: give up when the budget runs out.
-      void this.#sleep(Math.max(deadline - enqueuedAt, 0), expiry.signal).then(() => {
-        if (settled) return;
-        const queue = (lane.queues.get(user) ?? []).filter((candidate) => candidate !== waiter);
-        if (queue.length > 0) lane.queues.set(user, queue);
-        else lane.queues.delete(user);
-        const now = this.#now();
-        this.#prune(lane, now);
-        waiter.giveUp(now - enqueuedAt, this.#blockedFor(lane, now));
-        this.#forgetIfIdle(account);
-      });
+      // The drain may have started it at once.
+      if (settled.signal.aborted) return;
+      // Held by the concurrency cap or the fair share, whose end nobody can predict: give up when the deadline ends.
+      deadline.signal.addEventListener(
+        'abort',
+        () => {
+          const queue = (lane.queues.get(user) ?? []).filter((candidate) => candidate !== waiter);
+          if (queue.length > 0) lane.queues.set(user, queue);
+          else lane.queues.delete(user);
+          const now = this.#now();
+          this.#prune(lane, now);
+          waiter.giveUp(now - enqueuedAt, this.#blockedFor(lane, now));
+          this.#forgetIfIdle(account);
+        },
+        { once: true, signal: settled.signal },
+      );
     });
   }
 
@@ -459,14 +495,14 @@ export class HubSpotScheduler {
     this.#forgetIfIdle(account);
   }
 
-  /** Nobody may start now: whoever's budget ends before anyone could start gives up now; the rest wait for the next change. */
+  /** Nobody may start now: whoever's deadline ends before anyone could start gives up now; the rest wait for the next change. */
   #whileBlocked(account: string, lane: LaneState, now: number): void {
     const wait = this.#blockedFor(lane, now);
     if (wait > 0) {
       for (const [user, queue] of lane.queues) {
-        const hopeless = queue.filter((waiter) => waiter.deadline < now + wait);
+        const hopeless = queue.filter((waiter) => waiter.endsAt < now + wait);
         if (hopeless.length === 0) continue;
-        const rest = queue.filter((waiter) => waiter.deadline >= now + wait);
+        const rest = queue.filter((waiter) => waiter.endsAt >= now + wait);
         if (rest.length > 0) lane.queues.set(user, rest);
         else lane.queues.delete(user);
         for (const waiter of hopeless) waiter.giveUp(wait, wait);

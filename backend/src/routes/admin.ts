@@ -61,7 +61,7 @@ export async function adminRoutes(root: FastifyInstance): Promise<void> {
           // Not `userId`: that name is reserved for the signed identity of the caller.
           user: z.coerce.number().int().positive().refine(Number.isSafeInteger).optional(),
           recordId: z.string().max(20).optional(),
-          outcome: z.enum(['allowed', 'refused', 'done', 'failed']).optional(),
+          outcome: z.enum(['allowed', 'refused', 'done', 'failed', 'unknown']).optional(),
         }),
         response: { 200: auditResponse },
       },

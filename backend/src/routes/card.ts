@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { viewerOf } from '../pipeline/signed-api.js';
+import { viewerOf, writerOf } from '../pipeline/signed-api.js';
 import type { createCheckRecord } from '../usecases/check-record.js';
 import type { createContactTickets } from '../usecases/contact-tickets.js';
 import type { Writes } from '../usecases/writes.js';
@@ -52,7 +52,7 @@ export async function cardRoutes(root: FastifyInstance): Promise<void> {
   app.post(
     '/tickets/:id/assign-to-me',
     { config: { auth: 'viewer', write: 'assign-to-me' }, schema: { params: ticketParams, response: { 200: ticketWriteResponse } } },
-    async (request) => root.writes.assignToMe(viewerOf(request), request.params.id),
+    async (request) => root.writes.assignToMe(writerOf(request), request.params.id),
   );
 
   app.post(
@@ -61,7 +61,7 @@ export async function cardRoutes(root: FastifyInstance): Promise<void> {
       config: { auth: 'viewer', write: 'move-stage' },
       schema: { params: ticketParams, body: z.object({ stageId: z.string().min(1).max(64) }), response: { 200: ticketWriteResponse } },
     },
-    async (request) => root.writes.moveStage(viewerOf(request), request.params.id, request.body.stageId),
+    async (request) => root.writes.moveStage(writerOf(request), request.params.id, request.body.stageId),
   );
 
   app.post(
@@ -74,7 +74,7 @@ export async function cardRoutes(root: FastifyInstance): Promise<void> {
         response: { 200: noteWriteResponse },
       },
     },
-    async (request) => root.writes.addNote(viewerOf(request), request.params.id, request.body.body),
+    async (request) => root.writes.addNote(writerOf(request), request.params.id, request.body.body),
   );
 
   app.post(
@@ -91,6 +91,6 @@ export async function cardRoutes(root: FastifyInstance): Promise<void> {
         response: { 200: ticketWriteResponse },
       },
     },
-    async (request) => root.writes.createTicket(viewerOf(request), request.params.id, request.body),
+    async (request) => root.writes.createTicket(writerOf(request), request.params.id, request.body),
   );
 }

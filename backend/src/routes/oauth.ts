@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Config } from '../config.js';
 import type { HubSpotApi } from '../hubspot/api.js';
+import type { Deadline, Deadlines } from '../hubspot/deadline.js';
 import { z } from 'zod';
 import { isAppError } from '../errors.js';
 import { InvalidGrantError, type OAuthClient } from '../hubspot/oauth.js';
@@ -36,6 +37,8 @@ export interface OAuthRouteDeps {
   /** Where issued OAuth states are remembered until used once. */
   states: OAuthStateStore;
   hubspot: HubSpotApi;
+  /** The install callback's own deadline for its HubSpot API calls; the token endpoint's calls have theirs. */
+  deadlines: Pick<Deadlines, 'installPage'>;
   now: () => number;
 }
 
@@ -79,6 +82,7 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): P
   });
 
   app.get('/oauth/callback', { config: { auth: 'public' } }, async (request, reply) => {
+    const deadline = deps.deadlines.installPage();
     const query = callbackQuery.safeParse(request.query);
     const params = query.success ? query.data : {};
     // The cookie stays until it expires: the stored nonce makes the state single-use, and a reload of this page then
@@ -155,7 +159,7 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): P
         200,
         alreadyInstalledPage({
           portalId: installation.portalId,
-          installedBy: await displayName(deps, app, installation.portalId, previous.installedByUserId),
+          installedBy: await displayName(deps, app, deadline, installation.portalId, previous.installedByUserId),
           installedAt: previous.installedAt,
         }),
       );
@@ -166,7 +170,7 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): P
       200,
       installedPage({
         portalId: installation.portalId,
-        installerName: await displayName(deps, app, installation.portalId, installation.installedByUserId),
+        installerName: await displayName(deps, app, deadline, installation.portalId, installation.installedByUserId),
         grantedScopes: info.scopes,
         missingOptional: config.hubspot.optionalScopes
           .filter((scope) => !granted.has(scope))
@@ -177,9 +181,9 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): P
 }
 
 /** A person's name for a page; the page must still render when HubSpot cannot be asked. */
-async function displayName(deps: OAuthRouteDeps, app: FastifyInstance, portalId: number, userId: number): Promise<string> {
+async function displayName(deps: OAuthRouteDeps, app: FastifyInstance, deadline: Deadline, portalId: number, userId: number): Promise<string> {
   try {
-    const user = await deps.hubspot.forPortal(portalId).getUser(userId);
+    const user = await deps.hubspot.forPortal(portalId, { deadline }).getUser(userId);
     if (user !== undefined) return personName(user) === user.email ? user.email : `${personName(user)} (${user.email})`;
   } catch (error) {
     app.log.warn({ err: error, portalId }, 'could not look up installer name');

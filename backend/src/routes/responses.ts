@@ -157,7 +157,7 @@ export const auditResponse = z.object({
       recordId: z.string().nullable(),
       decisionCode: z.string().nullable(),
       source: z.string().nullable(),
-      outcome: z.enum(['allowed', 'refused', 'done', 'failed']),
+      outcome: z.enum(['allowed', 'refused', 'done', 'failed', 'unknown']),
       message: z.string().nullable(),
       hubspotCorrelationId: z.string().nullable(),
     }),

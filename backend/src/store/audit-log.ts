@@ -39,27 +39,33 @@ export interface AuditLog {
   purgeOlderThan(cutoff: Date): Promise<number>;
 }
 
+/**
+ * Inserts one entry. Takes a transaction as well as the database, so a write's entry can commit together with its
+ * stored answer (write-requests.ts).
+ */
+export async function insertAuditEntry(db: Kysely<Tables>, entry: AuditEntryInput, now: Date): Promise<void> {
+  await db
+    .insertInto('audit_log')
+    .values({
+      id: `${String(now.getTime()).padStart(13, '0')}-${randomBytes(6).toString('hex')}`,
+      portal_id: entry.portalId,
+      at: now.getTime(),
+      user_id: entry.userId,
+      action: entry.action,
+      object_type: entry.objectType ?? null,
+      record_id: entry.recordId ?? null,
+      decision_code: entry.decisionCode ?? null,
+      source: entry.source ?? null,
+      outcome: entry.outcome,
+      message: entry.message ?? null,
+      hubspot_correlation_id: entry.hubspotCorrelationId ?? null,
+    })
+    .execute();
+}
+
 export function createAuditLog(db: Kysely<Tables>): AuditLog {
   return {
-    async record(entry, now) {
-      await db
-        .insertInto('audit_log')
-        .values({
-          id: `${String(now.getTime()).padStart(13, '0')}-${randomBytes(6).toString('hex')}`,
-          portal_id: entry.portalId,
-          at: now.getTime(),
-          user_id: entry.userId,
-          action: entry.action,
-          object_type: entry.objectType ?? null,
-          record_id: entry.recordId ?? null,
-          decision_code: entry.decisionCode ?? null,
-          source: entry.source ?? null,
-          outcome: entry.outcome,
-          message: entry.message ?? null,
-          hubspot_correlation_id: entry.hubspotCorrelationId ?? null,
-        })
-        .execute();
-    },
+    record: (entry, now) => insertAuditEntry(db, entry, now),
 
     async page(portalId, query) {
       let select = db.selectFrom('audit_log').selectAll().where('portal_id', '=', portalId);

@@ -6,5 +6,5 @@ export type { Dialect, Tables } from './schema.js';
 export { TokenCipher, TokenDecryptionError } from './token-cipher.js';
 export { createPolicyStore, type PolicyStore, type StoredPolicy } from './policies.js';
 export { createAuditLog, type AuditEntry, type AuditEntryInput, type AuditLog, type AuditOutcome, type AuditQuery } from './audit-log.js';
-export { createWriteRequestStore, type WriteClaim, type WriteRequestStore } from './write-requests.js';
+export { createWriteRequestStore, UNRECORDED_OUTCOME, type WriteClaim, type WriteIntent, type WriteOutcome, type WriteRequestStore } from './write-requests.js';
 export { createOAuthStateStore, type OAuthStateStore } from './oauth-states.js';

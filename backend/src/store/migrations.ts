@@ -1,4 +1,4 @@
-import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+import { type Kysely, type Migration, type MigrationProvider, sql, SqliteAdapter } from 'kysely';
 
 /**
  * One migration set for SQLite and PostgreSQL, in code (no directory scan, so it works the same from tsx, a
@@ -102,6 +102,19 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('write_requests').execute();
     },
   },
+  '0006_write_outbox': {
+    async up(db: Kysely<unknown>) {
+      // SQLite cannot change a CHECK constraint in place; its own way is to rebuild the table. Kysely runs SQLite
+      // migrations outside a transaction, so this one opens its own: a crash halfway leaves the old schema, never half.
+      if (db.getExecutor().adapter instanceof SqliteAdapter) await db.transaction().execute((trx) => writeOutbox(trx, 'sqlite'));
+      else await writeOutbox(db, 'postgres');
+    },
+    async down(db: Kysely<unknown>) {
+      // audit_log keeps admitting 'unknown': entries with it may exist, and deleting audit entries is not a migration's call.
+      await db.schema.dropIndex('write_requests_unfinished').execute();
+      for (const column of WRITE_INTENT_COLUMNS) await db.schema.alterTable('write_requests').dropColumn(column).execute();
+    },
+  },
   '0007_refresh_started_at': {
     async up(db: Kysely<unknown>) {
       // Written under the refresh lock before HubSpot's token endpoint is called: it proves the database takes writes
@@ -114,6 +127,52 @@ const migrations: Record<string, Migration> = {
     },
   },
 };
+
+/** What 0006 adds to a write's claim so it can be finished after the request is gone (usecases/writes.ts, store/write-requests.ts). */
+const WRITE_INTENT_COLUMNS = ['intent_at', 'user_id', 'action', 'object_type', 'record_id', 'decision_code', 'source', 'completed_at'] as const;
+
+/**
+ * 0006: the write's claim becomes its durable outbox. Before HubSpot is called, the claim records the intent (who,
+ * what, on which record, why it was allowed); the audit entry is written when the claim is completed, in the same
+ * transaction, or by the sweeper with outcome 'unknown', which the audit log's CHECK must now admit.
+ */
+async function writeOutbox(db: Kysely<unknown>, dialect: 'sqlite' | 'postgres') {
+  for (const column of WRITE_INTENT_COLUMNS) {
+    const type = column.endsWith('_at') || column === 'user_id' ? 'bigint' : 'text';
+    await db.schema.alterTable('write_requests').addColumn(column, type).execute();
+  }
+  // Answers kept before 0006 are complete; claims without one never recorded an intent, so nothing waits for them.
+  await sql`update write_requests set completed_at = created_at where status_code is not null`.execute(db);
+  // The sweeper looks for intents still open; completed rows (nearly all) stay out of this index.
+  await db.schema.createIndex('write_requests_unfinished').on('write_requests').column('intent_at').where(sql.ref('completed_at'), 'is', null).execute();
+
+  const outcomes = sql`outcome in ('allowed', 'refused', 'done', 'failed', 'unknown')`;
+  if (dialect === 'postgres') {
+    // PostgreSQL names an unnamed column CHECK <table>_<column>_check; if it were called otherwise, this fails loudly.
+    await sql`alter table audit_log drop constraint audit_log_outcome_check, add constraint audit_log_outcome_check check (${outcomes})`.execute(db);
+    return;
+  }
+  await db.schema
+    .createTable('audit_log_next')
+    .addColumn('id', 'text', (column) => column.primaryKey())
+    .addColumn('portal_id', 'bigint', (column) => column.notNull())
+    .addColumn('at', 'bigint', (column) => column.notNull())
+    .addColumn('user_id', 'bigint', (column) => column.notNull())
+    .addColumn('action', 'text', (column) => column.notNull())
+    .addColumn('object_type', 'text')
+    .addColumn('record_id', 'text')
+    .addColumn('decision_code', 'text')
+    .addColumn('source', 'text')
+    .addColumn('outcome', 'text', (column) => column.notNull().check(outcomes))
+    .addColumn('message', 'text')
+    .addColumn('hubspot_correlation_id', 'text')
+    .execute();
+  await sql`insert into audit_log_next select * from audit_log`.execute(db);
+  await db.schema.dropTable('audit_log').execute();
+  await db.schema.alterTable('audit_log_next').renameTo('audit_log').execute();
+  await db.schema.createIndex('audit_log_portal_id').on('audit_log').columns(['portal_id', 'id']).execute();
+  await db.schema.createIndex('audit_log_at').on('audit_log').column('at').execute();
+}
 
 export const migrationProvider: MigrationProvider = {
   getMigrations: async () => migrations,

@@ -46,7 +46,8 @@ export interface AuditLogTable {
   record_id: string | null;
   decision_code: string | null;
   source: string | null;
-  outcome: 'allowed' | 'refused' | 'done' | 'failed';
+  /** 'unknown': a write was sent to HubSpot but what HubSpot did was never learned (migration 0006). */
+  outcome: 'allowed' | 'refused' | 'done' | 'failed' | 'unknown';
   message: string | null;
   hubspot_correlation_id: string | null;
 }
@@ -56,9 +57,22 @@ export interface WriteRequestsTable {
   request_key: string;
   portal_id: number;
   created_at: number;
-  /** null while the first request is still being answered. */
+  /** null while the first request is still being answered, and after a write whose outcome is unknown. */
   status_code: number | null;
   response: string | null;
+  /**
+   * The write's intent, recorded before anything is sent to HubSpot (all null until then): when, who, what, on which
+   * record, and the decision that allowed it. Together they are the audit entry the write will get.
+   */
+  intent_at: number | null;
+  user_id: number | null;
+  action: string | null;
+  object_type: string | null;
+  record_id: string | null;
+  decision_code: string | null;
+  source: string | null;
+  /** When the request's answer and the intent's audit entry were stored, or the sweeper closed an abandoned intent. */
+  completed_at: number | null;
 }
 
 export interface OAuthStatesTable {

@@ -1,4 +1,5 @@
 import { AppError } from '../errors.js';
+import type { Deadline } from '../hubspot/deadline.js';
 import { InvalidGrantError, refreshMayHaveReachedHubSpot, type OAuthClient } from '../hubspot/oauth.js';
 import type { Installation, InstallationStore, RefreshedTokens } from '../store/index.js';
 
@@ -12,7 +13,11 @@ export interface TokenManagerOptions {
 }
 
 export interface TokenManager {
-  accessTokenFor(portalId: number): Promise<string>;
+  /**
+   * The caller stops waiting for a refresh at its own `deadline` (HUBSPOT_UNAVAILABLE); the refresh goes on for every
+   * other caller, within the token endpoint's own deadline, and commits.
+   */
+  accessTokenFor(portalId: number, deadline: Deadline): Promise<string>;
 }
 
 /** What one pass under the refresh lock ended with. The lock commits whatever a pass returns (see refresh()). */
@@ -61,8 +66,8 @@ const LOST_ROTATION_REASON =
  * - invalid_grant right after an uncertain refresh (ours, or one the row records from a process that died) re-reads
  *   the row and retries with what it holds before the install is marked needs_reinstall;
  * - tokens whose commit failed stay in memory and are saved first by the next pass.
- * The refresh is shared by every caller waiting for it, so no caller's own deadline cuts it short: it finishes and
- * commits even when the request that started it has given up.
+ * The refresh is shared by every caller waiting for it, so no caller's own deadline cuts it short (a caller only
+ * stops waiting at its deadline): it finishes, within the token endpoint's own deadline, and commits.
  */
 export function createTokenManager(options: TokenManagerOptions): TokenManager {
   const inFlight = new Map<number, Promise<string>>();
@@ -190,17 +195,18 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   }
 
   return {
-    async accessTokenFor(portalId) {
+    async accessTokenFor(portalId, deadline) {
       // Unsaved tokens go through refresh() whatever the row says: saving them may be what brings the install back.
       if (!unsaved.has(portalId)) {
         const installation = usable(await options.installations.get(portalId));
         if (isFresh(installation)) return installation.accessToken;
       }
-      const pending = inFlight.get(portalId);
-      if (pending !== undefined) return pending;
-      const started = refresh(portalId).finally(() => inFlight.delete(portalId));
-      inFlight.set(portalId, started);
-      return started;
+      let pending = inFlight.get(portalId);
+      if (pending === undefined) {
+        pending = refresh(portalId).finally(() => inFlight.delete(portalId));
+        inFlight.set(portalId, pending);
+      }
+      return deadline.wait(pending, 'Renewing the HubSpot access token took too long');
     },
   };
 }

@@ -145,12 +145,14 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
       // Each getOrLoad runs before its function's first await, so the batch is complete once map() returns.
       const loads = wanted.map(async (record): Promise<[RecordFacts, CachedAnswer | undefined]> => {
         try {
-          const entry = await permitted.getOrLoad(keyOf(record), async () => {
+          // Another request may have started the load, under its own deadline: this one waits no longer than its own.
+          const shared = permitted.getOrLoad(keyOf(record), async () => {
             const answer = await new Promise<PermittedActions | undefined>((resolve) =>
               batch.set(record.objectType, [...(batch.get(record.objectType) ?? []), { id: record.id, settle: resolve }]),
             );
             return { ownerId: ownerOf(record), answer };
           });
+          const entry = await ctx.portal.deadline.wait(shared, 'HubSpot did not answer in time');
           return [record, entry];
         } catch (error) {
           if (isAppError(error) && HUBSPOT_CANNOT_ANSWER.has(error.code)) return [record, undefined];

@@ -25,7 +25,8 @@ export interface Viewer {
  *   changes a user, and HubSpot tells us nothing, so a user deactivated or moved between teams in HubSpot is seen when
  *   the entry expires (README "Trust and caching").
  * - owners and teams, per account: the same TTL and bound; our own writes change records, never owners or teams.
- * Failed loads are never cached (createTtlCache forgets them), so a HubSpot hiccup does not stick.
+ * Failed loads are never cached (createTtlCache forgets them), so a HubSpot hiccup does not stick. A load in progress
+ * is shared by concurrent requests, each of which waits for it no longer than its own deadline (`portal.deadline`).
  */
 export interface Directory {
   /** Throws USER_NOT_IN_PORTAL when the user is not an active user of that account. */
@@ -47,7 +48,12 @@ export function createDirectory(options: DirectoryOptions): Directory {
   const teamLists = createTtlCache<Team[]>({ ttlMs: options.ttlMs, maxEntries, now: options.now });
   const ownerLists = createTtlCache<OwnerRecord[]>({ ttlMs: options.ttlMs, maxEntries, now: options.now });
 
-  const teams = (portal: PortalApi) => teamLists.getOrLoad(String(portal.portalId), () => portal.listTeams());
+  const shared = <V>(portal: PortalApi, load: Promise<V>) => portal.deadline.wait(load, 'HubSpot did not answer in time');
+  const teams = (portal: PortalApi) =>
+    shared(
+      portal,
+      teamLists.getOrLoad(String(portal.portalId), () => portal.listTeams()),
+    );
 
   async function load(portal: PortalApi, userId: number): Promise<Viewer> {
     const user = await portal.getUser(userId);
@@ -75,9 +81,17 @@ export function createDirectory(options: DirectoryOptions): Directory {
   }
 
   return {
-    resolveViewer: (portal, userId) => viewers.getOrLoad(`${portal.portalId}:${userId}`, () => load(portal, userId)),
+    resolveViewer: (portal, userId) =>
+      shared(
+        portal,
+        viewers.getOrLoad(`${portal.portalId}:${userId}`, () => load(portal, userId)),
+      ),
     teams,
-    owners: (portal) => ownerLists.getOrLoad(String(portal.portalId), () => portal.listOwners()),
+    owners: (portal) =>
+      shared(
+        portal,
+        ownerLists.getOrLoad(String(portal.portalId), () => portal.listOwners()),
+      ),
   };
 }
 

@@ -102,7 +102,7 @@ export interface AuditEntry {
   recordId: string | null;
   decisionCode: string | null;
   source: string | null;
-  outcome: 'allowed' | 'refused' | 'done' | 'failed';
+  outcome: 'allowed' | 'refused' | 'done' | 'failed' | 'unknown';
   message: string | null;
 }
 export interface AuditPage {

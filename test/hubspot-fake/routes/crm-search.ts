@@ -29,18 +29,29 @@ const searchSchema = z.object({
 type Filter = z.infer<typeof filterSchema>;
 type CrmRecord = SeedAccount['tickets'][number];
 
-function valueOf(account: SeedAccount, kind: 'tickets' | 'contacts', record: CrmRecord, property: string): string | null {
+/** Each ticket's first associated contact, built once per search: a lookup per record would make a search quadratic. */
+type ContactOf = (ticketId: string) => string | null;
+function contactLookup(account: SeedAccount): ContactOf {
+  let firstContact: Map<string, string> | undefined;
+  return (ticketId) => {
+    if (firstContact === undefined) {
+      firstContact = new Map();
+      for (const [ticket, contact] of account.ticketContacts) if (!firstContact.has(ticket)) firstContact.set(ticket, contact);
+    }
+    return firstContact.get(ticketId) ?? null;
+  };
+}
+
+function valueOf(kind: 'tickets' | 'contacts', record: CrmRecord, property: string, contactOf: ContactOf): string | null {
   // `associations.contact` is HubSpot's pseudo-property for "associated with this contact".
-  if (property === 'associations.contact' && kind === 'tickets') {
-    return account.ticketContacts.find(([ticketId]) => ticketId === record.id)?.[1] ?? null;
-  }
+  if (property === 'associations.contact' && kind === 'tickets') return contactOf(record.id);
   if (property === 'hs_object_id') return record.id;
   const value = record.properties[property];
   return value === undefined || value === '' ? null : value;
 }
 
-function matches(account: SeedAccount, kind: 'tickets' | 'contacts', record: CrmRecord, filter: Filter): boolean {
-  const value = valueOf(account, kind, record, filter.propertyName);
+function matches(kind: 'tickets' | 'contacts', record: CrmRecord, filter: Filter, contactOf: ContactOf): boolean {
+  const value = valueOf(kind, record, filter.propertyName, contactOf);
   switch (filter.operator) {
     case 'EQ':
       return value !== null && value === filter.value;
@@ -78,8 +89,11 @@ export async function crmSearchRoutes(app: FastifyInstance, { context }: { conte
       if (problem !== undefined) return sendError(reply, 400, errorBody('VALIDATION_ERROR', problem));
       const account = accountOf(request, context.state);
       const { filterGroups, properties, limit } = parsed.data;
+      const contactOf = contactLookup(account);
       const found = account[kind]
-        .filter((record) => filterGroups.length === 0 || filterGroups.some((group) => group.filters.every((filter) => matches(account, kind, record, filter))))
+        .filter(
+          (record) => filterGroups.length === 0 || filterGroups.some((group) => group.filters.every((filter) => matches(kind, record, filter, contactOf))),
+        )
         .sort((a, b) => Number(a.id) - Number(b.id));
       const start = Number(parsed.data.after ?? 0);
       const next = start + limit;

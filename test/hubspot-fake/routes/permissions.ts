@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { errorBody, sendError } from '../errors.js';
-import { userMay, type ObjectKind } from '../permissions.js';
+import { recordAccess, type ObjectKind } from '../permissions.js';
 import type { FakeContext } from '../server.js';
 import { accountOf } from './shared.js';
 
@@ -59,11 +59,12 @@ export async function permissionRoutes(app: FastifyInstance, { context }: { cont
       if (kind === undefined || Number(match?.[1]) !== account.portalId) return [];
       const record = account[kind].find((candidate) => candidate.id === match?.[3]);
       if (record === undefined) return [];
+      const may = recordAccess(account, kind, record);
       const permissions = Object.entries(PERMISSIONS)
         .filter(([, action]) => kind === 'contacts' || action !== 'communicate')
         .map(([name, action]): [string, { permittedUsers: number[] }] => [
           name,
-          { permittedUsers: account.users.filter((user) => userMay(account, user, kind, action, record)).map((user) => user.id) },
+          { permittedUsers: account.users.filter((user) => may(user, action)).map((user) => user.id) },
         ]);
       return [[resource, Object.fromEntries(permissions)] as const];
     });
