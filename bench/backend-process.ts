@@ -13,6 +13,7 @@ import { loadConfig, type Config } from '../backend/src/config.js';
 import { TICKET_PROPERTIES } from '../backend/src/hubspot/crm.js';
 import { loggerOptions } from '../backend/src/logging.js';
 import { createInstallationStore, createPolicyStore, openDatabase, TokenCipher, type StoreDatabase } from '../backend/src/store/index.js';
+import { createLocalChangeFeed } from '../backend/src/instances/change-feed.js';
 import { freePort } from '../test/support/free-port.js';
 import { TEST_APP } from '../test/support/harness.js';
 import { createQueryCounter, type QueryCounts } from './instruments.js';
@@ -100,7 +101,13 @@ serve({
     const database = await openDatabase(config.databaseUrl);
     const key = Buffer.from(tokenKey, 'base64');
     const logger = pino(loggerOptions(config.logLevel), pino.destination({ dest: logFile, sync: true }));
-    const app = await buildBackend({ config, database: { ...database, db: database.db.withPlugin(counter.plugin) }, tokenKey: key, logger, trustProxy: true });
+    const app = await buildBackend({
+      config,
+      database: { ...database, db: database.db.withPlugin(counter.plugin) },
+      tokenKeys: [key],
+      logger,
+      trustProxy: true,
+    });
     await app.listen({ port, host: '127.0.0.1' });
     const bare = bareRoute(fakeUrl);
     await bare.listen({ port: barePort, host: '127.0.0.1' });
@@ -126,7 +133,7 @@ serve({
   },
 
   async savePolicy({ portalId, document, changedByUserId }) {
-    await createPolicyStore(started().database.db).save(portalId, document, changedByUserId, new Date());
+    await createPolicyStore(started().database.db, createLocalChangeFeed()).save(portalId, document, changedByUserId, new Date());
   },
 
   async setBareToken({ token }) {

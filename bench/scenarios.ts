@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { createPolicyStore, openDatabase } from '../backend/src/store/index.js';
+import { createLocalChangeFeed } from '../backend/src/instances/change-feed.js';
 import type { GeneratedWorld } from '../test/hubspot-fake/seed-generator.js';
 import type { DatabaseTarget } from '../test/storage/databases.js';
 import { mirrorPolicy } from '../test/support/mirror-policy.js';
@@ -482,11 +483,11 @@ async function policyDocument(lab: Lab): Promise<Figure> {
   const opened = await openDatabase(database.url);
   try {
     const document = mirrorPolicy(account(lab));
-    await createPolicyStore(opened.db).save(lab.world.portalId, document, lab.world.people.installer, new Date());
+    await createPolicyStore(opened.db, createLocalChangeFeed()).save(lab.world.portalId, document, lab.world.people.installer, new Date());
     const times: number[] = [];
     for (let read = 0; read < lab.plan.policyReads; read += 1) {
       // A store of its own each time: a first read, whatever a store may keep between reads.
-      const store = createPolicyStore(opened.db);
+      const store = createPolicyStore(opened.db, createLocalChangeFeed());
       const started = performance.now();
       await store.current(lab.world.portalId);
       times.push(performance.now() - started);

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AppError } from '../../backend/src/errors.js';
 import { HubSpotHttpError, isNetworkFailure, readHttpFailure } from '../../backend/src/hubspot/http-error.js';
 import { Deadline } from '../../backend/src/hubspot/deadline.js';
-import { HUBSPOT_LIMITS, HubSpotScheduler, type SchedulerEvent } from '../../backend/src/hubspot/scheduler.js';
+import { HUBSPOT_LIMITS, HubSpotScheduler, type Lane, type SchedulerEvent, type SharedBudget, type WindowLimit } from '../../backend/src/hubspot/scheduler.js';
 
 const T0 = 1_000_000;
 /** A caller's deadline, 12 s unless told, with no attempt cap of its own: the tests below are about waits. */
@@ -721,5 +721,71 @@ describe('HubSpot call scheduler, creates', () => {
     await vi.runAllTimersAsync();
     expect(await result).toBe('ok');
     expect(call).toHaveBeenCalledTimes(3);
+  });
+});
+
+describe('HubSpot call scheduler, with a budget shared by other instances', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: T0 });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A shared budget that grants `free` calls, then says when the next one could start; records what it was asked. */
+  function budget(free: number, retryAfterMs = 3_000) {
+    const asked: Array<{ account: string; lane: Lane; limit: WindowLimit; maxWaitMs: number }> = [];
+    const shared: SharedBudget = {
+      async take(account, lane, limit, maxWaitMs) {
+        asked.push({ account, lane, limit, maxWaitMs });
+        if (asked.length <= free) return { taken: true };
+        return { taken: false, retryAfterMs };
+      },
+    };
+    return { shared, asked };
+  }
+
+  it('takes each attempt from the shared budget, retries included, with the window HubSpot last described', async () => {
+    const { shared, asked } = budget(10);
+    const scheduler = new HubSpotScheduler({ budget: shared, random: () => 0 });
+    const starts: number[] = [];
+    await scheduler.run(7, within(), answering(starts, window(40, 2_000, 39)));
+    const retried = scheduler.run(7, within(), failing(starts, httpError(502)), { lane: 'search' });
+    // Only the (zero) backoff: running every timer would also run out the deadlines' own, and an account idle that long is forgotten.
+    await vi.advanceTimersByTimeAsync(1_000);
+    await retried;
+    expect(asked).toEqual([
+      { account: '7', lane: 'general', limit: HUBSPOT_LIMITS.general, maxWaitMs: 12_000 },
+      { account: '7', lane: 'search', limit: HUBSPOT_LIMITS.search, maxWaitMs: 12_000 },
+      { account: '7', lane: 'search', limit: HUBSPOT_LIMITS.search, maxWaitMs: 12_000 },
+    ]);
+    await scheduler.run(7, within(), ok);
+    // The account's own answer said 40 per 2 s: the other instances are told the same window.
+    expect(asked[3]).toMatchObject({ lane: 'general', limit: { max: 40, intervalMs: 2_000 } });
+    expect(starts).toHaveLength(3);
+  });
+
+  it('asks for no longer than what is left of the call’s time limit', async () => {
+    const { shared, asked } = budget(10);
+    const scheduler = new HubSpotScheduler({ budget: shared, random: () => 1 });
+    const result = scheduler.run(1, within(5_000), failing([], httpError(503)));
+    await vi.runAllTimersAsync();
+    await result;
+    expect(asked.map((entry) => entry.maxWaitMs)).toEqual([5_000, 4_750]);
+  });
+
+  it('gives up with HUBSPOT_RATE_LIMITED, saying when to try again, when the shared budget has no room in time', async () => {
+    const events: SchedulerEvent[] = [];
+    let room = false;
+    const shared: SharedBudget = { take: async () => (room ? { taken: true } : { taken: false, retryAfterMs: 4_200 }) };
+    const scheduler = new HubSpotScheduler({ budget: shared, maxConcurrentPerLane: 1, onEvent: (event) => events.push(event) });
+    const call = vi.fn(ok);
+    const error = await rejection(scheduler.run(1, within(), call));
+    expect(error).toMatchObject({ code: 'HUBSPOT_RATE_LIMITED', retryAfterSeconds: 5 });
+    expect(call).not.toHaveBeenCalled();
+    expect(events).toEqual([{ type: 'gave_up', account: '1', lane: 'general', attempt: 0, delayMs: 4_200, status: undefined }]);
+    // Its place under the concurrency cap was given back: the next call starts at once.
+    room = true;
+    await expect(scheduler.run(1, within(), call)).resolves.toBe('ok');
   });
 });

@@ -6,6 +6,7 @@ import { buildBackend } from '../../backend/src/app.js';
 import { loadConfig } from '../../backend/src/config.js';
 import { migrateToLatest } from '../../backend/src/store/migrate.js';
 import { createInstallationStore, createPolicyStore, TokenCipher } from '../../backend/src/store/index.js';
+import { createLocalChangeFeed } from '../../backend/src/instances/change-feed.js';
 import type { Tables } from '../../backend/src/store/schema.js';
 import { createQueryCounter, median, quantile, summarizeCalls } from '../../bench/instruments.js';
 import { createFakeHubSpot } from '../hubspot-fake/index.js';
@@ -46,16 +47,18 @@ describe('the query counter (a Kysely plugin)', () => {
   it('counts each executed statement once, by kind and first table, as Kysely executes them', async () => {
     const { counted, counter, logged } = await countedDatabase();
     const installations = createInstallationStore(counted, new TokenCipher(randomBytes(32)), 'sqlite');
-    const policies = createPolicyStore(counted);
+    const policies = createPolicyStore(counted, createLocalChangeFeed());
 
     await installations.get(1);
-    // save: a select of the latest version and an insert, inside a transaction.
+    // save: a select of the latest version and an insert, inside a transaction; current: however many reads the store makes.
     await policies.save(1, policy, 7, new Date());
     await policies.current(1);
     await sql`select 1`.execute(counted);
 
     expect(counter.counts().total).toBe(logged.length);
-    expect(counter.counts().byStatement).toEqual({ 'select installations': 1, 'select policies': 2, 'insert policies': 1, 'raw (no table)': 1 });
+    const policyReads = logged.filter((query) => /^select\b.*\bfrom "policies"/is.test(query)).length;
+    expect(policyReads).toBeGreaterThanOrEqual(2);
+    expect(counter.counts().byStatement).toEqual({ 'select installations': 1, 'select policies': policyReads, 'insert policies': 1, 'raw (no table)': 1 });
   });
 
   it('counts a query with a subquery as one, and a query compiled but never run as none', async () => {
@@ -71,7 +74,7 @@ describe('the query counter (a Kysely plugin)', () => {
 
   it('counts each policy document read (a row of policies with its document), not policy queries without one', async () => {
     const { counted, counter } = await countedDatabase();
-    const policies = createPolicyStore(counted);
+    const policies = createPolicyStore(counted, createLocalChangeFeed());
     await policies.save(1, policy, 7, new Date());
     await policies.save(1, policy, 7, new Date());
     counter.reset();
@@ -90,13 +93,13 @@ describe('the query counter (a Kysely plugin)', () => {
       HUBSPOT_APP_ID: String(TEST_APP.appId),
       DATABASE_URL: 'sqlite::memory:',
     });
-    const app = await buildBackend({ config, database: { db: counted, dialect: 'sqlite', close: async () => undefined }, tokenKey: randomBytes(32) });
+    const app = await buildBackend({ config, database: { db: counted, dialect: 'sqlite', close: async () => undefined }, tokenKeys: [randomBytes(32)] });
     cleanups.push(() => app.close());
 
-    // Ready runs the retention purge; /readyz pings the database.
+    // Ready checks the stored tokens and runs the retention purge; /readyz writes its heartbeat.
     expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
     expect(counter.counts().total).toBe(logged.length);
-    expect(counter.counts().byStatement['raw (no table)']).toBe(1);
+    expect(counter.counts().byStatement['insert heartbeat']).toBe(1);
 
     await db.selectFrom('installations').selectAll().execute();
     expect(counter.counts().total).toBe(logged.length - 1);

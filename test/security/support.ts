@@ -3,6 +3,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, inject, it } from 'vitest';
 import { z } from 'zod';
 import type { PolicyDocument } from '../../backend/src/access/policy.js';
+import { createLocalChangeFeed } from '../../backend/src/instances/change-feed.js';
 import { createPolicyStore } from '../../backend/src/store/index.js';
 import { loadSeed, type SeedAccount, type SeedUser } from '../hubspot-fake/index.js';
 import { formatAttackTally, saveAttackTally, type AttackTally } from '../support/attack-tally.js';
@@ -129,7 +130,9 @@ export function useStage(options: StageOptions = {}): Stage {
       ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
     });
     for (const account of installs) await install(harness, account);
-    if (options.policy !== undefined) await createPolicyStore(harness.database.db).save(northwind.portalId, options.policy, ana.id, new Date(clock.now()));
+    // Announced to nobody: the backend has cached no policy before its first request.
+    if (options.policy !== undefined)
+      await createPolicyStore(harness.database.db, createLocalChangeFeed()).save(northwind.portalId, options.policy, ana.id, new Date(clock.now()));
   });
   beforeEach(() => clock.step(RATE_WINDOW_MS + 1_000));
   if (options.reinstall === true) {
@@ -380,7 +383,7 @@ function isHubSpotWrite(call: { method: string; route: string }): boolean {
 export function sideEffects(stage: Stage, portalId = northwind.portalId): () => Promise<unknown> {
   return async () => ({
     hubspotWrites: stage.h.fake.calls.all().filter(isHubSpotWrite).length,
-    policyVersion: (await createPolicyStore(stage.h.database.db).current(portalId))?.version ?? 0,
+    policyVersion: (await createPolicyStore(stage.h.database.db, createLocalChangeFeed()).current(portalId))?.version ?? 0,
     installation: (await stage.h.installations.get(portalId))?.status ?? 'none',
     // A polluted prototype would show in this very process: app.inject() runs the backend here.
     objectPrototype: Object.keys(Object.prototype),

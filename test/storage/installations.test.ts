@@ -194,8 +194,8 @@ describe.each(databaseTargets)('installations on $title', (target) => {
     it('keeps tokens unreadable at rest', async () => {
       await install();
       const raw = await database.db.selectFrom('installations').select(['access_token_enc', 'refresh_token_enc']).executeTakeFirstOrThrow();
-      expect(raw.access_token_enc).toMatch(/^v1\./);
-      expect(raw.refresh_token_enc).toMatch(/^v1\./);
+      expect(raw.access_token_enc).toMatch(/^v2\./);
+      expect(raw.refresh_token_enc).toMatch(/^v2\./);
       for (const column of Object.values(raw)) {
         expect(column).not.toContain(ACCESS);
         expect(column).not.toContain(REFRESH);

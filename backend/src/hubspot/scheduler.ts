@@ -66,6 +66,21 @@ export interface SchedulerEvent {
   status?: number | 'network';
 }
 
+/**
+ * The account's HubSpot budget as every instance of the backend sees it, consulted just before an attempt starts. This
+ * scheduler keeps one process inside the account's limits; HubSpot counts every process of the app together, so with
+ * several instances each attempt also takes its place in a budget they share. Implemented outside hubspot/ (the store it
+ * lives in is not HubSpot's business); absent on SQLite, which serves from one process.
+ */
+export interface SharedBudget {
+  /**
+   * Takes one call of the account's lane, as the window `limit` (this process's best knowledge of it) allows across
+   * every instance, waiting at most `maxWaitMs`. When it cannot within that, nothing is taken and the answer says how
+   * long until it could.
+   */
+  take(account: string, lane: Lane, limit: WindowLimit, maxWaitMs: number): Promise<{ taken: true } | { taken: false; retryAfterMs: number }>;
+}
+
 export interface SchedulerOptions {
   /** Each lane's window until HubSpot's headers say otherwise; HUBSPOT_LIMITS by default. */
   limits?: Partial<Record<Lane, WindowLimit>>;
@@ -82,6 +97,8 @@ export interface SchedulerOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   random?: () => number;
   onEvent?: (event: SchedulerEvent) => void;
+  /** Shared with the other instances; none when this process is the only one. */
+  budget?: SharedBudget;
 }
 
 /** Who a call is for (its user's fair share, and the lane of the HubSpot limit it counts against), and whether it may be sent twice. */
@@ -224,6 +241,7 @@ export class HubSpotScheduler {
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly #random: () => number;
   readonly #onEvent: (event: SchedulerEvent) => void;
+  readonly #budget: SharedBudget | undefined;
   readonly #accounts = new Map<string, AccountState>();
   #lastSweep: number;
 
@@ -237,6 +255,7 @@ export class HubSpotScheduler {
     this.#sleep = options.sleep ?? defaultSleep;
     this.#random = options.random ?? Math.random;
     this.#onEvent = options.onEvent ?? (() => undefined);
+    this.#budget = options.budget;
     this.#lastSweep = this.#now();
   }
 
@@ -271,6 +290,7 @@ export class HubSpotScheduler {
       const limit = deadline.attempt(idempotent && attempt < this.#maxAttempts);
       let pauseMs = 0;
       try {
+        await this.#takeShared(account, started, deadline, endsAt, attempt, last);
         return await limit.guard(call((headers) => this.#observe(started, headers), limit.signal));
       } catch (error) {
         // A refusal is an answer too, with the same headers.
@@ -309,6 +329,20 @@ export class HubSpotScheduler {
         await this.#sleep(delay, deadline.signal);
       }
     }
+  }
+
+  /**
+   * The attempt's place in the budget every instance shares, within the call's time limit; HUBSPOT_RATE_LIMITED (with
+   * when to try again) when it does not fit. The attempt keeps its local slot meanwhile, so what this process counts
+   * stays on the safe side.
+   */
+  async #takeShared(account: string, attempt: Attempt, deadline: Deadline, endsAt: number, tries: number, last: Failure | undefined): Promise<void> {
+    if (this.#budget === undefined) return;
+    const lane = attempt.lane;
+    const shared = await this.#budget.take(account, lane.name, { max: lane.max, intervalMs: lane.intervalMs }, Math.max(endsAt - this.#now(), 0));
+    if (shared.taken) return;
+    this.#onEvent({ type: 'gave_up', account, lane: lane.name, attempt: tries - 1, delayMs: shared.retryAfterMs, status: last?.status });
+    throw last === undefined ? waitedTooLong(deadline, shared.retryAfterMs) : giveUpError(last, shared.retryAfterMs, deadline);
   }
 
   #backoff(attempt: number): number {

@@ -103,4 +103,21 @@ export function encryptTokens(portalId: number, tokens: RefreshedTokens, cipher:
   };
 }
 
+type SealedTokens = Pick<InstallationsTable, 'access_token_enc' | 'refresh_token_enc'>;
+
+/**
+ * After a key rotation: the token columns sealed again with the newest key, or undefined when both already are (or
+ * were forgotten). `installation` is the row's decoded form, so nothing is decrypted twice.
+ */
+export function resealedTokens(stored: SealedTokens, installation: Installation, cipher: TokenCipher): SealedTokens | undefined {
+  const current = (value: string) => value === FORGOTTEN || cipher.isCurrent(value);
+  if (current(stored.access_token_enc) && current(stored.refresh_token_enc)) return undefined;
+  const seal = (column: 'access_token' | 'refresh_token', value: string, plaintext: string) =>
+    value === FORGOTTEN ? FORGOTTEN : cipher.encrypt(plaintext, tokenContext(column, installation.portalId));
+  return {
+    access_token_enc: seal('access_token', stored.access_token_enc, installation.accessToken),
+    refresh_token_enc: seal('refresh_token', stored.refresh_token_enc, installation.refreshToken),
+  };
+}
+
 export const forgottenTokens: TokenColumns = { access_token_enc: FORGOTTEN, refresh_token_enc: FORGOTTEN, access_token_expires_at: 0 };

@@ -102,6 +102,20 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('write_requests').execute();
     },
   },
+  '0005_heartbeat': {
+    async up(db: Kysely<unknown>) {
+      // One row /readyz overwrites, so readiness proves the database takes a write (not read-only, not full), not just
+      // that it answers a select. One row whichever instance asks: nothing accumulates.
+      await db.schema
+        .createTable('heartbeat')
+        .addColumn('id', 'integer', (column) => column.primaryKey().check(sql`id = 1`))
+        .addColumn('checked_at', 'bigint', (column) => column.notNull())
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('heartbeat').execute();
+    },
+  },
   '0006_write_outbox': {
     async up(db: Kysely<unknown>) {
       // SQLite cannot change a CHECK constraint in place; its own way is to rebuild the table. Kysely runs SQLite
@@ -124,6 +138,23 @@ const migrations: Record<string, Migration> = {
     },
     async down(db: Kysely<unknown>) {
       await db.schema.alterTable('installations').dropColumn('refresh_started_at').execute();
+    },
+  },
+  '0008_hubspot_budget': {
+    async up(db: Kysely<unknown>) {
+      // HubSpot's budget per account shared by every instance (instances/shared-budget.ts): rate-limiter-flexible's
+      // RateLimiterPostgres table, in its own layout, made here so no instance runs DDL while serving. SQLite serves
+      // from one process, whose scheduler alone paces HubSpot calls: it has no use for it.
+      if (db.getExecutor().adapter instanceof SqliteAdapter) return;
+      await db.schema
+        .createTable('hubspot_budget')
+        .addColumn('key', 'varchar(255)', (column) => column.primaryKey())
+        .addColumn('points', 'integer', (column) => column.notNull().defaultTo(0))
+        .addColumn('expire', 'bigint')
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('hubspot_budget').ifExists().execute();
     },
   },
 };

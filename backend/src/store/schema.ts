@@ -82,10 +82,17 @@ export interface OAuthStatesTable {
   created_at: number;
 }
 
+/** The single row /readyz writes to prove the database takes writes. */
+export interface HeartbeatTable {
+  id: 1;
+  checked_at: number;
+}
+
 export interface Tables {
   installations: InstallationsTable;
   policies: PoliciesTable;
   audit_log: AuditLogTable;
   write_requests: WriteRequestsTable;
   oauth_states: OAuthStatesTable;
+  heartbeat: HeartbeatTable;
 }
