@@ -101,7 +101,13 @@ serve({
     const database = await openDatabase(config.databaseUrl);
     const key = Buffer.from(tokenKey, 'base64');
     const logger = pino(loggerOptions(config.logLevel), pino.destination({ dest: logFile, sync: true }));
-    const app = await buildBackend({ config, database: { ...database, db: database.db.withPlugin(counter.plugin) }, tokenKey: key, logger, trustProxy: true });
+    const app = await buildBackend({
+      config,
+      database: { ...database, db: database.db.withPlugin(counter.plugin) },
+      tokenKeys: [key],
+      logger,
+      trustProxy: true,
+    });
     await app.listen({ port, host: '127.0.0.1' });
     const bare = bareRoute(fakeUrl);
     await bare.listen({ port: barePort, host: '127.0.0.1' });

@@ -24,8 +24,9 @@ import {
   createOAuthStateStore,
   createPolicyStore,
   createWriteRequestStore,
-  pingDatabase,
+  checkReadiness,
   TokenCipher,
+  TokenKeyMismatchError,
   type StoreDatabase,
 } from './store/index.js';
 import { createTokenManager } from './tokens/token-manager.js';
@@ -55,8 +56,8 @@ const SWEEP_INTERVAL_MS = 10 * 1000;
 export interface BackendParts {
   config: Config;
   database: StoreDatabase;
-  /** The AES-256-GCM key tokens are encrypted with at rest. */
-  tokenKey: Buffer;
+  /** The AES-256-GCM keys tokens are sealed with at rest, newest first: the newest seals, every one opens. */
+  tokenKeys: readonly Buffer[];
   now?: () => number;
   /** A pino logger; none means silent (tests). */
   logger?: FastifyBaseLogger;
@@ -82,7 +83,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   const silent = { info: () => undefined, warn: () => undefined };
   // What the instances share beyond the database rows: the change feed their caches listen to, HubSpot's budget.
   const instances = connectInstances({ database, databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, log: logger ?? silent });
-  const installations = createInstallationStore(database.db, new TokenCipher(parts.tokenKey), database.dialect);
+  const installations = createInstallationStore(database.db, new TokenCipher(parts.tokenKeys), database.dialect);
   const policies = createPolicyStore(database.db, instances.feed);
   const audit = createAuditLog(database.db);
   const writeRequests = createWriteRequestStore(database.db);
@@ -168,6 +169,25 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
       logger?.error({ err: error }, 'retention purge failed');
     }
   }
+  // Before serving: the keys must open the stored tokens (a start with a changed key stops here, in one line), and
+  // tokens sealed with an older key are sealed again with the newest in one pass.
+  app.addHook('onReady', async () => {
+    const tokens = await installations.checkTokens({ reseal: true });
+    if (tokens.checked > 0 && tokens.unreadable === tokens.checked) throw new TokenKeyMismatchError(tokens.checked);
+    if (tokens.unreadable > 0) {
+      logger?.warn(
+        { unreadable: tokens.unreadable, checked: tokens.checked },
+        'some installs cannot be opened with TOKEN_ENCRYPTION_KEYS: their accounts answer ENCRYPTION_KEY_MISMATCH until the key they were sealed with is listed or a Super Admin reinstalls',
+      );
+    }
+    logger?.info(
+      { checked: tokens.checked, resealed: tokens.resealed },
+      'stored install tokens opened; those sealed with an older key were sealed again with the newest',
+    );
+    if (tokens.resealFailure !== undefined) {
+      logger?.warn({ err: tokens.resealFailure }, 'tokens sealed with an older key could not be rewritten now; each is rewritten when next read');
+    }
+  });
   async function closeAbandonedWrites() {
     try {
       const closed = await writeRequests.closeAbandoned(new Date(now() - ABANDONED_WRITE_MS), new Date(now()));
@@ -197,7 +217,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   app.addHook('onReady', () => instances.start());
   app.addHook('onClose', () => instances.close());
 
-  await app.register(healthRoutes, { pingDatabase: () => pingDatabase(database.db) });
+  await app.register(healthRoutes, { checkReadiness: () => checkReadiness(database.db, installations, new Date(now())) });
   await app.register(oauthRoutes, { config, oauth, installations, states: createOAuthStateStore(database.db), hubspot, deadlines, now });
   await app.register(
     async (api) => {

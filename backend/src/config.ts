@@ -35,6 +35,8 @@ const appConfigSchema = z.object({
 
 const DEFAULT_DATABASE_URL = 'sqlite:./data/viewer-guard.db';
 
+const KEY_FORMAT = 'must be 32 bytes, as 64 hex characters or base64';
+
 const csv = z.string().transform((value) => value.split(/[\s,]+/).filter((item) => item.length > 0));
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
@@ -49,13 +51,33 @@ const envSchema = z.object({
     .string()
     .optional()
     .transform((value, ctx) => {
-      if (value === undefined || value === '') return undefined;
+      if (value === undefined) return undefined;
       const key = decodeKey(value);
       if (key === undefined) {
-        ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, as 64 hex characters or base64' });
+        ctx.addIssue({ code: 'custom', message: KEY_FORMAT });
         return z.NEVER;
       }
-      return key;
+      return [key];
+    }),
+  TOKEN_ENCRYPTION_KEYS: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined) return undefined;
+      const listed = value.split(',').map((item) => item.trim());
+      const keys = listed.map(decodeKey);
+      // Positions, never values: these are secrets.
+      const bad = keys.flatMap((key, index) => (key === undefined ? [index + 1] : []));
+      if (bad.length > 0) {
+        ctx.addIssue({ code: 'custom', message: `key ${bad.join(', ')} of ${listed.length}: ${KEY_FORMAT}, keys separated by commas, newest first` });
+        return z.NEVER;
+      }
+      const valid = keys.filter((key) => key !== undefined);
+      if (new Set(valid.map((key) => key.toString('hex'))).size !== valid.length) {
+        ctx.addIssue({ code: 'custom', message: 'lists the same key twice' });
+        return z.NEVER;
+      }
+      return valid;
     }),
   DATABASE_URL: z
     .string()
@@ -111,12 +133,22 @@ function redisProblems(env: Record<string, string>): string[] {
   ];
 }
 
+/** Two ways to say the keys: one at a time, so nobody has to guess which one wins. */
+function keyProblems(env: Record<string, string>): string[] {
+  if (env.TOKEN_ENCRYPTION_KEY === undefined || env.TOKEN_ENCRYPTION_KEYS === undefined) return [];
+  return [
+    'TOKEN_ENCRYPTION_KEY and TOKEN_ENCRYPTION_KEYS: set only one; TOKEN_ENCRYPTION_KEYS lists every key, newest first (TOKEN_ENCRYPTION_KEYS=<new>,<old>)',
+  ];
+}
+
 /** Checked on the raw environment so they are reported together with every other problem, not after them. */
 function productionProblems(env: Record<string, string>): string[] {
   if (env.NODE_ENV !== 'production') return [];
   const problems: string[] = [];
-  if (env.TOKEN_ENCRYPTION_KEY === undefined) {
-    problems.push('TOKEN_ENCRYPTION_KEY: is required when NODE_ENV=production (32 random bytes: `openssl rand -hex 32`)');
+  if (env.TOKEN_ENCRYPTION_KEY === undefined && env.TOKEN_ENCRYPTION_KEYS === undefined) {
+    problems.push(
+      'TOKEN_ENCRYPTION_KEY: is required when NODE_ENV=production (32 random bytes: `openssl rand -hex 32`; or TOKEN_ENCRYPTION_KEYS, newest first, while rotating)',
+    );
   }
   if (env.PUBLIC_BASE_URL === undefined) {
     problems.push('PUBLIC_BASE_URL: is required when NODE_ENV=production (the https URL HubSpot calls, e.g. https://viewer-guard.example.com)');
@@ -146,8 +178,12 @@ export interface Config {
    * request's Host header, which a client controls. Outside production it defaults to http://localhost:PORT.
    */
   publicBaseUrl: string;
-  /** undefined means "not configured": main.ts decides whether a local development key may be generated. */
-  tokenEncryptionKey: Buffer | undefined;
+  /**
+   * The keys tokens are sealed with at rest, newest first: the newest seals, every one opens (TOKEN_ENCRYPTION_KEYS, or
+   * TOKEN_ENCRYPTION_KEY alone). undefined means "not configured": runtime.ts decides whether a local development key
+   * may be generated.
+   */
+  tokenEncryptionKeys: Buffer[] | undefined;
   databaseUrl: string;
   /** Where the instances keep HubSpot's budget per account instead of PostgreSQL (optional); holds a password at times. */
   redisUrl: string | undefined;
@@ -182,6 +218,7 @@ export function loadConfig(env: Record<string, string | undefined>, appConfigFil
   const app = readAppScopes(appConfigFile);
   const problems = [
     ...(parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`)),
+    ...keyProblems(cleaned as Record<string, string>),
     ...productionProblems(cleaned as Record<string, string>),
     ...retiredProblems(cleaned as Record<string, string>),
     ...redisProblems(cleaned as Record<string, string>),
@@ -201,7 +238,7 @@ export function loadConfig(env: Record<string, string | undefined>, appConfigFil
       optionalScopes: app.scopes.optional,
     },
     publicBaseUrl: e.PUBLIC_BASE_URL ?? `http://localhost:${e.PORT}`,
-    tokenEncryptionKey: e.TOKEN_ENCRYPTION_KEY,
+    tokenEncryptionKeys: e.TOKEN_ENCRYPTION_KEYS ?? e.TOKEN_ENCRYPTION_KEY,
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
     accessSource: e.ACCESS_SOURCE,

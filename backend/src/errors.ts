@@ -109,8 +109,17 @@ export const errorCatalogue = {
   },
   DATABASE_UNAVAILABLE: {
     status: 503,
-    message: 'Viewer Guard cannot reach its database.',
-    fix: 'Try again shortly; the operator should check DATABASE_URL and the database server.',
+    // The error handler replaces it with the reason (unreachable, read-only, full, file replaced: store/database-fault.ts).
+    message: 'Viewer Guard cannot use its database right now.',
+    fix: 'Try again in a minute. If it persists, tell whoever runs Viewer Guard: its /readyz names the problem (check DATABASE_URL and the database server or disk).',
+  },
+  ENCRYPTION_KEY_MISMATCH: {
+    status: 503,
+    message:
+      "Viewer Guard cannot open this account's stored HubSpot connection: the backend runs with a different encryption key from the one it was saved with.",
+    fix:
+      'Whoever runs Viewer Guard lists the key the tokens were saved with in TOKEN_ENCRYPTION_KEYS, after the new one (TOKEN_ENCRYPTION_KEYS=<new>,<old>), and restarts. ' +
+      'If that key is lost, a Super Admin reinstalls Viewer Guard once from the install page.',
   },
   NOT_AN_ADMIN: {
     status: 403,

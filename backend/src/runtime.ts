@@ -14,18 +14,16 @@ export interface RunningBackend {
 
 /** Opens the database (running migrations), wires the services and listens: shared by `npm start` and the demo. */
 export async function startBackend(config: Config, options: { dataDir?: string } = {}): Promise<RunningBackend> {
-  const database = await openDatabase(config.databaseUrl);
+  const logger = pino(loggerOptions(config.logLevel));
+  const database = await openDatabase(config.databaseUrl, { log: logger });
   try {
-    let key = config.tokenEncryptionKey;
-    const notes: string[] = [];
-    if (key === undefined) {
+    let keys = config.tokenEncryptionKeys;
+    if (keys === undefined) {
       const dev = await loadOrCreateDevKey(options.dataDir ?? './data');
-      key = dev.key;
-      notes.push(`TOKEN_ENCRYPTION_KEY is not set: using the local development key in ${dev.file}${dev.created ? ' (just generated)' : ''}`);
+      keys = [dev.key];
+      logger.warn(`TOKEN_ENCRYPTION_KEY is not set: using the local development key in ${dev.file}${dev.created ? ' (just generated)' : ''}`);
     }
-    const logger = pino(loggerOptions(config.logLevel));
-    for (const note of notes) logger.warn(note);
-    const app = await buildBackend({ config, database, tokenKey: key, logger, trustProxy: true });
+    const app = await buildBackend({ config, database, tokenKeys: keys, logger, trustProxy: true });
     app.addHook('onClose', async () => database.close());
     await app.listen({ port: config.port, host: config.host });
     const address = app.server.address();

@@ -1,4 +1,7 @@
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
 import type { Config } from './config.js';
+import { TokenKeyMismatchError } from './store/index.js';
 
 /**
  * A start that fails for a reason outside the code (the port is taken, the database is unreachable or refuses us)
@@ -6,6 +9,13 @@ import type { Config } from './config.js';
  * Never echoes DATABASE_URL whole: it may hold a password.
  */
 export function startupProblem(error: unknown, config: Pick<Config, 'port' | 'host' | 'databaseUrl'>): string {
+  if (error instanceof TokenKeyMismatchError) {
+    const installs = error.checked === 1 ? 'the stored install' : `any of the ${error.checked} stored installs`;
+    return (
+      `TOKEN_ENCRYPTION_KEYS: the configured key does not open ${installs} (they were sealed with another key); ` +
+      'list that key after the new one (TOKEN_ENCRYPTION_KEYS=<new>,<old>) and start again, or if it is lost follow "Lost key" in the README'
+    );
+  }
   const code = errorCode(error);
   if (code === 'EADDRINUSE') return `PORT: ${config.port} is already in use on ${config.host}; stop what uses it or choose another port with PORT=...`;
   if (code === 'EACCES' && isListenError(error))
@@ -27,6 +37,9 @@ export function startupProblem(error: unknown, config: Pick<Config, 'port' | 'ho
     case '42501':
       return `DATABASE_URL: the user of ${database} may not create Viewer Guard's tables; grant it CREATE on the schema`;
     case 'SQLITE_CANTOPEN':
+      if (onReadOnlyFileSystem(config.databaseUrl)) {
+        return `DATABASE_URL: the file system holding ${database} is read-only, and SQLite cannot open its database there after a clean shutdown (it must create its -wal and -shm files); remount it read-write`;
+      }
       return `DATABASE_URL: cannot open the SQLite file of ${database}; check the path and that this user may write there`;
     case 'SQLITE_READONLY':
       return `DATABASE_URL: the SQLite file of ${database} is read-only for this user`;
@@ -43,6 +56,17 @@ function errorCode(error: unknown): string | undefined {
     else current = current instanceof Error ? current.cause : undefined;
   }
   return undefined;
+}
+
+/** For a sqlite: URL: whether its folder is on a file system mounted read-only (access(2) says EROFS). */
+function onReadOnlyFileSystem(url: string): boolean {
+  if (!url.startsWith('sqlite:')) return false;
+  try {
+    accessSync(path.dirname(path.resolve(url.slice('sqlite:'.length))), constants.W_OK);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EROFS';
+  }
 }
 
 function isListenError(error: unknown): boolean {

@@ -72,10 +72,28 @@ describe('configuration', () => {
   it('accepts the key as hex or base64 and trims the public URL', () => {
     const hex = 'ab'.repeat(32);
     const config = loadConfig({ ...minimal, TOKEN_ENCRYPTION_KEY: hex, PUBLIC_BASE_URL: 'https://vg.example.com/' });
-    expect(config.tokenEncryptionKey?.toString('hex')).toBe(hex);
+    expect(config.tokenEncryptionKeys?.map((key) => key.toString('hex'))).toEqual([hex]);
     expect(config.publicBaseUrl).toBe('https://vg.example.com');
     const base64 = Buffer.alloc(32, 7).toString('base64');
-    expect(loadConfig({ ...minimal, TOKEN_ENCRYPTION_KEY: base64 }).tokenEncryptionKey).toEqual(Buffer.alloc(32, 7));
+    expect(loadConfig({ ...minimal, TOKEN_ENCRYPTION_KEY: base64 }).tokenEncryptionKeys).toEqual([Buffer.alloc(32, 7)]);
+  });
+
+  it('reads TOKEN_ENCRYPTION_KEYS newest first, in either encoding, and refuses it together with TOKEN_ENCRYPTION_KEY', () => {
+    const newest = 'cd'.repeat(32);
+    const older = Buffer.alloc(32, 9).toString('base64');
+    expect(loadConfig({ ...minimal, TOKEN_ENCRYPTION_KEYS: ` ${newest} , ${older}` }).tokenEncryptionKeys).toEqual([
+      Buffer.from(newest, 'hex'),
+      Buffer.alloc(32, 9),
+    ]);
+    expect(problems({ ...minimal, TOKEN_ENCRYPTION_KEY: newest, TOKEN_ENCRYPTION_KEYS: `${newest},${older}` })).toEqual([
+      'TOKEN_ENCRYPTION_KEY and TOKEN_ENCRYPTION_KEYS: set only one; TOKEN_ENCRYPTION_KEYS lists every key, newest first (TOKEN_ENCRYPTION_KEYS=<new>,<old>)',
+    ]);
+    expect(problems({ ...minimal, TOKEN_ENCRYPTION_KEYS: `${newest},not-a-key,` })).toEqual([
+      'TOKEN_ENCRYPTION_KEYS: key 2, 3 of 3: must be 32 bytes, as 64 hex characters or base64, keys separated by commas, newest first',
+    ]);
+    expect(problems({ ...minimal, TOKEN_ENCRYPTION_KEYS: `${newest},${newest}` })).toEqual(['TOKEN_ENCRYPTION_KEYS: lists the same key twice']);
+    const production = { ...minimal, NODE_ENV: 'production', PUBLIC_BASE_URL: 'https://vg.example.com', HUBSPOT_APP_ID: '4242' };
+    expect(loadConfig({ ...production, TOKEN_ENCRYPTION_KEYS: `${newest},${older}` }).tokenEncryptionKeys).toHaveLength(2);
   });
 
   it('treats empty values as unset and parses lists', () => {
@@ -88,6 +106,8 @@ describe('configuration', () => {
   it('never echoes a secret value in its messages', () => {
     const lines = problems({ HUBSPOT_CLIENT_ID: 'client', HUBSPOT_CLIENT_SECRET: 'secret', TOKEN_ENCRYPTION_KEY: 'super-secret-but-wrong' });
     expect(lines.join('\n')).not.toContain('super-secret-but-wrong');
+    const listed = problems({ ...minimal, TOKEN_ENCRYPTION_KEYS: `${'ab'.repeat(32)},another-secret-but-wrong` });
+    expect(listed.join('\n')).not.toMatch(/another-secret|abab/);
   });
 
   it('takes an optional REDIS_URL for the instances of a PostgreSQL deployment, never echoing it', () => {

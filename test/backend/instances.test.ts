@@ -62,7 +62,7 @@ async function deployment(env: Record<string, string> = {}): Promise<Deployment>
     });
     // Each instance opens its own pool, as a separate process would.
     const database = await openDatabase(config.databaseUrl);
-    const app = await buildBackend({ config, database, tokenKey });
+    const app = await buildBackend({ config, database, tokenKeys: [tokenKey] });
     await app.ready();
     return {
       app,
@@ -246,7 +246,7 @@ describe.skipIf(postgres.skip)('several instances on one PostgreSQL database', (
             },
             new Date(),
           );
-          const app = await buildBackend({ config, database, tokenKey });
+          const app = await buildBackend({ config, database, tokenKeys: [tokenKey] });
           const signed: Backend['signed'] = ({ method = 'GET', path, userId, body }) =>
             app.inject(
               signedRequest({

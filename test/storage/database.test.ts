@@ -5,7 +5,7 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { migrationProvider } from '../../backend/src/store/migrations.js';
-import { openDatabase, pingDatabase, type StoreDatabase } from '../../backend/src/store/index.js';
+import { checkReadiness, createInstallationStore, openDatabase, TokenCipher, type StoreDatabase } from '../../backend/src/store/index.js';
 import { databaseTargets } from './databases.js';
 
 /** Kysely's migration lock id (kysely/dist/esm/dialect/postgres/postgres-adapter.js); if Kysely changes it, re-verify. */
@@ -95,11 +95,15 @@ describe.each(databaseTargets)('schema on $title', (target) => {
       }
     });
 
-    it('answers the readiness ping, and fails it once closed', async () => {
+    it('passes the readiness check by writing its heartbeat, and fails it once closed', async () => {
       const database = await openDatabase(await fresh());
-      await expect(pingDatabase(database.db)).resolves.toBeUndefined();
+      const installations = createInstallationStore(database.db, new TokenCipher(Buffer.alloc(32, 1)), database.dialect);
+      const check = (at: number) => checkReadiness(database.db, installations, new Date(at));
+      await expect(check(1_000)).resolves.toBeUndefined();
+      await expect(check(2_000)).resolves.toBeUndefined();
+      expect(await database.db.selectFrom('heartbeat').selectAll().execute()).toEqual([{ id: 1, checked_at: 2_000 }]);
       await database.close();
-      await expect(pingDatabase(database.db)).rejects.toThrow();
+      await expect(check(3_000)).rejects.toThrow();
     });
 
     it.runIf(target.name === 'postgres')('migrates once when several instances start together', async () => {

@@ -2,7 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { type Kysely, sql } from 'kysely';
 import pg from 'pg';
+import { postgresKysely } from '../../backend/src/store/postgres.js';
+import type { Tables } from '../../backend/src/store/schema.js';
+import { sqliteKysely } from '../../backend/src/store/sqlite.js';
 
 /**
  * The databases every storage suite runs against: SQLite in a temporary file always, PostgreSQL when
@@ -56,3 +60,19 @@ export const databaseTargets: DatabaseTarget[] = [
     },
   },
 ];
+
+/**
+ * A second connection to a database made by `create()` that refuses every write as a read-only database does (SQLite:
+ * `query_only`, answering SQLITE_READONLY; PostgreSQL: `default_transaction_read_only`, answering 25006), while the first
+ * connection keeps writing. The schema must already be migrated.
+ */
+export async function readOnlyConnection(created: { url: string; file?: string }): Promise<Kysely<Tables>> {
+  if (created.file !== undefined) {
+    const db = sqliteKysely(created.file);
+    await sql`pragma query_only = 1`.execute(db);
+    return db;
+  }
+  const url = new URL(created.url);
+  url.searchParams.set('options', `${url.searchParams.get('options') ?? ''} -c default_transaction_read_only=on`.trim());
+  return postgresKysely(url.toString());
+}

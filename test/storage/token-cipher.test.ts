@@ -1,12 +1,21 @@
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes } from 'node:crypto';
 import { assert, describe, expect, it } from 'vitest';
 import { TokenCipher, TokenDecryptionError } from '../../backend/src/store/index.js';
 
 const PLAINTEXT = 'CNe-access-token-PLAINTEXT-4f1a';
 const CONTEXT = 'access_token:10000001';
 
+/** A value as TokenCipher wrote it before key ids existed: `v1.<iv>.<tag>.<ciphertext>`. */
+function sealV1(key: Buffer, plaintext: string, context: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
+  cipher.setAAD(Buffer.from(context, 'utf8'));
+  const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return ['v1', ...[iv, cipher.getAuthTag(), ciphertext].map((part) => part.toString('base64url'))].join('.');
+}
+
 /** Flips one byte of one dot-separated part; editing a base64url character may only touch padding bits. */
-function tamper(stored: string, part: 1 | 2 | 3): string {
+function tamper(stored: string, part: 2 | 3 | 4): string {
   const parts = stored.split('.');
   const bytes = Buffer.from(parts[part] ?? '', 'base64url');
   bytes[0] = (bytes[0] ?? 0) ^ 0x01;
@@ -24,15 +33,59 @@ describe('TokenCipher', () => {
     }
   });
 
-  it('writes v1.<iv>.<tag>.<ciphertext> with a 12-byte IV and a 16-byte tag, fresh each time', () => {
+  it('writes v2.<keyId>.<iv>.<tag>.<ciphertext> with a 12-byte IV and a 16-byte tag, fresh each time', () => {
     const first = cipher.encrypt(PLAINTEXT, CONTEXT);
     const second = cipher.encrypt(PLAINTEXT, CONTEXT);
-    expect(first).toMatch(/^v1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]+$/);
-    const [, iv, tag] = first.split('.');
+    expect(first).toMatch(/^v2\.[A-Za-z0-9_-]{8}\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]+$/);
+    const [, keyId, iv, tag] = first.split('.');
     expect(Buffer.from(iv ?? '', 'base64url')).toHaveLength(12);
     expect(Buffer.from(tag ?? '', 'base64url')).toHaveLength(16);
     expect(second).not.toBe(first);
-    expect(second.split('.')[1]).not.toBe(iv);
+    expect(second.split('.')[1]).toBe(keyId);
+    expect(second.split('.')[2]).not.toBe(iv);
+  });
+
+  it('opens values written before key ids existed (v1), with any listed key, and calls them not current', () => {
+    const old = randomBytes(32);
+    const stored = sealV1(old, PLAINTEXT, CONTEXT);
+    expect(new TokenCipher(old).decrypt(stored, CONTEXT)).toBe(PLAINTEXT);
+    expect(new TokenCipher([randomBytes(32), old]).decrypt(stored, CONTEXT)).toBe(PLAINTEXT);
+    expect(new TokenCipher(old).isCurrent(stored)).toBe(false);
+    expect(() => new TokenCipher(randomBytes(32)).decrypt(stored, CONTEXT)).toThrow(TokenDecryptionError);
+  });
+
+  it('rotates: old key -> [new, old] -> [new], sealing with the newest and opening with any listed', () => {
+    const [oldKey, newKey] = [randomBytes(32), randomBytes(32)];
+    const before = new TokenCipher(oldKey);
+    const sealedOld = before.encrypt(PLAINTEXT, CONTEXT);
+    expect(before.isCurrent(sealedOld)).toBe(true);
+
+    const rotating = new TokenCipher([newKey, oldKey]);
+    expect(rotating.decrypt(sealedOld, CONTEXT)).toBe(PLAINTEXT);
+    expect(rotating.isCurrent(sealedOld)).toBe(false);
+    const sealedNew = rotating.encrypt(PLAINTEXT, CONTEXT);
+    expect(rotating.isCurrent(sealedNew)).toBe(true);
+    // Another instance still on the old key alone cannot open what the rotating one sealed: the procedure's order matters.
+    expect(() => before.decrypt(sealedNew, CONTEXT)).toThrow(TokenDecryptionError);
+
+    const after = new TokenCipher(newKey);
+    expect(after.decrypt(sealedNew, CONTEXT)).toBe(PLAINTEXT);
+    expect(() => after.decrypt(sealedOld, CONTEXT)).toThrow(TokenDecryptionError);
+  });
+
+  it('tries only the key its key id names, and refuses an id no listed key has', () => {
+    const [a, b] = [randomBytes(32), randomBytes(32)];
+    const stored = new TokenCipher(a).encrypt(PLAINTEXT, CONTEXT);
+    expect(new TokenCipher([b, a]).decrypt(stored, CONTEXT)).toBe(PLAINTEXT);
+    const [, , ...rest] = stored.split('.');
+    const otherId = new TokenCipher(b).encrypt('', CONTEXT).split('.')[1];
+    // Sealed with a, labelled b: b is the only key tried, and it fails.
+    expect(() => new TokenCipher([b, a]).decrypt(['v2', otherId, ...rest].join('.'), CONTEXT)).toThrow(TokenDecryptionError);
+  });
+
+  it('refuses no key at all, and the same key twice', () => {
+    expect(() => new TokenCipher([])).toThrow('at least one key');
+    expect(() => new TokenCipher([key, Buffer.from(key)])).toThrow('the same key twice');
   });
 
   it('accepts only a 32-byte key', () => {
@@ -63,21 +116,23 @@ describe('TokenCipher', () => {
 
   it('refuses a tampered IV, tag or ciphertext', () => {
     const stored = cipher.encrypt(PLAINTEXT, CONTEXT);
-    for (const part of [1, 2, 3] as const) {
+    for (const part of [2, 3, 4] as const) {
       expect(() => cipher.decrypt(tamper(stored, part), CONTEXT)).toThrow(TokenDecryptionError);
     }
   });
 
   it('refuses malformed or unknown-version values', () => {
-    const [, iv, tag, body] = cipher.encrypt(PLAINTEXT, CONTEXT).split('.');
+    const [, id, iv, tag, body] = cipher.encrypt(PLAINTEXT, CONTEXT).split('.');
     const malformed = [
       '',
       PLAINTEXT,
+      `v3.${id}.${iv}.${tag}.${body}`,
       `v2.${iv}.${tag}.${body}`,
+      `v2.${id}.${iv}.${tag}.${body}.extra`,
+      `v2.${id}.${iv}.${tag?.slice(0, 12)}.${body}`,
+      `v2.${id}.${iv?.slice(0, 8)}.${tag}.${body}`,
       `v1.${iv}.${tag}`,
       `v1.${iv}.${tag}.${body}.extra`,
-      `v1.${iv}.${tag?.slice(0, 12)}.${body}`,
-      `v1.${iv?.slice(0, 8)}.${tag}.${body}`,
     ];
     for (const stored of malformed) expect(() => cipher.decrypt(stored, CONTEXT), stored).toThrow(TokenDecryptionError);
   });

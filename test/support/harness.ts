@@ -51,6 +51,8 @@ export async function startHarness(
     logger?: FastifyBaseLogger;
     appConfigFile?: URL;
     trustProxy?: boolean;
+    /** The token keys, newest first; a fresh random key unless given. */
+    tokenKeys?: Buffer[];
     /** Shorter budgets than production's (hubspot/deadline.ts), so deadline tests run in a second. */
     deadlines?: Partial<DeadlineSettings>;
     /** The local HubSpot's world (seed.json by default). */
@@ -92,12 +94,12 @@ export async function startHarness(
     appConfigFile,
   );
   const database = await openDatabase(config.databaseUrl);
-  const tokenKey = randomBytes(32);
-  const installations = createInstallationStore(database.db, new TokenCipher(tokenKey), database.dialect);
+  const tokenKeys = options.tokenKeys ?? [randomBytes(32)];
+  const installations = createInstallationStore(database.db, new TokenCipher(tokenKeys), database.dialect);
   const app = await buildBackend({
     config,
     database,
-    tokenKey,
+    tokenKeys,
     now,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
     ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),

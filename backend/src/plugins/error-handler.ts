@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AccessDeniedError, AppError, errorCatalogue, type ErrorCode } from '../errors.js';
-import type { AuditEntryInput } from '../store/index.js';
+import { databaseFault, TokenDecryptionError, TokenKeyMismatchError, type AuditEntryInput } from '../store/index.js';
 
 export interface ErrorBody {
   error: {
@@ -32,8 +32,18 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
 };
 
+/** Codes that code knowing only "the database failed" may wrap a database error in; the handler says which way. */
+const REFINED_BY_FAULT: ReadonlySet<ErrorCode> = new Set(['DATABASE_UNAVAILABLE', 'INTERNAL']);
+
 function toAppError(error: FastifyError): AppError {
+  // The database could not serve (thrown as is, or wrapped): which way, and when trying again may help; requests
+  // succeed again once it is back.
+  const fault = error instanceof AppError && !REFINED_BY_FAULT.has(error.code) ? undefined : databaseFault(error);
+  if (fault !== undefined) return new AppError('DATABASE_UNAVAILABLE', { message: fault.reason, retryAfterSeconds: fault.retryAfterSeconds, cause: error });
   if (error instanceof AppError) return error;
+  if (error instanceof TokenDecryptionError) return new AppError('ENCRYPTION_KEY_MISMATCH', { cause: error });
+  // Readiness: not one account's token but every one checked, said as such.
+  if (error instanceof TokenKeyMismatchError) return new AppError('ENCRYPTION_KEY_MISMATCH', { message: error.message, cause: error });
   // Fastify's schema validation (here zod's, through fastify-type-provider-zod) lists each field that failed.
   if (error.validation !== undefined) {
     return new AppError('VALIDATION_FAILED', {
@@ -105,7 +115,10 @@ export const errorHandlerPlugin = fp<ErrorHandlerOptions>(
       }
       const appError = toAppError(error);
       const status = appError.status;
-      if (status >= 500) {
+      if (appError.code === 'DATABASE_UNAVAILABLE') {
+        // The connection's loss is logged once where it happens (store/postgres.ts); each refused request needs one line, not a stack.
+        request.log.warn({ code: appError.code, reason: appError.message }, 'request refused: database unavailable');
+      } else if (status >= 500) {
         request.log.error({ err: error, code: appError.code }, 'request failed');
       } else {
         request.log.info({ code: appError.code, status }, 'request refused');

@@ -5,7 +5,7 @@ import type { Deadline, Deadlines } from '../hubspot/deadline.js';
 import { z } from 'zod';
 import { isAppError } from '../errors.js';
 import { InvalidGrantError, type OAuthClient } from '../hubspot/oauth.js';
-import type { InstallationStore, OAuthStateStore } from '../store/index.js';
+import { TokenDecryptionError, type InstallationStore, type OAuthStateStore } from '../store/index.js';
 import { displayName as personName } from '../viewer/directory.js';
 import { createOAuthStates, STATE_TTL_MS } from '../oauth/state.js';
 import {
@@ -139,7 +139,12 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): P
     }
 
     const now = new Date(deps.now());
-    const previous = await deps.installations.get(info.portalId);
+    // An install whose tokens no configured key opens is unusable, and reinstalling is its repair: it is replaced like any.
+    const previous = await deps.installations.get(info.portalId).catch((error: unknown) => {
+      if (!(error instanceof TokenDecryptionError)) throw error;
+      request.log.warn({ portalId: info.portalId }, 'reinstall replaces an install whose tokens the configured keys cannot open');
+      return undefined;
+    });
     const installation = await deps.installations.saveInstall(
       {
         portalId: info.portalId,

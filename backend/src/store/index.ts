@@ -1,7 +1,8 @@
 export { openDatabase, type StoreDatabase } from './database.js';
-export { pingDatabase } from './health.js';
+export { databaseFault, DatabaseFileChangedError, type DatabaseFault, type DatabaseFaultKind, type DatabaseLog } from './database-fault.js';
+export { checkReadiness, TokenKeyMismatchError } from './health.js';
 export type { Installation, InstallationStatus, NewInstallation, RefreshedTokens } from './installation-row.js';
-export { createInstallationStore, type InstallationStore } from './installations.js';
+export { createInstallationStore, type InstallationStore, type TokenCheck } from './installations.js';
 export type { Dialect, Tables } from './schema.js';
 export { TokenCipher, TokenDecryptionError } from './token-cipher.js';
 export { createPolicyStore, type PolicyStore, type StoredPolicy } from './policies.js';

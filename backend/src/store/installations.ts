@@ -1,26 +1,53 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
+import { databaseFault } from './database-fault.js';
 import {
   decodeInstallation,
   encryptTokens,
   forgottenTokens,
+  resealedTokens,
   type Installation,
   type InstallationStatus,
   type NewInstallation,
   type RefreshedTokens,
 } from './installation-row.js';
 import { KeyedMutex } from './keyed-mutex.js';
-import type { Dialect, Tables } from './schema.js';
-import type { TokenCipher } from './token-cipher.js';
+import type { Dialect, InstallationsTable, Tables } from './schema.js';
+import { TokenDecryptionError, type TokenCipher } from './token-cipher.js';
+
+/** What checkTokens found. */
+export interface TokenCheck {
+  /** Installs holding tokens (a disconnected one holds none). */
+  checked: number;
+  /** Of those, how many no configured key opens. */
+  unreadable: number;
+  /** Sealed again with the newest key by this check. */
+  resealed: number;
+  /** The database error that stopped the resealing, if one did (the rest were still checked). */
+  resealFailure?: unknown;
+}
 
 export interface InstallationStore {
+  /**
+   * Tokens sealed with an older key (after a rotation) are sealed again with the newest as they are read; a database
+   * that refuses the write (read-only, full) still answers the read, and the next read tries again.
+   */
   get(portalId: number): Promise<Installation | undefined>;
   /** After an OAuth code exchange. A reinstall replaces tokens, scopes, installer and install time, and reactivates. */
   saveInstall(input: NewInstallation, now: Date): Promise<Installation>;
   /**
    * Does nothing once the install is disconnected (or gone), so a refresh that finishes after a disconnect never
-   * writes tokens back.
+   * writes tokens back. Clears refreshStartedAt. `reactivate` also sets the status back to active (tokens HubSpot
+   * issued after the refresh that marked the install needs_reinstall).
    */
-  saveRefreshedTokens(portalId: number, tokens: RefreshedTokens, now: Date): Promise<void>;
+  saveRefreshedTokens(portalId: number, tokens: RefreshedTokens, now: Date, options?: { reactivate?: boolean }): Promise<void>;
+  /**
+   * Records, under the refresh lock, that a refresh is about to be sent. Throws when the database refuses the write,
+   * which is the point: nothing may go to HubSpot's token endpoint that could not be saved. On SQLite the mark is
+   * committed at once and outlives a crash; on PostgreSQL it commits with the lock's transaction (a process that dies
+   * holding the lock leaves no mark, its transaction rolled back).
+   */
+  markRefreshStarted(portalId: number, now: Date): Promise<void>;
+  /** Also clears refreshStartedAt: whatever refresh was under way is over. */
   markStatus(portalId: number, status: InstallationStatus, reason: string | null, now: Date): Promise<void>;
   /**
    * Disconnect: both tokens are erased ('' in place of the ciphertexts, expiry 0); the row stays with status
@@ -44,18 +71,30 @@ export interface InstallationStore {
    * query, every account's, until HubSpot answered. Each write is one statement and atomic on its own.
    */
   withRefreshLock<T>(portalId: number, fn: (locked: InstallationStore) => Promise<T>): Promise<T>;
+  /**
+   * Whether the configured keys open the stored tokens: every install's, or with `limit` only the most recently updated
+   * ones. With `reseal`, tokens sealed with an older key are written again with the newest (the start-up pass after a
+   * key rotation); a database that refuses those writes stops the resealing, not the check.
+   */
+  checkTokens(options: { reseal: boolean; limit?: number }): Promise<TokenCheck>;
 }
+
+/** Rows read per query by the whole-table check, so a large table never sits in memory at once. */
+const CHECK_PAGE = 500;
 
 type RefreshLock = InstallationStore['withRefreshLock'];
 
 /** A store on `db` whose every query shares the refresh lock already held for `heldPortalId`. */
 function lockedStore(db: Kysely<Tables>, cipher: TokenCipher, heldPortalId: number): InstallationStore {
-  const locked: InstallationStore = storeOn(db, cipher, async (portalId, fn) => {
+  const lock: RefreshLock = async (portalId, fn) => {
     if (portalId !== heldPortalId) {
       throw new Error(`withRefreshLock(${portalId}) called while holding the refresh lock of ${heldPortalId}`);
     }
     return fn(locked);
-  });
+  };
+  // No resealing on read here: on PostgreSQL a failed write would abort the lock's transaction, and the store outside
+  // the lock has already resealed what this one reads.
+  const locked: InstallationStore = storeOn(db, cipher, lock, { resealOnRead: false });
   return locked;
 }
 
@@ -76,11 +115,67 @@ function inProcessLock(db: Kysely<Tables>, cipher: TokenCipher): RefreshLock {
   return (portalId, fn) => mutex.run(portalId, () => fn(lockedStore(db, cipher, portalId)));
 }
 
-function storeOn(db: Kysely<Tables>, cipher: TokenCipher, withRefreshLock: RefreshLock): InstallationStore {
+function storeOn(db: Kysely<Tables>, cipher: TokenCipher, withRefreshLock: RefreshLock, options: { resealOnRead: boolean }): InstallationStore {
+  /** Only if the row still holds what was read: a refresh that wrote new tokens meanwhile sealed them with the newest key. */
+  async function reseal(row: Selectable<InstallationsTable>, installation: Installation): Promise<number> {
+    const sealed = resealedTokens(row, installation, cipher);
+    if (sealed === undefined) return 0;
+    const result = await db
+      .updateTable('installations')
+      .set(sealed)
+      .where('portal_id', '=', row.portal_id)
+      .where('access_token_enc', '=', row.access_token_enc)
+      .where('refresh_token_enc', '=', row.refresh_token_enc)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  const tolerateRefusedWrite = (error: unknown) => {
+    if (databaseFault(error) === undefined) throw error;
+    return 0;
+  };
+
   return {
     async get(portalId) {
       const row = await db.selectFrom('installations').selectAll().where('portal_id', '=', portalId).executeTakeFirst();
-      return row === undefined ? undefined : decodeInstallation(row, cipher);
+      if (row === undefined) return undefined;
+      const installation = decodeInstallation(row, cipher);
+      if (options.resealOnRead) await reseal(row, installation).catch(tolerateRefusedWrite);
+      return installation;
+    },
+
+    async checkTokens({ reseal: resealing, limit }) {
+      const check: TokenCheck = { checked: 0, unreadable: 0, resealed: 0 };
+      const holdingTokens = db.selectFrom('installations').selectAll().where('status', '!=', 'uninstalled');
+      const visit = async (row: Selectable<InstallationsTable>) => {
+        check.checked += 1;
+        let installation: Installation;
+        try {
+          installation = decodeInstallation(row, cipher);
+        } catch (error) {
+          if (!(error instanceof TokenDecryptionError)) throw error;
+          check.unreadable += 1;
+          return;
+        }
+        if (!resealing || check.resealFailure !== undefined) return;
+        try {
+          check.resealed += await reseal(row, installation);
+        } catch (error) {
+          tolerateRefusedWrite(error);
+          check.resealFailure = error;
+        }
+      };
+      if (limit !== undefined) {
+        for (const row of await holdingTokens.orderBy('updated_at', 'desc').limit(limit).execute()) await visit(row);
+        return check;
+      }
+      for (let after = Number.MIN_SAFE_INTEGER; ;) {
+        const rows = await holdingTokens.where('portal_id', '>', after).orderBy('portal_id').limit(CHECK_PAGE).execute();
+        for (const row of rows) await visit(row);
+        const last = rows.at(-1);
+        if (last === undefined || rows.length < CHECK_PAGE) return check;
+        after = last.portal_id;
+      }
     },
 
     async saveInstall(input, now) {
@@ -93,6 +188,7 @@ function storeOn(db: Kysely<Tables>, cipher: TokenCipher, withRefreshLock: Refre
         status: 'active' as const,
         status_reason: null,
         status_changed_at: now.getTime(),
+        refresh_started_at: null,
       };
       const row = await db
         .insertInto('installations')
@@ -103,19 +199,24 @@ function storeOn(db: Kysely<Tables>, cipher: TokenCipher, withRefreshLock: Refre
       return decodeInstallation(row, cipher);
     },
 
-    async saveRefreshedTokens(portalId, tokens, now) {
+    async saveRefreshedTokens(portalId, tokens, now, options = {}) {
+      const reactivated = options.reactivate === true ? { status: 'active' as const, status_reason: null, status_changed_at: now.getTime() } : {};
       await db
         .updateTable('installations')
-        .set({ ...encryptTokens(portalId, tokens, cipher), updated_at: now.getTime() })
+        .set({ ...encryptTokens(portalId, tokens, cipher), ...reactivated, refresh_started_at: null, updated_at: now.getTime() })
         .where('portal_id', '=', portalId)
         .where('status', '!=', 'uninstalled')
         .execute();
     },
 
+    async markRefreshStarted(portalId, now) {
+      await db.updateTable('installations').set({ refresh_started_at: now.getTime() }).where('portal_id', '=', portalId).execute();
+    },
+
     async markStatus(portalId, status, reason, now) {
       await db
         .updateTable('installations')
-        .set({ status, status_reason: reason, status_changed_at: now.getTime(), updated_at: now.getTime() })
+        .set({ status, status_reason: reason, status_changed_at: now.getTime(), updated_at: now.getTime(), refresh_started_at: null })
         .where('portal_id', '=', portalId)
         .execute();
     },
@@ -125,6 +226,7 @@ function storeOn(db: Kysely<Tables>, cipher: TokenCipher, withRefreshLock: Refre
         .updateTable('installations')
         .set({
           ...forgottenTokens,
+          refresh_started_at: null,
           status: 'uninstalled',
           status_reason: 'Disconnected from Viewer Guard.',
           status_changed_at: now.getTime(),
@@ -139,5 +241,5 @@ function storeOn(db: Kysely<Tables>, cipher: TokenCipher, withRefreshLock: Refre
 }
 
 export function createInstallationStore(db: Kysely<Tables>, cipher: TokenCipher, dialect: Dialect): InstallationStore {
-  return storeOn(db, cipher, dialect === 'postgres' ? postgresRowLock(db, cipher) : inProcessLock(db, cipher));
+  return storeOn(db, cipher, dialect === 'postgres' ? postgresRowLock(db, cipher) : inProcessLock(db, cipher), { resealOnRead: true });
 }

@@ -102,6 +102,20 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('write_requests').execute();
     },
   },
+  '0005_heartbeat': {
+    async up(db: Kysely<unknown>) {
+      // One row /readyz overwrites, so readiness proves the database takes a write (not read-only, not full), not just
+      // that it answers a select. One row whichever instance asks: nothing accumulates.
+      await db.schema
+        .createTable('heartbeat')
+        .addColumn('id', 'integer', (column) => column.primaryKey().check(sql`id = 1`))
+        .addColumn('checked_at', 'bigint', (column) => column.notNull())
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('heartbeat').execute();
+    },
+  },
   '0006_write_outbox': {
     async up(db: Kysely<unknown>) {
       // SQLite cannot change a CHECK constraint in place; its own way is to rebuild the table. Kysely runs SQLite
@@ -113,6 +127,17 @@ const migrations: Record<string, Migration> = {
       // audit_log keeps admitting 'unknown': entries with it may exist, and deleting audit entries is not a migration's call.
       await db.schema.dropIndex('write_requests_unfinished').execute();
       for (const column of WRITE_INTENT_COLUMNS) await db.schema.alterTable('write_requests').dropColumn(column).execute();
+    },
+  },
+  '0007_refresh_started_at': {
+    async up(db: Kysely<unknown>) {
+      // Written under the refresh lock before HubSpot's token endpoint is called: it proves the database takes writes
+      // before a refresh that may replace the refresh token goes out, and (where it outlives the writer: SQLite, or a
+      // refresh whose answer was lost) records that a refresh may have reached HubSpot. Cleared when one is saved.
+      await db.schema.alterTable('installations').addColumn('refresh_started_at', 'bigint').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('installations').dropColumn('refresh_started_at').execute();
     },
   },
   '0008_hubspot_budget': {

@@ -22,6 +22,8 @@ export interface InstallationsTable {
   status: (typeof INSTALLATION_STATUSES)[number];
   status_reason: string | null;
   status_changed_at: number;
+  /** When a refresh last began that has not been saved since (null: none), epoch ms. Migration 0007. */
+  refresh_started_at: number | null;
 }
 
 export interface PoliciesTable {
@@ -80,10 +82,17 @@ export interface OAuthStatesTable {
   created_at: number;
 }
 
+/** The single row /readyz writes to prove the database takes writes. */
+export interface HeartbeatTable {
+  id: 1;
+  checked_at: number;
+}
+
 export interface Tables {
   installations: InstallationsTable;
   policies: PoliciesTable;
   audit_log: AuditLogTable;
   write_requests: WriteRequestsTable;
   oauth_states: OAuthStatesTable;
+  heartbeat: HeartbeatTable;
 }
