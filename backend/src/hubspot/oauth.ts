@@ -1,4 +1,5 @@
 import { AppError } from '../errors.js';
+import { endpointLabel } from './call.js';
 import { createDeadlines, type Deadlines } from './deadline.js';
 import { HubSpotHttpError, readHttpFailure } from './http-error.js';
 import type { HubSpotScheduler } from './scheduler.js';
@@ -63,19 +64,24 @@ export function createOAuthClient(options: OAuthClientOptions): OAuthClient {
   const deadlines = options.deadlines ?? createDeadlines();
   async function postForm(path: string, accountKey: string, form: Record<string, string>): Promise<unknown> {
     const body = new URLSearchParams({ ...form, client_id: options.clientId, client_secret: options.clientSecret });
-    return options.scheduler.run(accountKey, deadlines.tokenCall(), async (_report, signal) => {
-      const response = await fetch(`${options.apiBaseUrl}${path}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-        body,
-        signal,
-      });
-      const text = await response.text();
-      if (!response.ok) {
-        throw new HubSpotHttpError(response.status, Object.fromEntries(response.headers), text);
-      }
-      return JSON.parse(text) as unknown;
-    });
+    return options.scheduler.run(
+      accountKey,
+      deadlines.tokenCall(),
+      async (_report, signal) => {
+        const response = await fetch(`${options.apiBaseUrl}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+          body,
+          signal,
+        });
+        const text = await response.text();
+        if (!response.ok) {
+          throw new HubSpotHttpError(response.status, Object.fromEntries(response.headers), text);
+        }
+        return JSON.parse(text) as unknown;
+      },
+      { endpoint: endpointLabel({ method: 'POST', path }) },
+    );
   }
 
   async function postToken(accountKey: string, form: Record<string, string>): Promise<AccessTokenResponse> {
