@@ -44,10 +44,11 @@ export function createTtlCache<V extends CacheValue>(options: TtlCacheOptions<V>
 
   return {
     getOrLoad(key, load) {
-      const hit = stored?.get(key);
-      if (hit !== undefined) return Promise.resolve(hit);
+      // A load in progress is joined without counting: the cache's hits are answers it stored, its misses the loads.
       const pending = loading.get(key);
       if (pending !== undefined) return pending;
+      const hit = stored?.get(key);
+      if (hit !== undefined) return Promise.resolve(hit);
       // The TTL counts from here: the value can be no older than this read.
       const readAt = options.now();
       const value = load();
