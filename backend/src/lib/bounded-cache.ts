@@ -48,8 +48,8 @@ export interface BoundedCacheOptions<K, V> {
   onEvict?: (key: K, value: V) => void;
 }
 
-/** lru-cache's own bookkeeping per entry (key, value, links, size, TTL start and length), roughly. */
-const ENTRY_OVERHEAD = 96;
+/** lru-cache's own bookkeeping per entry (its key map, key, value, links, size, TTL start and length), roughly. */
+const ENTRY_OVERHEAD = 160;
 
 /** lru-cache reads an entry's start time of 0 as "no TTL", and a test clock may well start at 0. */
 const TIME_OFFSET = 1;

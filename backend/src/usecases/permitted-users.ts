@@ -1,12 +1,13 @@
 import { BoundedCache, type CacheRegistry } from '../lib/bounded-cache.js';
+import { approximateBytes } from '../lib/byte-size.js';
 import type { PermittedActions } from '../hubspot/crm.js';
 
 /**
  * HubSpot's permissions answers kept as small as a decision needs them. The answer about one record lists, per action,
  * every user who may take it: in a 1,000-user account that is ~1,000 ids per action, which as a Map of per-user Sets
  * took 83-93 KiB per record (issue #11). A decision only asks "may this user take this action", so each answer is kept
- * as one bit per user and action, over a numbering of the account's users shared by all its answers: ~500 bytes of
- * bits per record in a 1,000-user account, ~900 with the cache's bookkeeping.
+ * as one bit per user and action, over a numbering of the account's users shared by all its answers: 500 bytes of
+ * bits per record in a 1,000-user account, ~1 KiB with the objects around them and the cache's bookkeeping.
  */
 
 /** The actions HubSpot's permissions API answers about (hubspot/crm.ts, PERMISSION_ACTIONS), each a row of bits. */
@@ -41,7 +42,7 @@ export function permits(answer: CompactAnswer, userId: number, action: string): 
 
 /** The answer's own bytes (the shared numbering is counted once, in its own cache): the object, its typed array, the bits. */
 export function compactAnswerBytes(answer: CompactAnswer): number {
-  return 48 + 160 + answer.bits.byteLength;
+  return 48 + approximateBytes(answer.bits);
 }
 
 export interface AnswerCompactor {

@@ -23,10 +23,10 @@ export interface Viewer {
  * permission fact (Super Admin, teams, owner id decide access), so each cache below states its bound and what
  * invalidates it:
  * - viewers, per user: `ttlMs` (VIEWER_CACHE_TTL_SECONDS, default 60 s), at most DIRECTORY_CACHE_BYTES.viewers (about
- *   600 bytes a viewer: some 7,000 viewers); nothing we do changes a user, and HubSpot tells us nothing, so a user
+ *   0.6 KiB a viewer: some 6,500 viewers); nothing we do changes a user, and HubSpot tells us nothing, so a user
  *   deactivated or moved between teams in HubSpot is seen when the entry expires (README "Trust and caching").
- * - owners, per account: the same TTL, at most DIRECTORY_CACHE_BYTES.owners (about 300 KB for an account of 1,000
- *   owners: some 40 such accounts); our own writes change records, never owners or teams.
+ * - owners, per account: the same TTL, at most DIRECTORY_CACHE_BYTES.owners (about 230 KiB for an account of 1,000
+ *   owners: some 50 such accounts); our own writes change records, never owners or teams.
  * - teams, per account: the same TTL, at most DIRECTORY_CACHE_BYTES.teams.
  * Least recently used entries go first. Failed loads are never cached (createTtlCache forgets them), so a HubSpot
  * hiccup does not stick. A load in progress is shared by concurrent requests, each of which waits for it no longer
