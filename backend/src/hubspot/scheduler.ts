@@ -1,6 +1,6 @@
 import { AppError } from '../errors.js';
 import type { Deadline } from './deadline.js';
-import { isNetworkFailure, readHttpFailure } from './http-error.js';
+import { isNetworkFailure, neverSent, readHttpFailure } from './http-error.js';
 import { readErrorBody } from './schemas.js';
 
 /**
@@ -133,14 +133,6 @@ export interface CallOwner {
   idempotent?: boolean;
   /** What is called, as a metrics label without ids (`GET /crm/objects/2026-03/tickets/{id}`). */
   endpoint?: string;
-}
-
-/** Connection errors raised before a single byte of the request could leave (Node's socket error codes). */
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
-function neverSent(error: unknown): boolean {
-  const codeOf = (value: unknown) => (typeof value === 'object' && value !== null && 'code' in value ? String(value.code) : undefined);
-  const code = codeOf(error) ?? (error instanceof Error ? codeOf(error.cause) : undefined);
-  return code !== undefined && NOT_SENT_CODES.has(code);
 }
 
 interface Failure {

@@ -20,7 +20,7 @@ const MAX_LABEL_VALUES = 100;
 const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15];
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
-export type RefreshOutcome = 'refreshed' | 'revoked' | 'failed';
+export type RefreshOutcome = 'refreshed' | 'refused' | 'failed';
 
 export interface FinishedRequest {
   method: string;
@@ -125,11 +125,11 @@ export function createMetrics(options: MetricsOptions): Metrics {
   });
   const refreshes = new Counter({
     name: `${PREFIX}token_refreshes_total`,
-    help: 'Install token refreshes at HubSpot, by outcome: refreshed, revoked (the install needs repair) or failed (tried again later).',
+    help: "Install token refreshes at HubSpot's token endpoint, by outcome: refreshed; refused (HubSpot refused the refresh token: the install needs repair, unless an earlier answer was lost); failed (no answer or an error: tried again).",
     labelNames: ['outcome'],
     registers,
   });
-  for (const outcome of ['refreshed', 'revoked', 'failed'] satisfies RefreshOutcome[]) refreshes.inc({ outcome }, 0);
+  for (const outcome of ['refreshed', 'refused', 'failed'] satisfies RefreshOutcome[]) refreshes.inc({ outcome }, 0);
 
   const budgetGauge = (name: string, help: string, read: (budget: BudgetReading) => number) =>
     new Gauge({
@@ -224,7 +224,7 @@ export function countingRefreshes(oauth: OAuthClient, metrics: Pick<Metrics, 'to
         metrics.tokenRefresh('refreshed');
         return tokens;
       } catch (error) {
-        metrics.tokenRefresh(error instanceof InvalidGrantError ? 'revoked' : 'failed');
+        metrics.tokenRefresh(error instanceof InvalidGrantError ? 'refused' : 'failed');
         throw error;
       }
     },

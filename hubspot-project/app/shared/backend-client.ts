@@ -43,7 +43,8 @@ export class BackendError extends Error {
 
   /** Worth a "Try again" button: HubSpot or the network, not a decision. */
   get retryable(): boolean {
-    return ['NETWORK', 'TIMEOUT', 'HUBSPOT_RATE_LIMITED', 'HUBSPOT_UNAVAILABLE', 'INTERNAL'].includes(this.code);
+    // DATABASE_UNAVAILABLE passes by itself (a restart, a failover); ENCRYPTION_KEY_MISMATCH waits for the operator.
+    return ['NETWORK', 'TIMEOUT', 'HUBSPOT_RATE_LIMITED', 'HUBSPOT_UNAVAILABLE', 'DATABASE_UNAVAILABLE', 'INTERNAL'].includes(this.code);
   }
 }
 
@@ -143,6 +144,8 @@ export function describeError(error: unknown): { title: string; message: string;
     TIMEOUT: 'Viewer Guard took too long',
     USER_NOT_IN_PORTAL: 'Your user was not found',
     HUBSPOT_IDENTITY_MISSING: 'HubSpot did not say who you are',
+    DATABASE_UNAVAILABLE: 'Viewer Guard is briefly unavailable',
+    ENCRYPTION_KEY_MISMATCH: 'Viewer Guard is misconfigured',
   };
   const title = titles[error.code] ?? 'Viewer Guard could not do this';
   if (error.code === 'HUBSPOT_RATE_LIMITED' && error.retryAfter !== null) {
