@@ -8,15 +8,20 @@ import { createHubSpotApi } from './hubspot/api.js';
 import { createDeadlines, type DeadlineSettings } from './hubspot/deadline.js';
 import { createOAuthClient } from './hubspot/oauth.js';
 import { connectInstances } from './instances/index.js';
+import { createCacheRegistry } from './lib/bounded-cache.js';
 import { clientErrorHandler } from './logging.js';
+import { countingRefreshes, createMetrics } from './metrics/metrics.js';
 import { HubSpotScheduler, type SchedulerOptions } from './hubspot/scheduler.js';
 import { routeConfigPlugin, SIGNED_PREFIX } from './pipeline/route-config.js';
+import { serverTimingPlugin } from './pipeline/server-timing.js';
 import { signedApiPlugin } from './pipeline/signed-api.js';
 import { errorHandlerPlugin } from './plugins/error-handler.js';
+import { requestMetricsPlugin } from './plugins/request-metrics.js';
 import { securityHeadersPlugin } from './plugins/security-headers.js';
 import { adminRoutes } from './routes/admin.js';
 import { cardRoutes } from './routes/card.js';
 import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { oauthRoutes } from './routes/oauth.js';
 import {
   createAuditLog,
@@ -67,6 +72,8 @@ export interface BackendParts {
   deadlines?: Partial<DeadlineSettings>;
   /** Tests only: the lanes' limits when the local HubSpot is told to allow more than HubSpot does (HUBSPOT_LIMITS otherwise). */
   hubspotLimits?: SchedulerOptions['limits'];
+  /** /metrics also reports Node's process metrics: once per process, so only the production entry point asks. */
+  processMetrics?: boolean;
 }
 
 /**
@@ -84,7 +91,10 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   // What the instances share beyond the database rows: the change feed their caches listen to, HubSpot's budget.
   const instances = connectInstances({ database, databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, log: logger ?? silent });
   const installations = createInstallationStore(database.db, new TokenCipher(parts.tokenKeys), database.dialect);
-  const policies = createPolicyStore(database.db, instances.feed);
+  // What /metrics reports, this instance's only: its caches register here, the scheduler is read at each scrape.
+  const caches = createCacheRegistry();
+  const metrics = createMetrics({ caches, budgets: () => scheduler.budgets(), processMetrics: parts.processMetrics ?? false });
+  const policies = createPolicyStore(database.db, instances.feed, { registry: caches });
   const audit = createAuditLog(database.db);
   const writeRequests = createWriteRequestStore(database.db);
   const deadlines = createDeadlines(parts.deadlines, now);
@@ -93,7 +103,12 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
     now,
     ...(parts.hubspotLimits === undefined ? {} : { limits: parts.hubspotLimits }),
     budget: instances.budget,
-    onEvent: (event) => (event.type === 'gave_up' ? logger?.warn({ ...event }, 'hubspot call given up') : logger?.info({ ...event }, 'hubspot call delayed')),
+    onEvent: (event) => {
+      metrics.schedulerEvent(event);
+      if (event.type === 'gave_up') logger?.warn({ ...event }, 'hubspot call given up');
+      else logger?.info({ ...event }, 'hubspot call delayed');
+    },
+    onAttempt: metrics.hubspotAttempt,
   });
   const oauth = createOAuthClient({
     apiBaseUrl: config.hubspot.apiBaseUrl,
@@ -104,7 +119,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   });
   const tokens = createTokenManager({
     installations,
-    oauth,
+    oauth: countingRefreshes(oauth, metrics),
     refreshMarginMs: config.tokenRefreshMarginMs,
     now,
     log: logger ?? silent,
@@ -114,8 +129,8 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
     scheduler,
     getToken: (portalId, deadline) => tokens.accessTokenFor(portalId, deadline),
   });
-  const directory = createDirectory({ ttlMs: config.viewerCacheTtlMs, now });
-  const access = createAccessSource({ mode: config.accessSource, directory, policies, now });
+  const directory = createDirectory({ ttlMs: config.viewerCacheTtlMs, now, registry: caches });
+  const access = createAccessSource({ mode: config.accessSource, directory, policies, now, registry: caches });
   const identitySources = createIdentitySources({ now });
 
   const app = Fastify({
@@ -129,8 +144,13 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
-  await app.register(routeConfigPlugin);
-  await app.register(errorHandlerPlugin, { installUrl, recordRefusal: (entry) => audit.record(entry, new Date(now())) });
+  await app.register(routeConfigPlugin, { operatorToken: config.metricsToken });
+  await app.register(errorHandlerPlugin, {
+    installUrl,
+    recordRefusal: (entry) => audit.record(entry, new Date(now())),
+    onErrorAnswer: metrics.errorAnswer,
+  });
+  await app.register(requestMetricsPlugin, { metrics });
   await app.register(securityHeadersPlugin, { publicBaseUrl: config.publicBaseUrl });
   await app.register(cookie);
   // Card calls arrive server-to-server through HubSpot and need no CORS; any other browser origin is refused.
@@ -218,6 +238,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   app.addHook('onClose', () => instances.close());
 
   await app.register(healthRoutes, { checkReadiness: () => checkReadiness(database.db, installations, new Date(now())) });
+  await app.register(metricsRoutes, { metrics });
   await app.register(oauthRoutes, { config, oauth, installations, states: createOAuthStateStore(database.db), hubspot, deadlines, now });
   await app.register(
     async (api) => {
@@ -240,6 +261,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
           return { viewer: await directory.resolveViewer(portal, identity.userId), portal };
         },
       });
+      await api.register(serverTimingPlugin);
       await api.register(cardRoutes);
       await api.register(adminRoutes, { prefix: '/admin' });
     },

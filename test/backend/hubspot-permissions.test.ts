@@ -28,8 +28,13 @@ describe('reading the permissions API answer', () => {
       [hcrn('2')]: { 'crm-object:VIEW': { permittedUsers: [8] } },
     },
   };
-  const asPlain = (answer: PermittedActions | undefined) =>
-    answer === undefined ? undefined : Object.fromEntries([...answer].map(([id, actions]) => [id, [...actions].sort()]));
+  /** Per user id, the actions HubSpot lists them under, sorted. */
+  const asPlain = (answer: PermittedActions | undefined) => {
+    if (answer === undefined) return undefined;
+    const byUser = new Map<number, string[]>();
+    for (const [action, userIds] of answer) for (const userId of userIds) byUser.set(userId, [...(byUser.get(userId) ?? []), action].sort());
+    return Object.fromEntries(byUser);
+  };
 
   it('reads the documented shape per record; an absent permission means nobody holds it', () => {
     const answers = readPermittedUsers(documented, requested);

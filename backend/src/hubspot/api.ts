@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { GetToken, HubSpotRequest, PortalCall } from './call.js';
+import { endpointLabel, type GetToken, type HubSpotRequest, type PortalCall } from './call.js';
 import { AppError } from '../errors.js';
 import type { Deadline } from './deadline.js';
 import { lowerCaseNames, readHttpFailure } from './http-error.js';
@@ -90,7 +90,7 @@ export function createHubSpotApi(options: HubSpotApiOptions): HubSpotApi {
           report(lowerCaseNames(answer.headers));
           return answer.data;
         },
-        { user: viewerId, lane: search ? 'search' : 'general', idempotent: !creates },
+        { user: viewerId, lane: search ? 'search' : 'general', idempotent: !creates, endpoint: endpointLabel(request) },
       );
     } catch (error) {
       const failure = readHttpFailure(error);

@@ -35,8 +35,11 @@ export interface PipelineStage {
   label: string;
   closed: boolean;
 }
-/** Per user id, the actions HubSpot's permissions API says they may take on one record (view, edit, delete, communicate). */
-export type PermittedActions = Map<number, Set<string>>;
+/**
+ * Per action (view, edit, delete, communicate), the user ids HubSpot's permissions API says may take it on one record,
+ * as HubSpot listed them; an action nobody holds is absent.
+ */
+export type PermittedActions = ReadonlyMap<string, readonly number[]>;
 /** The CRM objects Viewer Guard reads; declared here so hubspot/ needs nothing from access/. */
 export type CrmObjectType = 'tickets' | 'contacts';
 export interface NewTicket {
@@ -224,11 +227,10 @@ export function readPermittedUsers(json: unknown, requested: ReadonlyMap<string,
     [...requested].map(([hcrn, recordId]) => {
       const entry = resources?.[hcrn];
       if (entry === undefined) return [recordId, undefined];
-      const permitted: PermittedActions = new Map();
+      const permitted = new Map<string, readonly number[]>();
       for (const [permission, { permittedUsers }] of Object.entries(entry)) {
         const action = PERMISSION_ACTIONS[permission];
-        if (action === undefined) continue;
-        for (const userId of permittedUsers) permitted.set(userId, (permitted.get(userId) ?? new Set()).add(action));
+        if (action !== undefined) permitted.set(action, permittedUsers);
       }
       return [recordId, permitted];
     }),

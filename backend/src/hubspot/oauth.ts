@@ -1,4 +1,5 @@
 import { AppError } from '../errors.js';
+import { endpointLabel } from './call.js';
 import { createDeadlines, type Deadlines } from './deadline.js';
 import { HubSpotHttpError, neverSent, readHttpFailure } from './http-error.js';
 import type { CallOwner, HubSpotScheduler } from './scheduler.js';
@@ -98,7 +99,7 @@ export function createOAuthClient(options: OAuthClientOptions): OAuthClient {
         }
         return JSON.parse(text) as unknown;
       },
-      owner,
+      { ...owner, endpoint: endpointLabel({ method: 'POST', path }) },
     );
   }
 

@@ -81,6 +81,28 @@ export interface SharedBudget {
   take(account: string, lane: Lane, limit: WindowLimit, maxWaitMs: number): Promise<{ taken: true } | { taken: false; retryAfterMs: number }>;
 }
 
+/** One attempt at one call, as it ended: for metrics. */
+export interface AttemptRecord {
+  account: string;
+  lane: Lane;
+  /** The caller's CallOwner.endpoint, or "other". */
+  endpoint: string;
+  /** ok: answered 2xx; HubSpot's status otherwise; timeout: cut at its limit; network: no answer; error: anything else. */
+  status: 'ok' | number | 'timeout' | 'network' | 'error';
+  /** From the attempt's start (after its place in the shared budget) to its end, on the scheduler's clock. */
+  durationMs: number;
+}
+
+/** What one account's lane allows now: for metrics. */
+export interface BudgetReading {
+  account: string;
+  lane: Lane;
+  /** Calls per window, as HubSpot last said (or as documented). */
+  limit: number;
+  /** Calls the lane may start now: the window's room, within HubSpot's own count of what is left. */
+  remaining: number;
+}
+
 export interface SchedulerOptions {
   /** Each lane's window until HubSpot's headers say otherwise; HUBSPOT_LIMITS by default. */
   limits?: Partial<Record<Lane, WindowLimit>>;
@@ -97,6 +119,8 @@ export interface SchedulerOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   random?: () => number;
   onEvent?: (event: SchedulerEvent) => void;
+  /** Told of every attempt once it has ended. */
+  onAttempt?: (attempt: AttemptRecord) => void;
   /** Shared with the other instances; none when this process is the only one. */
   budget?: SharedBudget;
 }
@@ -107,6 +131,8 @@ export interface CallOwner {
   lane?: Lane;
   /** false for creates: sending one twice makes two records, so it is retried only when it certainly was not sent. */
   idempotent?: boolean;
+  /** What is called, as a metrics label without ids (`GET /crm/objects/2026-03/tickets/{id}`). */
+  endpoint?: string;
 }
 
 interface Failure {
@@ -221,6 +247,13 @@ function giveUpError(last: Failure, retryAfterMs: number, late: Deadline | undef
   });
 }
 
+function attemptStatus(error: unknown): AttemptRecord['status'] {
+  const failure = readHttpFailure(error);
+  if (failure !== undefined) return failure.status;
+  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return 'timeout';
+  return isNetworkFailure(error) ? 'network' : 'error';
+}
+
 function nonNegativeNumber(value: string | undefined): number | undefined {
   const parsed = value === undefined || value.trim() === '' ? Number.NaN : Number(value);
   return Number.isFinite(parsed) && parsed >= 0 ? parsed : undefined;
@@ -241,6 +274,7 @@ export class HubSpotScheduler {
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly #random: () => number;
   readonly #onEvent: (event: SchedulerEvent) => void;
+  readonly #onAttempt: (attempt: AttemptRecord) => void;
   readonly #budget: SharedBudget | undefined;
   readonly #accounts = new Map<string, AccountState>();
   #lastSweep: number;
@@ -255,6 +289,7 @@ export class HubSpotScheduler {
     this.#sleep = options.sleep ?? defaultSleep;
     this.#random = options.random ?? Math.random;
     this.#onEvent = options.onEvent ?? (() => undefined);
+    this.#onAttempt = options.onAttempt ?? (() => undefined);
     this.#budget = options.budget;
     this.#lastSweep = this.#now();
   }
@@ -264,6 +299,17 @@ export class HubSpotScheduler {
     return this.#accounts.size;
   }
 
+  /** Each tracked account's lanes as they stand now (idle accounts are not tracked: their whole window is free). */
+  budgets(): BudgetReading[] {
+    const now = this.#now();
+    return [...this.#accounts].flatMap(([account, state]) =>
+      Object.values(state.lanes).map((lane) => {
+        this.#prune(lane, now);
+        return { account, lane: lane.name, limit: lane.max, remaining: Math.max(0, Math.min(lane.max, this.#free(lane))) };
+      }),
+    );
+  }
+
   /**
    * Runs `call` for the account when its lane's window, HubSpot's remaining count, pause, concurrency cap and the
    * user's fair share allow, retrying 5xx, 429 and network failures, all within `deadline`. `call` gets the attempt's
@@ -271,12 +317,22 @@ export class HubSpotScheduler {
    * HubSpot's answer; a failure's headers are read from the failure. An attempt still running when its signal fires
    * is abandoned, and its slot freed, even if `call` ignores the signal. Other failures are rethrown unchanged; giving
    * up throws HUBSPOT_RATE_LIMITED (with retryAfterSeconds) or HUBSPOT_UNAVAILABLE with the last failure as the cause.
+   * The whole run counts as HubSpot's time on the deadline (Deadline.hubspotMs).
    */
-  async run<T>(
+  run<T>(
     accountKey: string | number,
     deadline: Deadline,
     call: (report: (headers: Record<string, string>) => void, signal: AbortSignal) => Promise<T>,
     owner: CallOwner = {},
+  ): Promise<T> {
+    return deadline.hubspot(this.#run(accountKey, deadline, call, owner));
+  }
+
+  async #run<T>(
+    accountKey: string | number,
+    deadline: Deadline,
+    call: (report: (headers: Record<string, string>) => void, signal: AbortSignal) => Promise<T>,
+    owner: CallOwner,
   ): Promise<T> {
     const idempotent = owner.idempotent ?? true;
     const account = String(accountKey);
@@ -291,7 +347,7 @@ export class HubSpotScheduler {
       let pauseMs = 0;
       try {
         await this.#takeShared(account, started, deadline, endsAt, attempt, last);
-        return await limit.guard(call((headers) => this.#observe(started, headers), limit.signal));
+        return await this.#measured(limit.guard(call((headers) => this.#observe(started, headers), limit.signal)), account, lane, owner.endpoint);
       } catch (error) {
         // A refusal is an answer too, with the same headers.
         this.#observe(started, readHttpFailure(error)?.headers ?? {});
@@ -343,6 +399,20 @@ export class HubSpotScheduler {
     if (shared.taken) return;
     this.#onEvent({ type: 'gave_up', account, lane: lane.name, attempt: tries - 1, delayMs: shared.retryAfterMs, status: last?.status });
     throw last === undefined ? waitedTooLong(deadline, shared.retryAfterMs) : giveUpError(last, shared.retryAfterMs, deadline);
+  }
+
+  /** Reports the attempt once it ends, and settles as it does. */
+  async #measured<T>(attempt: Promise<T>, account: string, lane: Lane, endpoint = 'other'): Promise<T> {
+    const startedAt = this.#now();
+    const report = (status: AttemptRecord['status']) => this.#onAttempt({ account, lane, endpoint, status, durationMs: this.#now() - startedAt });
+    try {
+      const answer = await attempt;
+      report('ok');
+      return answer;
+    } catch (error) {
+      report(attemptStatus(error));
+      throw error;
+    }
   }
 
   #backoff(attempt: number): number {

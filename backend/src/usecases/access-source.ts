@@ -4,10 +4,12 @@ import { EMPTY_POLICY, resolvePolicyGrant, type PolicyDocument } from '../access
 import { visibility, type Visibility } from '../access/visibility.js';
 import { isAppError } from '../errors.js';
 import type { PermittedActions } from '../hubspot/crm.js';
+import type { CacheRegistry } from '../lib/bounded-cache.js';
 import { createTtlCache } from '../lib/ttl-cache.js';
 import type { PolicyStore } from '../store/index.js';
 import { displayName, type Directory, type Viewer } from '../viewer/directory.js';
 import type { ViewerContext } from './context.js';
+import { compactAnswerBytes, createAnswerCompactor, permits, type CompactAnswer } from './permitted-users.js';
 
 export type AccessMode = 'auto' | 'hubspot' | 'policy';
 
@@ -60,12 +62,15 @@ export interface AccessSourceOptions {
   now: () => number;
   /** How long HubSpot's per-record answer is shared by every viewer of that record. */
   permissionsTtlMs?: number;
+  /** Smaller bounds (tests); PERMISSION_CACHE_BYTES by default. */
+  maxBytes?: Partial<typeof PERMISSION_CACHE_BYTES>;
+  registry?: CacheRegistry;
 }
 
-/** HubSpot's answer about one record and the owner the record had when it was asked for. */
+/** HubSpot's answer about one record, as a decision needs it, and the owner the record had when it was asked for. */
 interface CachedAnswer {
   ownerId: number | null;
-  answer: PermittedActions | undefined;
+  answer: CompactAnswer | undefined;
 }
 
 /** An owner id with no active owner behind it: someone who left, or was deactivated. */
@@ -85,7 +90,12 @@ const HUBSPOT_CANNOT_ANSWER: ReadonlySet<string> = new Set([
 
 /** HubSpot's answers are shared for this long at most (see the cache below for what else drops them). */
 const PERMISSIONS_TTL_MS = 30_000;
-const PERMISSIONS_MAX_RECORDS = 50_000;
+const MiB = 1024 * 1024;
+/**
+ * The answers (about 1 KiB a record in a 1,000-user account, where a Map of per-user Sets took 77 KiB: some 24,000
+ * records) and the numberings of the accounts' users they share (about 48 KiB for 1,000 users: some 85 such accounts).
+ */
+export const PERMISSION_CACHE_BYTES = { answers: 24 * MiB, users: 4 * MiB };
 
 export function createAccessSource(options: AccessSourceOptions): AccessSource {
   /*
@@ -93,16 +103,27 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
    * record's owner, so an entry is valid only for the owner it was fetched under: the record itself is re-read from
    * HubSpot on every request, and a different owner (a reassignment in HubSpot's UI or through us) makes the entry
    * stale at once. Our own writes drop it (forget). Bound: PERMISSIONS_TTL_MS (a permission-set change in HubSpot, which
-   * nothing tells us about, is seen within it) and PERMISSIONS_MAX_RECORDS entries, oldest evicted first. The records a
-   * request finds missing or stale are asked for together, PERMITTED_USERS_PER_CALL per HubSpot call; each still gets
-   * its own entry, so the rule above holds per record however it was fetched.
+   * nothing tells us about, is seen within it) and PERMISSION_CACHE_BYTES.answers, least recently used evicted first;
+   * the numberings the answers share (permitted-users.ts) are bounded apart, and an account's numbering evicted drops
+   * its answers. The records a request finds missing or stale are asked for together, PERMITTED_USERS_PER_CALL per
+   * HubSpot call; each still gets its own entry, so the rule above holds per record however it was fetched.
    */
+  const bounds = { ...PERMISSION_CACHE_BYTES, ...options.maxBytes };
+  const registry = options.registry === undefined ? {} : { registry: options.registry };
   const permitted = createTtlCache<CachedAnswer>({
+    name: 'permissions',
     ttlMs: options.permissionsTtlMs ?? PERMISSIONS_TTL_MS,
-    maxEntries: PERMISSIONS_MAX_RECORDS,
+    maxBytes: bounds.answers,
+    sizeOf: (entry) => 40 + (entry.answer === undefined ? 0 : compactAnswerBytes(entry.answer)),
     now: options.now,
+    ...registry,
   });
   const recordKey = (portalId: number, objectType: ObjectType, recordId: string) => `${portalId}:${objectType}:${recordId}`;
+  const compactor = createAnswerCompactor({
+    maxBytes: bounds.users,
+    forget: (portalId) => permitted.deleteWhere((key) => key.startsWith(`${portalId}:`)),
+    ...registry,
+  });
 
   const viewerFacts = (viewer: Viewer): ViewerFacts => ({
     userId: viewer.userId,
@@ -139,7 +160,7 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
    * outage, shape). Every record whose entry is missing or was fetched under another owner joins one batch, loaded
    * once all of them are registered in the cache, so concurrent requests for the same record share the call.
    */
-  async function hubspotAnswers(ctx: ViewerContext, records: readonly RecordFacts[]): Promise<Array<PermittedActions | undefined>> {
+  async function hubspotAnswers(ctx: ViewerContext, records: readonly RecordFacts[]): Promise<Array<CompactAnswer | undefined>> {
     const ownerOf = (record: RecordFacts) => record.owner?.ownerId ?? null;
     const keyOf = (record: RecordFacts) => recordKey(ctx.portal.portalId, record.objectType, record.id);
 
@@ -153,7 +174,7 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
             const answer = await new Promise<PermittedActions | undefined>((resolve) =>
               batch.set(record.objectType, [...(batch.get(record.objectType) ?? []), { id: record.id, settle: resolve }]),
             );
-            return { ownerId: ownerOf(record), answer };
+            return { ownerId: ownerOf(record), answer: answer === undefined ? undefined : compactor.compact(ctx.portal.portalId, answer) };
           });
           const entry = await ctx.portal.deadline.wait(shared, 'HubSpot did not answer in time');
           return [record, entry];
@@ -187,13 +208,13 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
   }
 
   /** HubSpot's yes or no, in the mirrored levels' precise words when they agree; without an answer, fallback or refusal. */
-  function hubspotDecision(viewer: Viewer, action: Action, record: RecordFacts, answer: PermittedActions | undefined, mirrored: Decision): Decision {
+  function hubspotDecision(viewer: Viewer, action: Action, record: RecordFacts, answer: CompactAnswer | undefined, mirrored: Decision): Decision {
     const facts = viewerFacts(viewer);
     if (answer === undefined) {
       if (options.mode === 'auto') return mirrored;
       return explain('ACCESS_UNKNOWN', { viewer: facts, action, record, level: null, source: 'hubspot', rule: 'HubSpot permissions API unavailable' });
     }
-    const allowed = answer.get(viewer.userId)?.has(action) ?? false;
+    const allowed = permits(answer, viewer.userId, action);
     if (mirrored.allowed === allowed && mirrored.code !== 'NOT_CONFIGURED') return { ...mirrored, source: 'hubspot' };
     return explain(allowed ? 'ALLOWED_BY_HUBSPOT' : 'DENIED_BY_HUBSPOT', {
       viewer: facts,
