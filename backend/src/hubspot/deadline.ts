@@ -49,6 +49,13 @@ export const DEADLINES: DeadlineSettings = {
   installPage: { budgetMs: 10_000, attemptCapMs: 5_000 },
 };
 
+/**
+ * What a wait for the budget the instances share must leave of the deadline for the attempt itself: a HubSpot read
+ * answers in well under a second, so a place taken with less than this left would only start a call the deadline then
+ * abandons, and the card would read HUBSPOT_UNAVAILABLE where HUBSPOT_RATE_LIMITED (try again in n seconds) is the truth.
+ */
+export const ATTEMPT_FLOOR_MS = 1_000;
+
 /** Why an attempt or a deadline ended: fetch rejects with it, and it reads as a timeout (http-error.ts, isNetworkFailure). */
 const timedOut = (message: string) => new DOMException(message, 'TimeoutError');
 

@@ -1,5 +1,5 @@
 import { AppError } from '../errors.js';
-import type { Deadline } from './deadline.js';
+import { ATTEMPT_FLOOR_MS, type Deadline } from './deadline.js';
 import { isNetworkFailure, neverSent, readHttpFailure } from './http-error.js';
 import { readErrorBody } from './schemas.js';
 
@@ -395,7 +395,12 @@ export class HubSpotScheduler {
   async #takeShared(account: string, attempt: Attempt, deadline: Deadline, endsAt: number, tries: number, last: Failure | undefined): Promise<void> {
     if (this.#budget === undefined) return;
     const lane = attempt.lane;
-    const shared = await this.#budget.take(account, lane.name, { max: lane.max, intervalMs: lane.intervalMs }, Math.max(endsAt - this.#now(), 0));
+    const shared = await this.#budget.take(
+      account,
+      lane.name,
+      { max: lane.max, intervalMs: lane.intervalMs },
+      Math.max(endsAt - this.#now() - ATTEMPT_FLOOR_MS, 0),
+    );
     if (shared.taken) return;
     this.#onEvent({ type: 'gave_up', account, lane: lane.name, attempt: tries - 1, delayMs: shared.retryAfterMs, status: last?.status });
     throw last === undefined ? waitedTooLong(deadline, shared.retryAfterMs) : giveUpError(last, shared.retryAfterMs, deadline);
@@ -534,10 +539,13 @@ export class HubSpotScheduler {
     return new Promise<Attempt>((resolve, reject) => {
       const enqueuedAt = this.#now();
       if (deadline.expired) {
-        // Earlier calls of the same request used the whole deadline up.
+        // Earlier calls of the same request used the whole deadline up: waiting on the account's pacing, if the lane is
+        // still held back (then the card is told when to try again), else on HubSpot's answers.
         this.#prune(lane, enqueuedAt);
         this.#onEvent({ type: 'gave_up', account, lane: laneName, attempt: attempts, delayMs: 0, status: last?.status });
-        reject(last === undefined ? tooLate(deadline) : giveUpError(last, this.#blockedFor(lane, enqueuedAt), deadline));
+        const blockedMs = this.#blockedFor(lane, enqueuedAt);
+        if (last !== undefined) reject(giveUpError(last, blockedMs, deadline));
+        else reject(blockedMs > 0 ? waitedTooLong(deadline, blockedMs) : tooLate(deadline));
         this.#forgetIfIdle(account);
         return;
       }
