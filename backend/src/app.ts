@@ -7,15 +7,20 @@ import { createHubSpotApi } from './hubspot/api.js';
 import { createDeadlines, type DeadlineSettings } from './hubspot/deadline.js';
 import { createOAuthClient } from './hubspot/oauth.js';
 import { connectInstances } from './instances/index.js';
+import { createCacheRegistry } from './lib/bounded-cache.js';
 import { clientErrorHandler, OneLinePerRequest } from './logging.js';
-import { HubSpotScheduler } from './hubspot/scheduler.js';
+import { countingRefreshes, createMetrics } from './metrics/metrics.js';
+import { HubSpotScheduler, type SchedulerOptions } from './hubspot/scheduler.js';
 import { routeConfigPlugin, SIGNED_PREFIX } from './pipeline/route-config.js';
+import { serverTimingPlugin } from './pipeline/server-timing.js';
 import { signedApiPlugin } from './pipeline/signed-api.js';
 import { errorHandlerPlugin } from './plugins/error-handler.js';
+import { requestMetricsPlugin } from './plugins/request-metrics.js';
 import { securityHeadersPlugin } from './plugins/security-headers.js';
 import { adminRoutes } from './routes/admin.js';
 import { cardRoutes } from './routes/card.js';
 import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { oauthRoutes } from './routes/oauth.js';
 import {
   createAuditLog,
@@ -66,6 +71,10 @@ export interface BackendParts {
   trustProxy?: boolean;
   /** Tests only: shorter budgets than hubspot/deadline.ts's DEADLINES, which production always uses. */
   deadlines?: Partial<DeadlineSettings>;
+  /** Tests only: the lanes' limits when the local HubSpot is told to allow more than HubSpot does (HUBSPOT_LIMITS otherwise). */
+  hubspotLimits?: SchedulerOptions['limits'];
+  /** /metrics also reports Node's process metrics: once per process, so only the production entry point asks. */
+  processMetrics?: boolean;
 }
 
 /**
@@ -82,22 +91,32 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   const silent = { info: () => undefined, warn: () => undefined };
   // What the instances share beyond the database rows: the change feed their caches listen to, HubSpot's budget.
   const instances = connectInstances({ database, databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, log: logger ?? silent });
+  // What /metrics reports, this instance's only: its caches register here, the scheduler is read at each scrape.
+  const caches = createCacheRegistry();
+  const metrics = createMetrics({ caches, budgets: () => scheduler.budgets(), processMetrics: parts.processMetrics ?? false });
   // Every change to an install's tokens or status is announced on the feed; active installs are read from memory.
   const installations = cacheInstallations({
     installations: createInstallationStore(database.db, new TokenCipher(parts.tokenKeys), database.dialect, instances.feed),
     feed: instances.feed,
     refreshMarginMs: config.tokenRefreshMarginMs,
     now,
+    registry: caches,
   });
-  const policies = createPolicyStore(database.db, instances.feed);
+  const policies = createPolicyStore(database.db, instances.feed, { registry: caches });
   const audit = createAuditLog(database.db);
   const writeRequests = createWriteRequestStore(database.db);
   const deadlines = createDeadlines(parts.deadlines, now);
   // A retry or a pause is HubSpot's pacing at work (info); a call given up reaches a viewer as an error (warn).
   const scheduler = new HubSpotScheduler({
     now,
+    ...(parts.hubspotLimits === undefined ? {} : { limits: parts.hubspotLimits }),
     budget: instances.budget,
-    onEvent: (event) => (event.type === 'gave_up' ? logger?.warn({ ...event }, 'hubspot call given up') : logger?.info({ ...event }, 'hubspot call delayed')),
+    onEvent: (event) => {
+      metrics.schedulerEvent(event);
+      if (event.type === 'gave_up') logger?.warn({ ...event }, 'hubspot call given up');
+      else logger?.info({ ...event }, 'hubspot call delayed');
+    },
+    onAttempt: metrics.hubspotAttempt,
   });
   const oauth = createOAuthClient({
     apiBaseUrl: config.hubspot.apiBaseUrl,
@@ -108,7 +127,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   });
   const tokens = createTokenManager({
     installations,
-    oauth,
+    oauth: countingRefreshes(oauth, metrics),
     refreshMarginMs: config.tokenRefreshMarginMs,
     now,
     log: logger ?? silent,
@@ -125,9 +144,9 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
       return token === refused ? undefined : token;
     },
   });
-  const directory = createDirectory({ ttlMs: config.viewerCacheTtlMs, now });
-  const pipelines = createPipelineStages({ now });
-  const access = createAccessSource({ mode: config.accessSource, directory, policies, now });
+  const directory = createDirectory({ ttlMs: config.viewerCacheTtlMs, now, registry: caches });
+  const pipelines = createPipelineStages({ now, registry: caches });
+  const access = createAccessSource({ mode: config.accessSource, directory, policies, now, registry: caches });
   const identitySources = createIdentitySources({ now });
 
   const app = Fastify({
@@ -142,8 +161,13 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
-  await app.register(routeConfigPlugin);
-  await app.register(errorHandlerPlugin, { installUrl, recordRefusal: (entry) => audit.record(entry, new Date(now())) });
+  await app.register(routeConfigPlugin, { operatorToken: config.metricsToken });
+  await app.register(errorHandlerPlugin, {
+    installUrl,
+    recordRefusal: (entry) => audit.record(entry, new Date(now())),
+    onErrorAnswer: metrics.errorAnswer,
+  });
+  await app.register(requestMetricsPlugin, { metrics });
   await app.register(securityHeadersPlugin, { publicBaseUrl: config.publicBaseUrl });
   // Card calls arrive server-to-server through HubSpot and need no CORS; any other browser origin is refused.
   await app.register(cors, { origin: config.corsOrigins.length > 0 ? config.corsOrigins : false });
@@ -152,7 +176,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   });
 
   app.decorate('checkRecord', createCheckRecord({ access, directory, pipelines }));
-  app.decorate('listContactTickets', createContactTickets({ access }));
+  app.decorate('listContactTickets', createContactTickets({ access, pipelines }));
   app.decorate('writes', createWrites({ access, pipelines, now }));
   app.decorate(
     'admin',
@@ -230,6 +254,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   app.addHook('onClose', () => instances.close());
 
   await app.register(healthRoutes, { checkReadiness: () => checkReadiness(database.db, installations, new Date(now())) });
+  await app.register(metricsRoutes, { metrics });
   await app.register(oauthRoutes, { config, oauth, installations, states: createOAuthStateStore(database.db), hubspot, deadlines, now });
   await app.register(
     async (api) => {
@@ -253,6 +278,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
           return { viewer: await directory.resolveViewer(portal, identity.userId), portal };
         },
       });
+      await api.register(serverTimingPlugin);
       await api.register(cardRoutes);
       await api.register(adminRoutes, { prefix: '/admin' });
     },

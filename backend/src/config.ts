@@ -101,6 +101,12 @@ const envSchema = z.object({
   TOKEN_REFRESH_MARGIN_SECONDS: z.coerce.number().int().min(0).max(1500).default(300),
   AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
   VIEWER_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
+  // Never echoed: a secret. Long enough that guessing is hopeless (openssl rand -hex 32 gives 64 characters).
+  METRICS_TOKEN: z
+    .string()
+    .min(32, 'must be at least 32 characters (openssl rand -hex 32)')
+    .regex(/^[A-Za-z0-9._~+/=-]+$/, 'must be a bearer token: letters, digits and -._~+/= only')
+    .optional(),
 });
 
 /** A variable an operator may still set from an earlier version: refused, so nobody believes it still takes effect. */
@@ -201,6 +207,8 @@ export interface Config {
   auditRetentionMs: number;
   /** How long a viewer's HubSpot profile (teams, owner id, Super Admin) is reused before asking HubSpot again. */
   viewerCacheTtlMs: number;
+  /** The bearer token GET /metrics asks for; undefined: /metrics answers 404, as if it did not exist. */
+  metricsToken: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -250,6 +258,7 @@ export function loadConfig(env: Record<string, string | undefined>, appConfigFil
     tokenRefreshMarginMs: e.TOKEN_REFRESH_MARGIN_SECONDS * 1000,
     auditRetentionMs: e.AUDIT_RETENTION_DAYS * 24 * 60 * 60 * 1000,
     viewerCacheTtlMs: e.VIEWER_CACHE_TTL_SECONDS * 1000,
+    metricsToken: e.METRICS_TOKEN,
   };
 }
 

@@ -42,6 +42,11 @@ export const errorCatalogue = {
     message: 'The request was signed for a different HubSpot app.',
     fix: 'Check HUBSPOT_APP_ID: it must be the id of the app whose card calls this backend.',
   },
+  OPERATOR_TOKEN_INVALID: {
+    status: 401,
+    message: "This endpoint is for the backend's operator and needs its bearer token.",
+    fix: 'Send Authorization: Bearer followed by the METRICS_TOKEN the backend was started with.',
+  },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
     message: "Viewer Guard's API takes JSON bodies only.",

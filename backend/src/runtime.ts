@@ -23,7 +23,7 @@ export async function startBackend(config: Config, options: { dataDir?: string }
       keys = [dev.key];
       logger.warn(`TOKEN_ENCRYPTION_KEY is not set: using the local development key in ${dev.file}${dev.created ? ' (just generated)' : ''}`);
     }
-    const app = await buildBackend({ config, database, tokenKeys: keys, logger, trustProxy: true });
+    const app = await buildBackend({ config, database, tokenKeys: keys, logger, trustProxy: true, processMetrics: true });
     app.addHook('onClose', async () => database.close());
     await app.listen({ port: config.port, host: config.host });
     const address = app.server.address();

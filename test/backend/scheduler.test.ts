@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AppError } from '../../backend/src/errors.js';
 import { HubSpotHttpError, isNetworkFailure, readHttpFailure } from '../../backend/src/hubspot/http-error.js';
-import { Deadline } from '../../backend/src/hubspot/deadline.js';
+import { ATTEMPT_FLOOR_MS, Deadline } from '../../backend/src/hubspot/deadline.js';
 import { HUBSPOT_LIMITS, HubSpotScheduler, type Lane, type SchedulerEvent, type SharedBudget, type WindowLimit } from '../../backend/src/hubspot/scheduler.js';
 
 const T0 = 1_000_000;
@@ -755,9 +755,9 @@ describe('HubSpot call scheduler, with a budget shared by other instances', () =
     await vi.advanceTimersByTimeAsync(1_000);
     await retried;
     expect(asked).toEqual([
-      { account: '7', lane: 'general', limit: HUBSPOT_LIMITS.general, maxWaitMs: 12_000 },
-      { account: '7', lane: 'search', limit: HUBSPOT_LIMITS.search, maxWaitMs: 12_000 },
-      { account: '7', lane: 'search', limit: HUBSPOT_LIMITS.search, maxWaitMs: 12_000 },
+      { account: '7', lane: 'general', limit: HUBSPOT_LIMITS.general, maxWaitMs: 12_000 - ATTEMPT_FLOOR_MS },
+      { account: '7', lane: 'search', limit: HUBSPOT_LIMITS.search, maxWaitMs: 12_000 - ATTEMPT_FLOOR_MS },
+      { account: '7', lane: 'search', limit: HUBSPOT_LIMITS.search, maxWaitMs: 12_000 - ATTEMPT_FLOOR_MS },
     ]);
     await scheduler.run(7, within(), ok);
     // The account's own answer said 40 per 2 s: the other instances are told the same window.
@@ -765,13 +765,13 @@ describe('HubSpot call scheduler, with a budget shared by other instances', () =
     expect(starts).toHaveLength(3);
   });
 
-  it('asks for no longer than what is left of the call’s time limit', async () => {
+  it('asks for no longer than what is left of the call’s time limit, less the time an attempt needs', async () => {
     const { shared, asked } = budget(10);
     const scheduler = new HubSpotScheduler({ budget: shared, random: () => 1 });
     const result = scheduler.run(1, within(5_000), failing([], httpError(503)));
     await vi.runAllTimersAsync();
     await result;
-    expect(asked.map((entry) => entry.maxWaitMs)).toEqual([5_000, 4_750]);
+    expect(asked.map((entry) => entry.maxWaitMs)).toEqual([5_000 - ATTEMPT_FLOOR_MS, 4_750 - ATTEMPT_FLOOR_MS]);
   });
 
   it('gives up with HUBSPOT_RATE_LIMITED, saying when to try again, when the shared budget has no room in time', async () => {

@@ -67,7 +67,9 @@ describe('two backend processes sharing one HubSpot budget per account', () => {
       Array.from({ length: VIEWS_PER_PROCESS }, (_, i) =>
         card(backend, tickets[i % tickets.length]!).then((answer) => {
           tally.answer(answer.status, answer.body, what);
-          if (answer.status !== 200) expect(JSON.parse(answer.body)).toMatchObject({ error: { code: 'HUBSPOT_RATE_LIMITED' } });
+          // Paced past the card's budget (HUBSPOT_RATE_LIMITED), or an attempt still on its way when the budget ran out
+          // (HUBSPOT_UNAVAILABLE): both say to try again; nothing else may come of a burst.
+          if (answer.status !== 200) expect(['HUBSPOT_RATE_LIMITED', 'HUBSPOT_UNAVAILABLE']).toContain(JSON.parse(answer.body).error?.code);
           return answer.status;
         }),
       ),

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkResponse } from './contract.js';
 import { createFakeHubSpot, loadSeed, type FakeHubSpot } from './index.js';
+import { ASSOCIATIONS_PER_READ } from './routes/crm-objects.js';
 
 const APP = { clientId: 'contract-client', clientSecret: 'contract-secret', appId: 1 };
 const seed = loadSeed();
@@ -113,6 +114,65 @@ describe('local HubSpot endpoints', () => {
     expect(ticket.body.properties).not.toHaveProperty('content');
     expect((await get(`/crm/v3/objects/contacts/${northwind.contacts[0]!.id}`, bearer)).status).toBe(200);
     expect((await get('/crm/v3/objects/tickets/999999', bearer)).status).toBe(404);
+  });
+
+  it("lists a contact's associated tickets on read, paged past 100, and leaves out a contact's missing associations", async () => {
+    const bearer = token();
+    const read = async (contactId: string) => (await get(`/crm/objects/2026-03/contacts/${contactId}?associations=tickets`, bearer)).body;
+    const seeded = northwind.ticketContacts.filter(([, contactId]) => contactId === '6001').map(([ticketId]) => ticketId);
+    expect(await read('6001')).toMatchObject({ associations: { tickets: { results: seeded.map((id) => ({ id, type: 'contact_to_ticket' })) } } });
+    expect((await read('6001')).associations).not.toHaveProperty('tickets.paging');
+    const lonely = northwind.contacts.find((contact) => !northwind.ticketContacts.some(([, contactId]) => contactId === contact.id));
+    expect(await read(lonely!.id)).not.toHaveProperty('associations');
+    // Past ASSOCIATIONS_PER_READ the read holds the first ones and says there are more.
+    const account = fake.state.account(northwind.portalId)!;
+    for (let index = 0; index < ASSOCIATIONS_PER_READ; index += 1) {
+      account.tickets.push({ id: String(800_000 + index), properties: { subject: `Bulk ${index}`, hubspot_owner_id: null } });
+      account.ticketContacts.push([String(800_000 + index), '6003']);
+    }
+    const many = (await read('6003')) as { associations: { tickets: { results: unknown[]; paging?: { next?: { after: string } } } } };
+    expect(many.associations.tickets.results).toHaveLength(ASSOCIATIONS_PER_READ);
+    expect(many.associations.tickets.paging?.next?.after).toEqual(expect.any(String));
+  });
+
+  it("searches a contact's tickets with HubSpot's total of every match, page by page with its `after` cursor", async () => {
+    const bearer = token();
+    const search = async (body: unknown) => {
+      now += 1_001;
+      const response = await fetch(`${base}/crm/objects/2026-03/tickets/search`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(response.status).toBe(200);
+      return (await response.json()) as { total: number; results: Array<{ id: string }>; paging?: { next: { after: string } } };
+    };
+    const about = { propertyName: 'associations.contact', operator: 'EQ', value: '6001' };
+    const seeded = northwind.ticketContacts.filter(([, contactId]) => contactId === '6001').map(([ticketId]) => ticketId);
+    const ids: string[] = [];
+    let after: string | undefined;
+    do {
+      const page = await search({ filterGroups: [{ filters: [about] }], limit: 4, ...(after === undefined ? {} : { after }) });
+      expect(page.total).toBe(seeded.length);
+      ids.push(...page.results.map((result) => result.id));
+      after = page.paging?.next.after;
+    } while (after !== undefined);
+    expect(ids).toEqual([...seeded].sort((a, b) => Number(a) - Number(b)));
+    const owner = northwind.tickets.find((ticket) => ticket.id === seeded[0])!.properties.hubspot_owner_id!;
+    const owned = await search({ filterGroups: [{ filters: [about, { propertyName: 'hubspot_owner_id', operator: 'IN', values: [owner] }] }], limit: 1 });
+    const expected = northwind.tickets.filter((ticket) => seeded.includes(ticket.id) && ticket.properties.hubspot_owner_id === owner);
+    expect(owned.total).toBe(expected.length);
+    // A ticket created through the API is found by the next search.
+    const created = await fetch(`${base}/crm/objects/2026-03/tickets`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        properties: { subject: 'New', hs_pipeline: '0', hs_pipeline_stage: '1' },
+        associations: [{ to: { id: '6001' }, types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: 16 }] }],
+      }),
+    });
+    expect(created.status).toBe(201);
+    expect((await search({ filterGroups: [{ filters: [about] }], limit: 1 })).total).toBe(seeded.length + 1);
   });
 
   it("keeps accounts apart: a token of one account cannot read another's users or records", async () => {

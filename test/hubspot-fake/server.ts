@@ -14,7 +14,7 @@ import { oauthRoutes } from './routes/oauth.js';
 import { ownerRoutes } from './routes/owners.js';
 import { settingsRoutes } from './routes/settings.js';
 import { loadSeed, type Seed } from './seed.js';
-import { FakeState, type AccessTokenRecord, type CallRecord } from './state.js';
+import { FakeState, type AccessTokenRecord, type CallRecord, type TokenFault } from './state.js';
 import { createWorld, type FakeWorld } from './world.js';
 
 declare module 'fastify' {
@@ -72,6 +72,15 @@ export interface FakeHubSpot {
     enforceRateLimit: boolean;
     /** Tokens introspect as user-level installs (HubSpot's per-user app model, platform 2026.09). */
     userLevelInstalls: boolean;
+    /**
+     * Strict refresh-token rotation: each refresh answers with a new refresh token and refuses the old one from then on
+     * with invalid_grant. HubSpot's docs neither promise nor rule this out, so the backend must survive it; off by default.
+     */
+    rotateRefreshTokens: boolean;
+    /** The token endpoint's next `count` requests meet `fault` (TokenFault in state.ts: hang, a 5xx, or answer-lost). */
+    tokenFaultNext(count: number, fault: TokenFault): void;
+    /** How long a token answer spends on the way after the grant was carried out (a rotation is already in force meanwhile). */
+    tokenAnswerDelayMs: number;
     /** The account limits HubSpot enforces (RATE_LIMITS by default); a test may give an account other numbers. */
     rateLimits: Record<RateLimitLane, { max: number; windowMs: number }>;
   };
@@ -79,6 +88,10 @@ export interface FakeHubSpot {
     issue(portalId: number, userId: number, scopes?: string[]): { accessToken: string; refreshToken: string };
     revokeInstall(portalId: number): void;
     expireAccessTokens(): void;
+    /** The refresh tokens HubSpot would accept for this account now (under strict rotation, at most one). */
+    liveRefreshTokens(portalId: number): string[];
+    /** Token grants already carried out whose answer is still on its way (see switches.tokenAnswerDelayMs). */
+    answersOnTheWay(): number;
   };
   readonly contract: { violations(): ContractViolation[] };
   /** What the local HubSpot holds (records, notes, tokens), for tests that check what a write really left behind. */
@@ -169,6 +182,21 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
     },
     set userLevelInstalls(value: boolean) {
       state.userLevelInstalls = value;
+    },
+    get rotateRefreshTokens() {
+      return state.rotateRefreshTokens;
+    },
+    set rotateRefreshTokens(value: boolean) {
+      state.rotateRefreshTokens = value;
+    },
+    tokenFaultNext: (count: number, fault: TokenFault) => {
+      for (let i = 0; i < count; i += 1) state.tokenFaults.push(fault);
+    },
+    get tokenAnswerDelayMs() {
+      return state.tokenAnswerDelayMs;
+    },
+    set tokenAnswerDelayMs(value: number) {
+      state.tokenAnswerDelayMs = value;
     },
   };
   let url = '';
@@ -381,6 +409,8 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
       expireAccessTokens: () => {
         for (const record of state.accessTokens.values()) record.expiresAt = Math.min(record.expiresAt, now());
       },
+      answersOnTheWay: () => state.tokenAnswersOnTheWay,
+      liveRefreshTokens: (portalId) => [...state.refreshTokens].flatMap(([token, record]) => (record.portalId === portalId ? [token] : [])),
     },
     contract: { violations: () => [...violations] },
     state,

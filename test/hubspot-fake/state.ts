@@ -22,9 +22,17 @@ export interface AuthorizationCode {
   expiresAt: number;
 }
 
+/**
+ * A fault of the token endpoint: `hang` never answers (HubSpot did nothing); `{ status }` answers a 5xx before
+ * doing anything; `answer-lost` carries the grant out (a rotation happens) and then resets the connection before the
+ * answer leaves, as when HubSpot's answer dies on the way.
+ */
+export type TokenFault = 'hang' | 'answer-lost' | { status: number };
+
 export interface CallRecord {
   method: string;
   route: string;
+  /** 0: no answer was sent (a token-endpoint hang or lost answer). */
   status: number;
   portalId?: number;
 }
@@ -42,6 +50,14 @@ export class FakeState {
   readonly notes: Array<{ portalId: number; id: string; body: string; ticketIds: string[]; ownerId: string | null }> = [];
   /** See FakeHubSpot.switches.userLevelInstalls. */
   userLevelInstalls = false;
+  /** See FakeHubSpot.switches.rotateRefreshTokens. */
+  rotateRefreshTokens = false;
+  /** See FakeHubSpot.switches.tokenAnswerDelayMs. */
+  tokenAnswerDelayMs = 0;
+  /** Token grants carried out whose answer has not been sent yet (FakeHubSpot.tokens.answersOnTheWay). */
+  tokenAnswersOnTheWay = 0;
+  /** Faults the token endpoint's next requests meet, in order. */
+  readonly tokenFaults: TokenFault[] = [];
   #nextId = 900_000;
 
   constructor(
@@ -64,10 +80,22 @@ export class FakeState {
   }
 
   issueTokens(portalId: number, userId: number, scopes: string[]): { accessToken: string; refreshToken: string } {
-    const refreshToken = `fake-refresh-${randomBytes(12).toString('hex')}`;
-    this.refreshTokens.set(refreshToken, { portalId, userId, scopes });
+    const refreshToken = this.issueRefreshToken({ portalId, userId, scopes });
     this.revokedPortals.delete(portalId);
     return { accessToken: this.issueAccessToken({ portalId, userId, scopes }), refreshToken };
+  }
+
+  issueRefreshToken(grant: RefreshTokenRecord): string {
+    const refreshToken = `fake-refresh-${randomBytes(12).toString('hex')}`;
+    this.refreshTokens.set(refreshToken, { ...grant });
+    return refreshToken;
+  }
+
+  /** The refresh token a refresh grant answers with: the same one, or under strict rotation a new one, the old refused from now on. */
+  rotate(sent: string, grant: RefreshTokenRecord): string {
+    if (!this.rotateRefreshTokens) return sent;
+    this.refreshTokens.delete(sent);
+    return this.issueRefreshToken(grant);
   }
 
   issueAccessToken(grant: RefreshTokenRecord): string {

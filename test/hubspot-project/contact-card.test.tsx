@@ -14,7 +14,8 @@ const list = {
     { id: '5001', subject: 'Invoice shows the wrong VAT rate', stageId: '1', stageLabel: 'New', priority: 'HIGH', owner: { ownerId: 7101, name: 'Ana Silva' } },
     { id: '5004', subject: 'Request for a refund', stageId: '1', stageLabel: 'New', priority: 'HIGH', owner: null },
   ],
-  hidden: { count: 3, reasons: [{ code: 'TEAM_ONLY_OTHER_TEAM', message: 'owned by other teams', count: 3 }] },
+  hidden: { count: 3, exact: true, reasons: [{ code: 'TEAM_ONLY_OTHER_TEAM', message: 'owned by other teams', count: 3 }] },
+  nextPage: null,
 };
 
 function renderCard(routes: Parameters<typeof scriptedFetch>[0]) {
@@ -87,12 +88,48 @@ describe('contact card', () => {
   });
 
   it('shows an empty state that tells "no tickets" from "none you may see"', async () => {
-    const none = renderCard({ [LIST]: { status: 200, body: { ...list, tickets: [], hidden: { count: 0, reasons: [] } } } });
+    const none = renderCard({ [LIST]: { status: 200, body: { ...list, tickets: [], hidden: { count: 0, exact: true, reasons: [] } } } });
     await none.renderer.waitFor(() => expect(none.renderer.maybeFind(EmptyState)).not.toBeNull());
     expect(textIn(none.renderer.find(EmptyState))).toContain('This contact has no tickets yet.');
     const hidden = renderCard({ [LIST]: { status: 200, body: { ...list, tickets: [] } } });
     await hidden.renderer.waitFor(() => expect(hidden.renderer.maybeFind(EmptyState)).not.toBeNull());
     expect(textIn(hidden.renderer.find(EmptyState))).toContain('Every ticket of this contact is outside your access.');
+  });
+
+  it('shows more tickets a page at a time, asking for the page after the last one shown, and says when a count is a lower bound', async () => {
+    const denied = (count: number) => ({ count, exact: false, reasons: [{ code: 'DENIED_BY_HUBSPOT', message: 'outside your HubSpot permissions', count }] });
+    const pages: Record<string, unknown> = {
+      '': { ...list, tickets: [list.tickets[0]], hidden: denied(2), nextPage: '20' },
+      '20': { ...list, tickets: [list.tickets[1]], hidden: denied(1), nextPage: '40' },
+      '40': { ...list, tickets: [], hidden: denied(3), nextPage: null },
+    };
+    const { fetch, calls } = scriptedFetch({});
+    fetch.mockImplementation(async (url) => {
+      calls.push({ method: 'GET', url, body: undefined });
+      return { ok: true, status: 200, json: async () => pages[new URL(url).searchParams.get('after') ?? ''] };
+    });
+    const renderer = createRenderer('crm.record.tab');
+    renderer.render(
+      <ContactCardView client={createBackendClient({ fetch, portalId: 10000001, userId: 2006 })} contactId="6001" actions={renderer.mocks.actions} />,
+    );
+    await renderer.waitFor(() => expect(renderer.maybeFind(LoadingSpinner)).toBeNull());
+    expect(rows(renderer)).toEqual([['Invoice shows the wrong VAT rate', 'New', 'Ana Silva']]);
+    expect(renderer.findAll(Text).map((node) => node.text)).toContain('At least 2 more tickets are hidden from you: 2 outside your HubSpot permissions.');
+
+    renderer.findByTestId(Button, 'more-tickets').trigger('onClick');
+    await renderer.waitFor(() => expect(rows(renderer)).toHaveLength(2));
+    expect(rows(renderer)[1]).toEqual(['Request for a refund', 'New', 'Unassigned']);
+    // Each page's count is a lower bound: the card keeps the largest it was told.
+    expect(renderer.findAll(Text).map((node) => node.text)).toContain('At least 2 more tickets are hidden from you: 2 outside your HubSpot permissions.');
+
+    renderer.findByTestId(Button, 'more-tickets').trigger('onClick');
+    await renderer.waitFor(() =>
+      expect(renderer.findAll(Text).map((node) => node.text)).toContain('At least 3 more tickets are hidden from you: 3 outside your HubSpot permissions.'),
+    );
+    expect(renderer.maybeFindByTestId(Button, 'more-tickets')).toBeNull();
+    expect(calls.map((call) => new URL(call.url).searchParams.get('after'))).toEqual([null, '20', '40']);
+    // The card sends its own context under its own names, and never HubSpot's.
+    expect(new URL(calls[1]!.url).searchParams.get('vgUserId')).toBe('2006');
   });
 
   it('explains a contact the viewer may not open', async () => {

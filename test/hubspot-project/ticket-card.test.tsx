@@ -254,3 +254,16 @@ describe('ticket card', () => {
     expect(renderer.find(Button).text).toBe('Try again');
   });
 });
+
+describe('what the card says of a backend that cannot serve', () => {
+  it.each([
+    ['DATABASE_UNAVAILABLE', 'Viewer Guard is briefly unavailable', true],
+    ['ENCRYPTION_KEY_MISMATCH', 'Viewer Guard is misconfigured', false],
+  ])('%s: a title of its own, and a retry only when waiting helps', async (code, title, retry) => {
+    const { renderer } = renderCard({ [ACCESS]: { status: 503, body: errorBody(code, 'The backend cannot serve.', 'The operator checks it.') } });
+    await renderer.waitFor(() => expect(renderer.maybeFind(ErrorState)).not.toBeNull());
+    expect(renderer.find(ErrorState).props.title).toBe(title);
+    expect(renderer.findAll(Text).map((node) => node.text)).toContain('The backend cannot serve.');
+    expect(renderer.findAll(Button).some((node) => node.text === 'Try again')).toBe(retry);
+  });
+});

@@ -393,11 +393,18 @@ export function sideEffects(stage: Stage, portalId = northwind.portalId): () => 
 export interface RouteEntry {
   method: string;
   url: string;
-  auth: 'public' | 'viewer' | 'admin';
+  auth: 'public' | 'viewer' | 'admin' | 'operator';
   write: string | undefined;
 }
 
-const routeTableSchema = z.array(z.object({ method: z.string(), url: z.string(), auth: z.enum(['public', 'viewer', 'admin']), write: z.string().optional() }));
+/**
+ * Every guard the suites know how to attack (operator-routes.test.ts: the bearer token; the others: the signature,
+ * the admin guard). A route with a guard not listed here makes the whole table unreadable, so every derived suite
+ * fails until one attacks it: fail closed.
+ */
+const routeTableSchema = z.array(
+  z.object({ method: z.string(), url: z.string(), auth: z.enum(['public', 'viewer', 'admin', 'operator']), write: z.string().optional() }),
+);
 
 /**
  * The registered routes (CONTRACT.md: `app.routeTable`), read from a throw-away app, so a route added later is

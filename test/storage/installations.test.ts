@@ -80,6 +80,7 @@ describe.each(databaseTargets)('installations on $title', (target) => {
         status: 'active',
         statusReason: null,
         statusChangedAt: t0,
+        refreshStartedAt: null,
       });
       expect(await store.get(PORTAL)).toEqual(saved);
     });
@@ -101,6 +102,7 @@ describe.each(databaseTargets)('installations on $title', (target) => {
         status: 'active',
         statusReason: null,
         statusChangedAt: later,
+        refreshStartedAt: null,
       });
       expect(await store.get(PORTAL)).toEqual(saved);
     });
@@ -121,6 +123,7 @@ describe.each(databaseTargets)('installations on $title', (target) => {
         status: 'active',
         statusReason: null,
         statusChangedAt: t0,
+        refreshStartedAt: null,
       });
     });
 
@@ -136,6 +139,34 @@ describe.each(databaseTargets)('installations on $title', (target) => {
       });
       await store.markStatus(PORTAL, 'active', null, at(6000));
       expect(await store.get(PORTAL)).toMatchObject({ status: 'active', statusReason: null, statusChangedAt: at(6000) });
+    });
+
+    it('records a refresh that began, until new tokens, a new status or a reinstall are written', async () => {
+      await install();
+      await store.markRefreshStarted(PORTAL, at(1000));
+      expect(await store.get(PORTAL)).toMatchObject({ refreshStartedAt: at(1000), updatedAt: t0 });
+      await store.saveRefreshedTokens(PORTAL, { accessToken: 'a4', refreshToken: 'r4', accessTokenExpiresAt: at(3_800_000) }, at(2000));
+      expect(await store.get(PORTAL)).toMatchObject({ refreshStartedAt: null, refreshToken: 'r4' });
+
+      await store.markRefreshStarted(PORTAL, at(3000));
+      await store.markStatus(PORTAL, 'needs_reinstall', 'refused', at(4000));
+      expect(await store.get(PORTAL)).toMatchObject({ refreshStartedAt: null, status: 'needs_reinstall' });
+
+      await store.markRefreshStarted(PORTAL, at(5000));
+      await install({}, at(6000));
+      expect(await store.get(PORTAL)).toMatchObject({ refreshStartedAt: null, status: 'active' });
+    });
+
+    it('reactivates with refreshed tokens only when asked, and never an uninstalled row', async () => {
+      await install();
+      await store.markStatus(PORTAL, 'needs_reinstall', 'refused', at(1000));
+      await store.saveRefreshedTokens(PORTAL, { accessToken: 'a5', refreshToken: 'r5', accessTokenExpiresAt: at(3_800_000) }, at(2000));
+      expect(await store.get(PORTAL)).toMatchObject({ accessToken: 'a5', status: 'needs_reinstall', statusChangedAt: at(1000) });
+      await store.saveRefreshedTokens(PORTAL, { accessToken: 'a6', refreshToken: 'r6', accessTokenExpiresAt: at(3_800_000) }, at(3000), { reactivate: true });
+      expect(await store.get(PORTAL)).toMatchObject({ accessToken: 'a6', status: 'active', statusReason: null, statusChangedAt: at(3000) });
+      await store.forgetTokens(PORTAL, at(4000));
+      await store.saveRefreshedTokens(PORTAL, { accessToken: 'a7', refreshToken: 'r7', accessTokenExpiresAt: at(3_800_000) }, at(5000), { reactivate: true });
+      expect(await store.get(PORTAL)).toMatchObject({ accessToken: '', status: 'uninstalled' });
     });
 
     it('forgets the tokens on disconnect, keeps who installed, and never takes refreshed tokens back', async () => {

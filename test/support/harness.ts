@@ -5,7 +5,7 @@ import { buildBackend } from '../../backend/src/app.js';
 import { APP_CONFIG_FILE, loadConfig, type Config } from '../../backend/src/config.js';
 import type { DeadlineSettings } from '../../backend/src/hubspot/deadline.js';
 import { createInstallationStore, openDatabase, TokenCipher, type InstallationStore, type StoreDatabase } from '../../backend/src/store/index.js';
-import { createFakeHubSpot, type FakeHubSpot } from '../hubspot-fake/index.js';
+import { createFakeHubSpot, type FakeHubSpot, type Seed } from '../hubspot-fake/index.js';
 import { freePort } from './free-port.js';
 import { databaseTargets } from '../storage/databases.js';
 import { withHubSpotIdentity } from './hubspot-fetch.js';
@@ -55,13 +55,26 @@ export async function startHarness(
     tokenKeys?: Buffer[];
     /** Shorter budgets than production's (hubspot/deadline.ts), so deadline tests run in a second. */
     deadlines?: Partial<DeadlineSettings>;
+    /** The local HubSpot's world (seed.json by default). */
+    seed?: Seed;
+    /**
+     * HubSpot's limits lifted to this many calls per window in every lane, at the local HubSpot and in the backend's
+     * pacing alike: for tests of what lists hold, not of how calls are paced.
+     */
+    liftRateLimits?: number;
   } = {},
 ): Promise<Harness> {
   const now = options.now ?? Date.now;
   const appConfigFile = options.appConfigFile ?? APP_CONFIG_FILE;
   // The local HubSpot knows the app's scopes as HubSpot does, from the uploaded app-hsmeta.json: read here, not through the backend's config.
   const { auth } = (JSON.parse(readFileSync(appConfigFile, 'utf8')) as { config: { auth: { requiredScopes: string[]; optionalScopes: string[] } } }).config;
-  const fake = createFakeHubSpot({ app: { ...TEST_APP, scopes: { required: auth.requiredScopes, optional: auth.optionalScopes } }, now });
+  const fake = createFakeHubSpot({
+    app: { ...TEST_APP, scopes: { required: auth.requiredScopes, optional: auth.optionalScopes } },
+    now,
+    ...(options.seed === undefined ? {} : { seed: options.seed }),
+  });
+  const lifted = options.liftRateLimits;
+  if (lifted !== undefined) fake.switches.rateLimits = { general: { max: lifted, windowMs: 10_000 }, search: { max: lifted, windowMs: 1_000 } };
   const fakeUrl = await fake.listen();
   const ownDatabase = options.databaseUrl === undefined && process.env.HARNESS_DATABASE === 'postgres' ? await postgresTarget().create() : undefined;
   const port = await freePort();
@@ -91,6 +104,7 @@ export async function startHarness(
     ...(options.logger === undefined ? {} : { logger: options.logger }),
     ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
     ...(options.deadlines === undefined ? {} : { deadlines: options.deadlines }),
+    ...(lifted === undefined ? {} : { hubspotLimits: { general: { max: lifted, intervalMs: 10_000 }, search: { max: lifted, intervalMs: 1_000 } } }),
   });
   await app.listen({ port, host: '127.0.0.1' });
 

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { GetToken, HubSpotRequest, PortalCall, RenewToken } from './call.js';
+import { endpointLabel, type GetToken, type HubSpotRequest, type PortalCall, type RenewToken } from './call.js';
 import { AppError } from '../errors.js';
 import type { Deadline } from './deadline.js';
 import { readHttpFailure } from './http-error.js';
@@ -134,7 +134,7 @@ export function createHubSpotApi(options: HubSpotApiOptions): HubSpotApi {
           report(answer.headers);
           return answer.data;
         },
-        { user: viewerId, lane: search ? 'search' : 'general', idempotent: !creates },
+        { user: viewerId, lane: search ? 'search' : 'general', idempotent: !creates, endpoint: endpointLabel(request) },
       );
     let result: unknown;
     for (let renewed = false; ; renewed = true) {

@@ -28,6 +28,20 @@ export interface HubSpotRequest {
   body?: unknown;
 }
 
+/** A path segment kept in a metrics label: a word (`tickets`, `permitted-users`) or a version (`2026-03`, `v3`). */
+const NAMED_SEGMENT = /^(?:[a-z][a-z-]*|\d{4}-\d{2}|v\d+)$/;
+
+/**
+ * The request as a metrics label without ids: every other path segment (record, user, owner and pipeline ids) reads
+ * `{id}`, so the label takes one value per endpoint we call, whatever the account or record.
+ */
+export function endpointLabel(request: Pick<HubSpotRequest, 'method' | 'path'>): string {
+  return `${request.method} ${request.path
+    .split('/')
+    .map((segment) => (segment === '' || NAMED_SEGMENT.test(segment) ? segment : '{id}'))
+    .join('/')}`;
+}
+
 /**
  * What a request hands back: the body, and the headers, whose rate-limit numbers pace the account's calls
  * (scheduler.ts). http.ts answers this shape.

@@ -35,8 +35,11 @@ export interface PipelineStage {
   label: string;
   closed: boolean;
 }
-/** Per user id, the actions HubSpot's permissions API says they may take on one record (view, edit, delete, communicate). */
-export type PermittedActions = Map<number, Set<string>>;
+/**
+ * Per action (view, edit, delete, communicate), the user ids HubSpot's permissions API says may take it on one record,
+ * as HubSpot listed them; an action nobody holds is absent.
+ */
+export type PermittedActions = ReadonlyMap<string, readonly number[]>;
 /** The CRM objects Viewer Guard reads; declared here so hubspot/ needs nothing from access/. */
 export type CrmObjectType = 'tickets' | 'contacts';
 export interface NewTicket {
@@ -45,10 +48,24 @@ export interface NewTicket {
   priority?: 'LOW' | 'MEDIUM' | 'HIGH';
   ownerId: number | null;
 }
-/** A page of a contact's tickets; `narrowed` is false when the owner scope did not fit a search and was not applied. */
+/**
+ * One page of a contact's tickets within an owner scope. `narrowed` is false when the scope did not fit a search and was
+ * not applied (the caller must filter the page). `total` is how many tickets the search matched in all, from HubSpot's
+ * own count; `next` is HubSpot's cursor for the following page, null on the last.
+ */
 export interface ContactTicketsPage {
   tickets: TicketRecord[];
   narrowed: boolean;
+  total: number;
+  next: string | null;
+}
+/**
+ * A contact with the tickets associated with it, as one read of the contact tells: `count` distinct tickets, and
+ * `complete` false when HubSpot paged the associations (then the contact has more than `count`).
+ */
+export interface ContactWithTickets {
+  contact: ContactRecord;
+  tickets: { count: number; complete: boolean };
 }
 
 /** HubSpot's default ticket pipeline id ("Pipelines API": the default ticket pipeline is "0"). */
@@ -64,13 +81,15 @@ export const PERMITTED_USERS_PER_CALL = 20;
 export interface CrmApi {
   getTicket(id: string): Promise<TicketRecord | undefined>;
   getContact(id: string): Promise<ContactRecord | undefined>;
+  /** The contact and how many tickets are associated with it, in the one call that reads the contact. */
+  getContactWithTickets(id: string): Promise<ContactWithTickets | undefined>;
   /**
-   * The contact's tickets within an owner scope, in id order, at most `max`: the scope is compiled to search filters
-   * so hidden tickets are never fetched, unless it does not fit HubSpot's search limits (then `narrowed` is false and
-   * the caller must filter).
+   * One page of the contact's tickets within an owner scope, in id order, in one search: the scope is compiled to search
+   * filters so hidden tickets are never fetched, unless it does not fit HubSpot's search limits (then `narrowed` is
+   * false and the caller must filter). `after` is the `next` of the page before.
    */
-  searchContactTickets(contactId: string, scope: OwnerScope, max: number): Promise<ContactTicketsPage>;
-  /** How many tickets the contact has, whoever owns them. */
+  searchContactTickets(contactId: string, scope: OwnerScope, page: { limit: number; after: string | undefined }): Promise<ContactTicketsPage>;
+  /** How many tickets the contact has, whoever owns them: one search, its `total`. */
   countContactTickets(contactId: string): Promise<number>;
   assignTicket(id: string, ownerId: number): Promise<TicketRecord>;
   moveTicketStage(id: string, stageId: string): Promise<TicketRecord>;
@@ -96,7 +115,6 @@ const CONTACT_PROPERTIES = ['firstname', 'lastname', 'email', 'hubspot_owner_id'
 /** HubSpot-defined association type ids (HubSpot docs, "Associations v4"): ticket to contact 16, note to ticket 228. */
 const TICKET_TO_CONTACT = 16;
 const NOTE_TO_TICKET = 228;
-const PAGE_SIZE = 100;
 const TICKETS = '/crm/objects/2026-03/tickets';
 
 const ownerIdOf = (value: string | null | undefined): number | null => (value === null || value === undefined || !/^\d+$/.test(value) ? null : Number(value));
@@ -115,13 +133,42 @@ const ticketSchema = simpleObjectSchema.transform((ticket): TicketRecord => ({
   stageId: ticket.properties.hs_pipeline_stage ?? null,
   priority: ticket.properties.hs_ticket_priority ?? null,
 }));
-const contactSchema = simpleObjectSchema.transform((contact): ContactRecord => ({
+const readContact = (contact: z.infer<typeof simpleObjectSchema>): ContactRecord => ({
   id: contact.id,
   name: [contact.properties.firstname, contact.properties.lastname].filter(Boolean).join(' ') || (contact.properties.email ?? `Contact ${contact.id}`),
   email: contact.properties.email ?? null,
   ownerId: ownerIdOf(contact.properties.hubspot_owner_id),
-}));
-/** 2026-03/tickets.json, POST /crm/objects/2026-03/tickets/search: CollectionResponseWithTotalSimplePublicObject. */
+});
+const contactSchema = simpleObjectSchema.transform(readContact);
+/**
+ * 2026-03/contacts.json, GET /crm/objects/2026-03/contacts/{contactId} with `associations=tickets`:
+ * SimplePublicObjectWithAssociations, whose `associations` maps an object type to a CollectionResponseAssociatedId
+ * (`results` of AssociatedId {id, type}, and `paging` when there is a next page). HubSpot lists an associated record
+ * once per association type (a public answer shows one company twice, as `deal_to_company` and
+ * `deal_to_company_unlabeled`: HubSpot/hubspot-api-ruby#262), so tickets are counted by distinct id. A contact
+ * without tickets is taken to have no `tickets` entry ("If any of the specified associations do not exist, they will be
+ * ignored", the parameter's description); how many ids one answer holds is not in the spec (HubSpot's 2020 changelog
+ * "Announcing a change to how v3 CRM APIs return association data" pages them past 100, as HubSpot/hubspot-api-nodejs#29
+ * quotes it), so only the absence of `paging.next` says the list is whole.
+ */
+const associatedIdsSchema = z.object({
+  results: z.array(z.object({ id: z.string() })),
+  paging: z.object({ next: z.object({ after: z.string() }).optional() }).optional(),
+});
+const contactWithTicketsSchema = simpleObjectSchema
+  .extend({ associations: z.object({ tickets: associatedIdsSchema.optional() }).optional() })
+  .transform((contact): ContactWithTickets => ({
+    contact: readContact(contact),
+    tickets: {
+      count: new Set(contact.associations?.tickets?.results.map((ticket) => ticket.id)).size,
+      complete: contact.associations?.tickets?.paging?.next === undefined,
+    },
+  }));
+/**
+ * 2026-03/tickets.json, POST /crm/objects/2026-03/tickets/search: CollectionResponseWithTotalSimplePublicObject, whose
+ * required `total` is "The total number of objects in the collection" (every match, not the page), and whose
+ * `paging.next.after` asks for the next page.
+ */
 const searchPageSchema = z.object({
   total: z.number().int(),
   results: z.array(ticketSchema),
@@ -180,11 +227,10 @@ export function readPermittedUsers(json: unknown, requested: ReadonlyMap<string,
     [...requested].map(([hcrn, recordId]) => {
       const entry = resources?.[hcrn];
       if (entry === undefined) return [recordId, undefined];
-      const permitted: PermittedActions = new Map();
+      const permitted = new Map<string, readonly number[]>();
       for (const [permission, { permittedUsers }] of Object.entries(entry)) {
         const action = PERMISSION_ACTIONS[permission];
-        if (action === undefined) continue;
-        for (const userId of permittedUsers) permitted.set(userId, (permitted.get(userId) ?? new Set()).add(action));
+        if (action !== undefined) permitted.set(action, permittedUsers);
       }
       return [recordId, permitted];
     }),
@@ -214,23 +260,8 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
     body: { filterGroups, properties: TICKET_PROPERTIES, sorts: ['hs_object_id'], limit, ...(after === undefined ? {} : { after }) },
   });
 
-  /** Every page, in id order; bounded by `max` so a runaway search cannot exhaust the rate budget. */
-  async function searchTickets(filterGroups: Array<{ filters: SearchFilter[] }>, max: number): Promise<TicketRecord[]> {
-    const tickets: TicketRecord[] = [];
-    let after: string | undefined;
-    do {
-      const page = required(
-        await call('search tickets', searchPageSchema, search(filterGroups, Math.min(PAGE_SIZE, max - tickets.length), after), {
-          notFoundIsEmpty: false,
-          search: true,
-        }),
-        'search tickets',
-      );
-      tickets.push(...page.results);
-      after = page.paging?.next?.after;
-    } while (after !== undefined && tickets.length < max);
-    return tickets;
-  }
+  const searchPage = async (what: string, filterGroups: Array<{ filters: SearchFilter[] }>, limit: number, after: string | undefined) =>
+    required(await call(what, searchPageSchema, search(filterGroups, limit, after), { notFoundIsEmpty: false, search: true }), what);
 
   async function getTicketStages(pipelineId: string | null): Promise<PipelineStage[] | undefined> {
     const pipeline = await call(
@@ -275,22 +306,29 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
         { notFoundIsEmpty: true },
       ),
 
-    async searchContactTickets(contactId, scope, max) {
+    // 2026-03/contacts.json, GET /crm/objects/2026-03/contacts/{contactId}: `associations` lists the associated ids.
+    getContactWithTickets: (id) =>
+      call(
+        'read a contact',
+        contactWithTicketsSchema,
+        {
+          method: 'GET',
+          path: `/crm/objects/2026-03/contacts/${encodeURIComponent(id)}`,
+          query: { properties: CONTACT_PROPERTIES, associations: ['tickets'] },
+        },
+        { notFoundIsEmpty: true },
+      ),
+
+    async searchContactTickets(contactId, scope, { limit, after }) {
       const about = associatedWithContact(contactId);
       const groups = ownerScopeFilterGroups(scope, about);
-      if (groups === 'none') return { tickets: [], narrowed: true };
-      return { tickets: await searchTickets(groups ?? [{ filters: about }], max), narrowed: groups !== undefined };
+      if (groups === 'none') return { tickets: [], narrowed: true, total: 0, next: null };
+      const page = await searchPage('search tickets', groups ?? [{ filters: about }], limit, after);
+      return { tickets: page.results, narrowed: groups !== undefined, total: page.total, next: page.paging?.next?.after ?? null };
     },
 
     async countContactTickets(contactId) {
-      const page = required(
-        await call('count tickets', searchPageSchema, search([{ filters: associatedWithContact(contactId) }], 1, undefined), {
-          notFoundIsEmpty: false,
-          search: true,
-        }),
-        'count tickets',
-      );
-      return page.total;
+      return (await searchPage('count tickets', [{ filters: associatedWithContact(contactId) }], 1, undefined)).total;
     },
 
     assignTicket: (id, ownerId) => updateTicket(id, { hubspot_owner_id: String(ownerId) }),

@@ -49,6 +49,13 @@ export const DEADLINES: DeadlineSettings = {
   installPage: { budgetMs: 10_000, attemptCapMs: 5_000 },
 };
 
+/**
+ * What a wait for the budget the instances share must leave of the deadline for the attempt itself: a HubSpot read
+ * answers in well under a second, so a place taken with less than this left would only start a call the deadline then
+ * abandons, and the card would read HUBSPOT_UNAVAILABLE where HUBSPOT_RATE_LIMITED (try again in n seconds) is the truth.
+ */
+export const ATTEMPT_FLOOR_MS = 1_000;
+
 /** Why an attempt or a deadline ended: fetch rejects with it, and it reads as a timeout (http-error.ts, isNetworkFailure). */
 const timedOut = (message: string) => new DOMException(message, 'TimeoutError');
 
@@ -84,6 +91,10 @@ export class Deadline {
   readonly #endsAt: number;
   readonly #now: () => number;
   readonly #attemptCapMs: number;
+  /** HubSpot work of this deadline pending now, since when (performance.now()), and the time spent before that. */
+  #pending = 0;
+  #pendingSince = 0;
+  #hubspotMs = 0;
 
   /**
    * `waiter` names who stops waiting, in the messages a caller sees ("the card could not wait longer"). `now` is the
@@ -135,12 +146,33 @@ export class Deadline {
   }
 
   /**
+   * Wall time, in milliseconds, during which HubSpot work of this deadline was pending (overlapping work counted once):
+   * its calls, queued, paced, retried or in flight, and its waits on work shared with others. The rest of a request's
+   * time is our own (Server-Timing, pipeline/server-timing.ts). Real time, whatever clock the deadline runs on.
+   */
+  get hubspotMs(): number {
+    return this.#hubspotMs + (this.#pending > 0 ? performance.now() - this.#pendingSince : 0);
+  }
+
+  /** Counts the time until `work` settles as HubSpot's (hubspotMs), and settles as it does. */
+  async hubspot<T>(work: Promise<T>): Promise<T> {
+    if (this.#pending === 0) this.#pendingSince = performance.now();
+    this.#pending += 1;
+    try {
+      return await work;
+    } finally {
+      this.#pending -= 1;
+      if (this.#pending === 0) this.#hubspotMs += performance.now() - this.#pendingSince;
+    }
+  }
+
+  /**
    * Waits for `shared` (work others wait for too, such as a token refresh) until the deadline, then stops waiting with
    * HUBSPOT_UNAVAILABLE; the work itself goes on for the others. `late` says what did not happen in time.
    */
   async wait<T>(shared: Promise<T>, late: string): Promise<T> {
     try {
-      return await settleBefore(this.signal, shared);
+      return await this.hubspot(settleBefore(this.signal, shared));
     } catch (error) {
       if (!this.signal.aborted || error !== reasonOf(this.signal)) throw error;
       throw new AppError('HUBSPOT_UNAVAILABLE', { message: `${late}, and ${this.waiter} could not wait longer.`, cause: error });

@@ -76,3 +76,13 @@ export function isNetworkFailure(error: unknown): boolean {
   if (hasNetworkCode(error) || hasNetworkCode(error.cause)) return true;
   return error instanceof TypeError && error.message === 'fetch failed';
 }
+
+/** Connection errors raised before a single byte of the request could leave (Node's socket error codes). */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** The request certainly never reached HubSpot: the connection could not even be opened. */
+export function neverSent(error: unknown): boolean {
+  const codeOf = (value: unknown) => (typeof value === 'object' && value !== null && 'code' in value ? String(value.code) : undefined);
+  const code = codeOf(error) ?? (error instanceof Error ? codeOf(error.cause) : undefined);
+  return code !== undefined && NOT_SENT_CODES.has(code);
+}

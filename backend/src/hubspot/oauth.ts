@@ -1,7 +1,8 @@
 import { AppError } from '../errors.js';
+import { endpointLabel } from './call.js';
 import { createDeadlines, type Deadlines } from './deadline.js';
-import { HubSpotHttpError, readHttpFailure } from './http-error.js';
-import type { HubSpotScheduler } from './scheduler.js';
+import { HubSpotHttpError, neverSent, readHttpFailure } from './http-error.js';
+import type { CallOwner, HubSpotScheduler } from './scheduler.js';
 import { accessTokenInfoSchema, accessTokenResponseSchema, readErrorBody, type AccessTokenResponse } from './schemas.js';
 
 /**
@@ -59,27 +60,51 @@ function isInvalidGrant(status: number, body: unknown): boolean {
   return markers.includes('BAD_REFRESH_TOKEN') || markers.includes('INVALID_GRANT') || markers.includes('BAD_AUTH_CODE');
 }
 
+/**
+ * Whether a failed refresh may have been carried out by HubSpot anyway, its answer lost on the way: a 5xx, a reset or
+ * a timeout after the request left, or a 200 we could not read. Then HubSpot may already have replaced the refresh
+ * token (nothing in its docs rules rotation out), so the caller must not send the old one again blindly. Only a
+ * refusal HubSpot answered (4xx, 429 included: refused unprocessed) or a connection that never opened proves it was
+ * not.
+ */
+export function refreshMayHaveReachedHubSpot(error: unknown): boolean {
+  for (let current: unknown = error, depth = 0; current !== undefined && depth < 5; depth += 1) {
+    if (current instanceof InvalidGrantError) return false;
+    if (current instanceof AppError && current.code === 'HUBSPOT_RATE_LIMITED') return false;
+    const failure = readHttpFailure(current);
+    if (failure !== undefined) return failure.status >= 500;
+    if (neverSent(current)) return false;
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return true;
+}
+
 export function createOAuthClient(options: OAuthClientOptions): OAuthClient {
   const deadlines = options.deadlines ?? createDeadlines();
-  async function postForm(path: string, accountKey: string, form: Record<string, string>): Promise<unknown> {
+  async function postForm(path: string, accountKey: string, form: Record<string, string>, owner: CallOwner = {}): Promise<unknown> {
     const body = new URLSearchParams({ ...form, client_id: options.clientId, client_secret: options.clientSecret });
-    return options.scheduler.run(accountKey, deadlines.tokenCall(), async (_report, signal) => {
-      const response = await fetch(`${options.apiBaseUrl}${path}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-        body,
-        signal,
-      });
-      const text = await response.text();
-      if (!response.ok) {
-        throw new HubSpotHttpError(response.status, Object.fromEntries(response.headers), text);
-      }
-      return JSON.parse(text) as unknown;
-    });
+    return options.scheduler.run(
+      accountKey,
+      deadlines.tokenCall(),
+      async (_report, signal) => {
+        const response = await fetch(`${options.apiBaseUrl}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+          body,
+          signal,
+        });
+        const text = await response.text();
+        if (!response.ok) {
+          throw new HubSpotHttpError(response.status, Object.fromEntries(response.headers), text);
+        }
+        return JSON.parse(text) as unknown;
+      },
+      { ...owner, endpoint: endpointLabel({ method: 'POST', path }) },
+    );
   }
 
-  async function postToken(accountKey: string, form: Record<string, string>): Promise<AccessTokenResponse> {
-    const parsed = accessTokenResponseSchema.safeParse(await postForm(TOKEN_PATH, accountKey, form));
+  async function postToken(accountKey: string, form: Record<string, string>, owner: CallOwner = {}): Promise<AccessTokenResponse> {
+    const parsed = accessTokenResponseSchema.safeParse(await postForm(TOKEN_PATH, accountKey, form, owner));
     if (!parsed.success) {
       // Never include the body: it would hold tokens.
       throw new AppError('HUBSPOT_RESPONSE_INVALID', {
@@ -111,7 +136,11 @@ export function createOAuthClient(options: OAuthClientOptions): OAuthClient {
   return {
     exchangeCode: (code, redirectUri) =>
       withGrantErrors(() => postToken('oauth:install', { grant_type: 'authorization_code', code, redirect_uri: redirectUri })),
-    refresh: (portalId, refreshToken) => withGrantErrors(() => postToken(`oauth:${portalId}`, { grant_type: 'refresh_token', refresh_token: refreshToken })),
+    // Not retried by the scheduler once it may have reached HubSpot: if HubSpot replaced the refresh token, sending the
+    // old one again is refused and would cost the install. The token manager retries, after re-reading the row.
+    // (A code exchange sent twice at worst meets BAD_AUTH_CODE, so that one keeps the ordinary retries.)
+    refresh: (portalId, refreshToken) =>
+      withGrantErrors(() => postToken(`oauth:${portalId}`, { grant_type: 'refresh_token', refresh_token: refreshToken }, { idempotent: false })),
     async introspect(accessToken) {
       const json = await withGrantErrors(() => postForm(INTROSPECT_PATH, 'oauth:install', { token: accessToken, token_type_hint: 'access_token' }));
       const parsed = accessTokenInfoSchema.safeParse(json);

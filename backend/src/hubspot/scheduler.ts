@@ -1,6 +1,6 @@
 import { AppError } from '../errors.js';
-import type { Deadline } from './deadline.js';
-import { isNetworkFailure, readHttpFailure } from './http-error.js';
+import { ATTEMPT_FLOOR_MS, type Deadline } from './deadline.js';
+import { isNetworkFailure, neverSent, readHttpFailure } from './http-error.js';
 import { readErrorBody } from './schemas.js';
 
 /**
@@ -88,6 +88,28 @@ export interface SharedBudget {
   take(account: string, lane: Lane, limit: WindowLimit, maxWaitMs: number): Promise<{ taken: true } | { taken: false; retryAfterMs: number }>;
 }
 
+/** One attempt at one call, as it ended: for metrics. */
+export interface AttemptRecord {
+  account: string;
+  lane: Lane;
+  /** The caller's CallOwner.endpoint, or "other". */
+  endpoint: string;
+  /** ok: answered 2xx; HubSpot's status otherwise; timeout: cut at its limit; network: no answer; error: anything else. */
+  status: 'ok' | number | 'timeout' | 'network' | 'error';
+  /** From the attempt's start (after its place in the shared budget) to its end, on the scheduler's clock. */
+  durationMs: number;
+}
+
+/** What one account's lane allows now: for metrics. */
+export interface BudgetReading {
+  account: string;
+  lane: Lane;
+  /** Calls per window, as HubSpot last said (or as documented). */
+  limit: number;
+  /** Calls the lane may start now: the window's room, within HubSpot's own count of what is left. */
+  remaining: number;
+}
+
 export interface SchedulerOptions {
   /** Each lane's window until HubSpot's headers say otherwise; HUBSPOT_LIMITS by default. */
   limits?: Partial<Record<Lane, WindowLimit>>;
@@ -104,6 +126,8 @@ export interface SchedulerOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   random?: () => number;
   onEvent?: (event: SchedulerEvent) => void;
+  /** Told of every attempt once it has ended. */
+  onAttempt?: (attempt: AttemptRecord) => void;
   /** Shared with the other instances; none when this process is the only one. */
   budget?: SharedBudget;
 }
@@ -114,14 +138,8 @@ export interface CallOwner {
   lane?: Lane;
   /** false for creates: sending one twice makes two records, so it is retried only when it certainly was not sent. */
   idempotent?: boolean;
-}
-
-/** Connection errors raised before a single byte of the request could leave (Node's socket error codes). */
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
-function neverSent(error: unknown): boolean {
-  const codeOf = (value: unknown) => (typeof value === 'object' && value !== null && 'code' in value ? String(value.code) : undefined);
-  const code = codeOf(error) ?? (error instanceof Error ? codeOf(error.cause) : undefined);
-  return code !== undefined && NOT_SENT_CODES.has(code);
+  /** What is called, as a metrics label without ids (`GET /crm/objects/2026-03/tickets/{id}`). */
+  endpoint?: string;
 }
 
 interface Failure {
@@ -297,6 +315,13 @@ function giveUpError(last: Failure, retryAfterMs: number, late: Deadline | undef
   });
 }
 
+function attemptStatus(error: unknown): AttemptRecord['status'] {
+  const failure = readHttpFailure(error);
+  if (failure !== undefined) return failure.status;
+  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return 'timeout';
+  return isNetworkFailure(error) ? 'network' : 'error';
+}
+
 function nonNegativeNumber(value: string | undefined): number | undefined {
   const parsed = value === undefined || value.trim() === '' ? Number.NaN : Number(value);
   return Number.isFinite(parsed) && parsed >= 0 ? parsed : undefined;
@@ -317,6 +342,7 @@ export class HubSpotScheduler {
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly #random: () => number;
   readonly #onEvent: (event: SchedulerEvent) => void;
+  readonly #onAttempt: (attempt: AttemptRecord) => void;
   readonly #budget: SharedBudget | undefined;
   readonly #accounts = new Map<string, AccountState>();
   #lastSweep: number;
@@ -331,6 +357,7 @@ export class HubSpotScheduler {
     this.#sleep = options.sleep ?? defaultSleep;
     this.#random = options.random ?? Math.random;
     this.#onEvent = options.onEvent ?? (() => undefined);
+    this.#onAttempt = options.onAttempt ?? (() => undefined);
     this.#budget = options.budget;
     this.#lastSweep = this.#now();
   }
@@ -340,6 +367,17 @@ export class HubSpotScheduler {
     return this.#accounts.size;
   }
 
+  /** Each tracked account's lanes as they stand now (idle accounts are not tracked: their whole window is free). */
+  budgets(): BudgetReading[] {
+    const now = this.#now();
+    return [...this.#accounts].flatMap(([account, state]) =>
+      Object.values(state.lanes).map((lane) => {
+        this.#prune(lane, now);
+        return { account, lane: lane.name, limit: lane.max, remaining: Math.max(0, Math.min(lane.max, this.#free(lane))) };
+      }),
+    );
+  }
+
   /**
    * Runs `call` for the account when its lane's window, HubSpot's remaining count, pause, concurrency cap and the
    * user's fair share allow, retrying 5xx, 429 and network failures, all within `deadline`. `call` gets the attempt's
@@ -347,12 +385,22 @@ export class HubSpotScheduler {
    * HubSpot's answer; a failure's headers are read from the failure. An attempt still running when its signal fires
    * is abandoned, and its slot freed, even if `call` ignores the signal. Other failures are rethrown unchanged; giving
    * up throws HUBSPOT_RATE_LIMITED (with retryAfterSeconds) or HUBSPOT_UNAVAILABLE with the last failure as the cause.
+   * The whole run counts as HubSpot's time on the deadline (Deadline.hubspotMs).
    */
-  async run<T>(
+  run<T>(
     accountKey: string | number,
     deadline: Deadline,
     call: (report: (headers: Record<string, string>) => void, signal: AbortSignal) => Promise<T>,
     owner: CallOwner = {},
+  ): Promise<T> {
+    return deadline.hubspot(this.#run(accountKey, deadline, call, owner));
+  }
+
+  async #run<T>(
+    accountKey: string | number,
+    deadline: Deadline,
+    call: (report: (headers: Record<string, string>) => void, signal: AbortSignal) => Promise<T>,
+    owner: CallOwner,
   ): Promise<T> {
     const idempotent = owner.idempotent ?? true;
     const account = String(accountKey);
@@ -367,7 +415,7 @@ export class HubSpotScheduler {
       let pauseMs = 0;
       try {
         await this.#takeShared(account, started, deadline, endsAt, attempt, last);
-        return await limit.guard(call((headers) => this.#observe(started, headers), limit.signal));
+        return await this.#measured(limit.guard(call((headers) => this.#observe(started, headers), limit.signal)), account, lane, owner.endpoint);
       } catch (error) {
         // A refusal is an answer too, with the same headers.
         this.#observe(started, readHttpFailure(error)?.headers ?? {});
@@ -415,10 +463,29 @@ export class HubSpotScheduler {
   async #takeShared(account: string, attempt: Attempt, deadline: Deadline, endsAt: number, tries: number, last: Failure | undefined): Promise<void> {
     if (this.#budget === undefined) return;
     const lane = attempt.lane;
-    const shared = await this.#budget.take(account, lane.name, { max: lane.max, intervalMs: lane.intervalMs }, Math.max(endsAt - this.#now(), 0));
+    const shared = await this.#budget.take(
+      account,
+      lane.name,
+      { max: lane.max, intervalMs: lane.intervalMs },
+      Math.max(endsAt - this.#now() - ATTEMPT_FLOOR_MS, 0),
+    );
     if (shared.taken) return;
     this.#onEvent({ type: 'gave_up', account, lane: lane.name, attempt: tries - 1, delayMs: shared.retryAfterMs, status: last?.status });
     throw last === undefined ? waitedTooLong(deadline, shared.retryAfterMs) : giveUpError(last, shared.retryAfterMs, deadline);
+  }
+
+  /** Reports the attempt once it ends, and settles as it does. */
+  async #measured<T>(attempt: Promise<T>, account: string, lane: Lane, endpoint = 'other'): Promise<T> {
+    const startedAt = this.#now();
+    const report = (status: AttemptRecord['status']) => this.#onAttempt({ account, lane, endpoint, status, durationMs: this.#now() - startedAt });
+    try {
+      const answer = await attempt;
+      report('ok');
+      return answer;
+    } catch (error) {
+      report(attemptStatus(error));
+      throw error;
+    }
   }
 
   #backoff(attempt: number): number {
@@ -537,10 +604,13 @@ export class HubSpotScheduler {
     }
     return new Promise<Attempt>((resolve, reject) => {
       if (deadline.expired) {
-        // Earlier calls of the same request used the whole deadline up.
+        // Earlier calls of the same request used the whole deadline up: waiting on the account's pacing, if the lane is
+        // still held back (then the card is told when to try again), else on HubSpot's answers.
         this.#prune(lane, enqueuedAt);
         this.#onEvent({ type: 'gave_up', account, lane: laneName, attempt: attempts, delayMs: 0, status: last?.status });
-        reject(last === undefined ? tooLate(deadline) : giveUpError(last, this.#blockedFor(lane, enqueuedAt), deadline));
+        const blockedMs = this.#blockedFor(lane, enqueuedAt);
+        if (last !== undefined) reject(giveUpError(last, blockedMs, deadline));
+        else reject(blockedMs > 0 ? waitedTooLong(deadline, blockedMs) : tooLate(deadline));
         this.#forgetIfIdle(account);
         return;
       }

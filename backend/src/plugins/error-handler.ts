@@ -21,6 +21,8 @@ export interface ErrorHandlerOptions {
   installUrl: string;
   /** Every refusal of a verified caller is audited; a failure to audit is logged, never answered. */
   recordRefusal(entry: AuditEntryInput): Promise<void>;
+  /** Told of every answer with an error code, 404s for unknown paths included (/metrics counts them). */
+  onErrorAnswer?: (code: string, status: number) => void;
 }
 
 /** Errors whose fix is the install page. */
@@ -102,6 +104,7 @@ export const errorHandlerPlugin = fp<ErrorHandlerOptions>(
       if (error instanceof AccessDeniedError) {
         request.log.info({ code: error.code }, 'access refused');
         await audit(request, { code: error.code, message: error.message, source: error.decision.source });
+        options.onErrorAnswer?.(error.code, 403);
         const { decision } = error;
         return reply.status(403).send({
           error: {
@@ -124,12 +127,14 @@ export const errorHandlerPlugin = fp<ErrorHandlerOptions>(
         request.log.info({ code: appError.code, status }, 'request refused');
         await audit(request, appError);
       }
+      options.onErrorAnswer?.(appError.code, status);
       if (appError.retryAfterSeconds !== undefined) reply.header('retry-after', String(appError.retryAfterSeconds));
       return reply.status(status).send(errorBody(appError, request.id, FIXED_BY_INSTALLING.has(appError.code) ? options.installUrl : undefined));
     });
 
     app.setNotFoundHandler((request, reply) => {
       const notFound = new AppError('NOT_FOUND', { message: `There is no ${request.method} ${request.url.split('?')[0]}.` });
+      options.onErrorAnswer?.(notFound.code, notFound.status);
       return reply.status(errorCatalogue.NOT_FOUND.status).send(errorBody(notFound, request.id, undefined));
     });
   },

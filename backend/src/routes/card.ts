@@ -6,7 +6,7 @@ import type { createCheckRecord } from '../usecases/check-record.js';
 import type { createContactTickets } from '../usecases/contact-tickets.js';
 import type { Writes } from '../usecases/writes.js';
 import { contactTicketsResponse, meResponse, noteWriteResponse, recordAccessResponse, ticketWriteResponse } from './responses.js';
-import { objectType, recordId } from './schemas.js';
+import { objectType, pageCursor, recordId } from './schemas.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -45,8 +45,11 @@ export async function cardRoutes(root: FastifyInstance): Promise<void> {
 
   app.get(
     '/contacts/:id/tickets',
-    { config: { auth: 'viewer' }, schema: { params: z.object({ id: recordId }), response: { 200: contactTicketsResponse } } },
-    async (request) => root.listContactTickets(viewerOf(request), request.params.id),
+    {
+      config: { auth: 'viewer' },
+      schema: { params: z.object({ id: recordId }), querystring: z.object({ after: pageCursor.optional() }), response: { 200: contactTicketsResponse } },
+    },
+    async (request) => root.listContactTickets(viewerOf(request), request.params.id, request.query.after),
   );
 
   app.post(

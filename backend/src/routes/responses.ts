@@ -61,7 +61,14 @@ export const contactTicketsResponse = z.object({
       owner: z.object({ ownerId: z.number(), name: z.string().nullable() }).nullable(),
     }),
   ),
-  hidden: z.object({ count: z.number().int(), reasons: z.array(z.object({ code: z.string(), message: z.string(), count: z.number().int() })) }),
+  /** `exact` false: at least `count` (HubSpot confirmed the tickets of this page only). */
+  hidden: z.object({
+    count: z.number().int(),
+    exact: z.boolean(),
+    reasons: z.array(z.object({ code: z.string(), message: z.string(), count: z.number().int() })),
+  }),
+  /** Ask for the next page with `?after=` this; null on the last page. */
+  nextPage: z.string().nullable(),
 });
 
 const ticketResult = z.object({

@@ -11,3 +11,6 @@ export const recordId = z
 export const userId = z.number().int().positive().refine(Number.isSafeInteger, 'must be a HubSpot user id');
 
 export const objectType = z.enum(OBJECT_TYPE_NAMES as [ObjectType, ...ObjectType[]]);
+
+/** HubSpot's paging cursor (a search's `paging.next.after`), handed back as it came: opaque to us, so only bounded. */
+export const pageCursor = z.string().regex(/^[\x21-\x7e]{1,256}$/, "must be the previous answer's nextPage");

@@ -22,6 +22,13 @@ export interface Installation extends NewInstallation {
   status: InstallationStatus;
   statusReason: string | null;
   statusChangedAt: Date;
+  /**
+   * When a refresh began that was never saved: set under the refresh lock before HubSpot's token endpoint is called,
+   * cleared when new tokens or a new status are written. Non-null on a later read means a refresh may have reached
+   * HubSpot without its answer being saved (the process died, or the answer was lost), so HubSpot may already have
+   * replaced the refresh token this row holds.
+   */
+  refreshStartedAt: Date | null;
 }
 
 export interface RefreshedTokens {
@@ -60,6 +67,7 @@ const rowSchema = z.object({
   status: z.enum(INSTALLATION_STATUSES),
   status_reason: z.string().nullable(),
   status_changed_at: z.int(),
+  refresh_started_at: z.int().nullable(),
 });
 
 /** The AAD binding a ciphertext to its column and account, e.g. "access_token:10000001". */
@@ -83,6 +91,7 @@ export function decodeInstallation(raw: unknown, cipher: TokenCipher): Installat
     status: row.status,
     statusReason: row.status_reason,
     statusChangedAt: new Date(row.status_changed_at),
+    refreshStartedAt: row.refresh_started_at === null ? null : new Date(row.refresh_started_at),
   };
 }
 

@@ -37,9 +37,18 @@ export interface InstallationStore {
   saveInstall(input: NewInstallation, now: Date): Promise<Installation>;
   /**
    * Does nothing once the install is disconnected (or gone), so a refresh that finishes after a disconnect never
-   * writes tokens back.
+   * writes tokens back. Clears refreshStartedAt. `reactivate` also sets the status back to active (tokens HubSpot
+   * issued after the refresh that marked the install needs_reinstall).
    */
-  saveRefreshedTokens(portalId: number, tokens: RefreshedTokens, now: Date): Promise<void>;
+  saveRefreshedTokens(portalId: number, tokens: RefreshedTokens, now: Date, options?: { reactivate?: boolean }): Promise<void>;
+  /**
+   * Records, under the refresh lock, that a refresh is about to be sent. Throws when the database refuses the write,
+   * which is the point: nothing may go to HubSpot's token endpoint that could not be saved. On SQLite the mark is
+   * committed at once and outlives a crash; on PostgreSQL it commits with the lock's transaction (a process that dies
+   * holding the lock leaves no mark, its transaction rolled back).
+   */
+  markRefreshStarted(portalId: number, now: Date): Promise<void>;
+  /** Also clears refreshStartedAt: whatever refresh was under way is over. */
   markStatus(portalId: number, status: InstallationStatus, reason: string | null, now: Date): Promise<void>;
   /**
    * Disconnect: both tokens are erased ('' in place of the ciphertexts, expiry 0); the row stays with status
@@ -210,6 +219,7 @@ function storeOn(
         status: 'active' as const,
         status_reason: null,
         status_changed_at: now.getTime(),
+        refresh_started_at: null,
       };
       const row = await changing(input.portalId, (trx) =>
         trx
@@ -222,22 +232,27 @@ function storeOn(
       return decodeInstallation(row, cipher);
     },
 
-    async saveRefreshedTokens(portalId, tokens, now) {
+    async saveRefreshedTokens(portalId, tokens, now, options = {}) {
+      const reactivated = options.reactivate === true ? { status: 'active' as const, status_reason: null, status_changed_at: now.getTime() } : {};
       await changing(portalId, (trx) =>
         trx
           .updateTable('installations')
-          .set({ ...encryptTokens(portalId, tokens, cipher), updated_at: now.getTime() })
+          .set({ ...encryptTokens(portalId, tokens, cipher), ...reactivated, refresh_started_at: null, updated_at: now.getTime() })
           .where('portal_id', '=', portalId)
           .where('status', '!=', 'uninstalled')
           .execute(),
       );
     },
 
+    async markRefreshStarted(portalId, now) {
+      await db.updateTable('installations').set({ refresh_started_at: now.getTime() }).where('portal_id', '=', portalId).execute();
+    },
+
     async markStatus(portalId, status, reason, now) {
       await changing(portalId, (trx) =>
         trx
           .updateTable('installations')
-          .set({ status, status_reason: reason, status_changed_at: now.getTime(), updated_at: now.getTime() })
+          .set({ status, status_reason: reason, status_changed_at: now.getTime(), updated_at: now.getTime(), refresh_started_at: null })
           .where('portal_id', '=', portalId)
           .execute(),
       );
@@ -249,6 +264,7 @@ function storeOn(
           .updateTable('installations')
           .set({
             ...forgottenTokens,
+            refresh_started_at: null,
             status: 'uninstalled',
             status_reason: 'Disconnected from Viewer Guard.',
             status_changed_at: now.getTime(),

@@ -129,6 +129,17 @@ const migrations: Record<string, Migration> = {
       for (const column of WRITE_INTENT_COLUMNS) await db.schema.alterTable('write_requests').dropColumn(column).execute();
     },
   },
+  '0007_refresh_started_at': {
+    async up(db: Kysely<unknown>) {
+      // Written under the refresh lock before HubSpot's token endpoint is called: it proves the database takes writes
+      // before a refresh that may replace the refresh token goes out, and (where it outlives the writer: SQLite, or a
+      // refresh whose answer was lost) records that a refresh may have reached HubSpot. Cleared when one is saved.
+      await db.schema.alterTable('installations').addColumn('refresh_started_at', 'bigint').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('installations').dropColumn('refresh_started_at').execute();
+    },
+  },
   '0008_hubspot_budget': {
     async up(db: Kysely<unknown>) {
       // HubSpot's budget per account shared by every instance (instances/shared-budget.ts): rate-limiter-flexible's

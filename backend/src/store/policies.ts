@@ -1,6 +1,8 @@
 import type { Kysely } from 'kysely';
 import { policyDocumentSchema, policyShapeSchema, type PolicyDocument } from '../access/policy.js';
 import type { ChangeFeed } from '../instances/change-feed.js';
+import { BoundedCache, type CacheRegistry } from '../lib/bounded-cache.js';
+import { approximateBytes } from '../lib/byte-size.js';
 import type { Tables } from './schema.js';
 
 export interface StoredPolicy {
@@ -21,13 +23,16 @@ export interface PolicyStore {
 /** The change feed's topic for a saved policy version. */
 export const POLICY_TOPIC = 'policy';
 
-/** The cached documents' JSON, summed: about 100 accounts with 1,000-user policies (169 KB each); oldest go first. */
-const CACHE_MAX_CHARS = 16 * 1024 * 1024;
+/**
+ * The parsed documents, estimated (lib/byte-size.ts): a 1,000-user policy (162 KiB of JSON, one rule per user) counts
+ * about 330 KiB parsed (240 KiB on the heap), so some 50 such accounts; least recently read go first.
+ */
+export const POLICY_CACHE_BYTES = 16 * 1024 * 1024;
 
-/** A version as read: absent (undefined) when the account has none yet; `chars`, its JSON's length, sizes the cache. */
+/** A version as read: absent (undefined) when the account has none yet; `bytes`, its estimated size, sizes the cache. */
 interface Loaded {
   policy: StoredPolicy | undefined;
-  chars: number;
+  bytes: number;
 }
 
 interface CacheEntry extends Loaded {
@@ -41,7 +46,7 @@ interface CacheEntry extends Loaded {
  * `feed` carries saved versions between instances: each save announces one in its own transaction, and every
  * instance drops what it cached for that account when it hears it.
  */
-export function createPolicyStore(db: Kysely<Tables>, feed: ChangeFeed): PolicyStore {
+export function createPolicyStore(db: Kysely<Tables>, feed: ChangeFeed, caches: { registry?: CacheRegistry; maxBytes?: number } = {}): PolicyStore {
   const decode = (row: { version: number; document: string; changed_by_user_id: number; changed_at: number }): StoredPolicy => ({
     version: row.version,
     // The shape only: a version saved before the edit-within-view check must still load; resolution caps it.
@@ -61,28 +66,30 @@ export function createPolicyStore(db: Kysely<Tables>, feed: ChangeFeed): PolicyS
    * no query, behind the database by at most the feed's delivery delay (PostgreSQL notifies on commit; milliseconds).
    * While the feed is down, and once per account after it reconnects (a change may have gone unheard meanwhile), a read
    * first asks the database for the latest version number (one indexed query) and keeps the entry only if it is still
-   * that version: nothing cached outlives a change the database shows. At most CACHE_MAX_CHARS of documents are kept.
+   * that version: nothing cached outlives a change the database shows. At most POLICY_CACHE_BYTES of parsed documents
+   * are kept.
    */
-  const cache = new Map<number, CacheEntry>();
+  const cache = new BoundedCache<number, CacheEntry>({
+    name: 'policies',
+    maxBytes: caches.maxBytes ?? POLICY_CACHE_BYTES,
+    sizeOf: (entry) => 64 + entry.bytes,
+    ...(caches.registry === undefined ? {} : { registry: caches.registry }),
+  });
   /** Changes heard per account: a read that started before one cannot vouch for its result after it. */
   const changes = new Map<number, number>();
   const parsing = new Map<string, Promise<Loaded>>();
-  let cachedChars = 0;
 
-  const forget = (portalId: number) => {
-    cachedChars -= cache.get(portalId)?.chars ?? 0;
-    cache.delete(portalId);
-  };
   const heard = (portalId: number) => {
     changes.set(portalId, (changes.get(portalId) ?? 0) + 1);
-    forget(portalId);
+    cache.delete(portalId);
   };
   feed.subscribe(POLICY_TOPIC, heard);
 
   async function load(portalId: number, version: number): Promise<Loaded> {
-    if (version === 0) return { policy: undefined, chars: 0 };
+    if (version === 0) return { policy: undefined, bytes: 0 };
     const row = await db.selectFrom('policies').selectAll().where('portal_id', '=', portalId).where('version', '=', version).executeTakeFirst();
-    return { policy: row === undefined ? undefined : decode(row), chars: row?.document.length ?? 0 };
+    const policy = row === undefined ? undefined : decode(row);
+    return { policy, bytes: approximateBytes(policy) };
   }
 
   async function current(portalId: number): Promise<StoredPolicy | undefined> {
@@ -110,14 +117,7 @@ export function createPolicyStore(db: Kysely<Tables>, feed: ChangeFeed): PolicyS
       }
       loaded = await parse;
     }
-    forget(portalId);
-    cache.set(portalId, { version, policy: loaded.policy, chars: loaded.chars, epoch, changes: changesBefore });
-    cachedChars += loaded.chars;
-    for (const [oldest, evicted] of cache) {
-      if (cachedChars <= CACHE_MAX_CHARS) break;
-      cachedChars -= evicted.chars;
-      cache.delete(oldest);
-    }
+    cache.set(portalId, { version, policy: loaded.policy, bytes: loaded.bytes, epoch, changes: changesBefore });
     return loaded.policy;
   }
 

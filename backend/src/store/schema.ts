@@ -22,6 +22,8 @@ export interface InstallationsTable {
   status: (typeof INSTALLATION_STATUSES)[number];
   status_reason: string | null;
   status_changed_at: number;
+  /** When a refresh last began that has not been saved since (null: none), epoch ms. Migration 0007. */
+  refresh_started_at: number | null;
 }
 
 export interface PoliciesTable {

@@ -1,4 +1,5 @@
 import type { ChangeFeed } from '../instances/change-feed.js';
+import type { CacheRegistry } from '../lib/bounded-cache.js';
 import { INSTALLATION_TOPIC, type Installation, type InstallationStore } from '../store/index.js';
 
 export interface TokenCacheOptions {
@@ -8,8 +9,10 @@ export interface TokenCacheOptions {
   /** The token manager refreshes this long before expiry: an install is kept no longer, so it sees the row by then. */
   refreshMarginMs: number;
   now: () => number;
-  /** Accounts kept at most (oldest dropped first): one decrypted install each, about 1 KB. */
+  /** Accounts kept at most (oldest dropped first): one decrypted install each, about ENTRY_BYTES. */
   maxEntries?: number;
+  /** Where /metrics finds this cache's hits, misses and size. */
+  registry?: CacheRegistry;
 }
 
 /** The store, reading active installs from memory; and the one thing only HubSpot can tell it. */
@@ -28,6 +31,8 @@ interface Entry {
 }
 
 const MAX_ENTRIES = 10_000;
+/** An install as held: its two tokens (a few hundred characters each), scopes, dates and the Map's own share. */
+const ENTRY_BYTES = 2_048;
 
 /**
  * The installation row, decrypted once and kept in memory, in front of the token manager (which reads through it and
@@ -49,6 +54,16 @@ export function cacheInstallations(options: TokenCacheOptions): CachedInstallati
   const entries = new Map<number, Entry>();
   /** Changes heard per account: a read that started before one cannot vouch for its result after it. */
   const changes = new Map<number, number>();
+  const counted = { hits: 0, misses: 0, evictions: 0 };
+  options.registry?.add({
+    stats: () => ({
+      name: 'install-tokens',
+      entries: entries.size,
+      bytes: entries.size * ENTRY_BYTES,
+      maxBytes: maxEntries * ENTRY_BYTES,
+      ...counted,
+    }),
+  });
 
   const heard = (portalId: number) => {
     changes.set(portalId, (changes.get(portalId) ?? 0) + 1);
@@ -72,7 +87,11 @@ export function cacheInstallations(options: TokenCacheOptions): CachedInstallati
       const epoch = feed.epoch;
       const changesBefore = changes.get(portalId) ?? 0;
       const hit = entries.get(portalId);
-      if (hit !== undefined && hit.epoch === epoch && hit.changes === changesBefore && hit.usableUntil > options.now()) return hit.installation;
+      if (hit !== undefined && hit.epoch === epoch && hit.changes === changesBefore && hit.usableUntil > options.now()) {
+        counted.hits += 1;
+        return hit.installation;
+      }
+      counted.misses += 1;
       if (hit !== undefined) entries.delete(portalId);
       const installation = await store.get(portalId);
       if (installation?.status !== 'active' || epoch === undefined || feed.epoch !== epoch || (changes.get(portalId) ?? 0) !== changesBefore) {
@@ -85,6 +104,7 @@ export function cacheInstallations(options: TokenCacheOptions): CachedInstallati
       if (entries.size > maxEntries) {
         const oldest = entries.keys().next().value;
         if (oldest !== undefined) entries.delete(oldest);
+        counted.evictions += 1;
       }
       return installation;
     },

@@ -1,13 +1,15 @@
 import { explain, decide as decidePure, type Decision } from '../access/decide.js';
-import type { Action, ObjectType, RecordFacts, ViewerFacts } from '../access/model.js';
+import type { Action, Level, ObjectType, RecordFacts, ViewerFacts } from '../access/model.js';
 import { EMPTY_POLICY, resolvePolicyGrant, type PolicyDocument } from '../access/policy.js';
 import { visibility, type Visibility } from '../access/visibility.js';
 import { isAppError } from '../errors.js';
 import type { PermittedActions } from '../hubspot/crm.js';
+import type { CacheRegistry } from '../lib/bounded-cache.js';
 import { createTtlCache } from '../lib/ttl-cache.js';
 import type { PolicyStore } from '../store/index.js';
 import { displayName, type Directory, type Viewer } from '../viewer/directory.js';
 import type { ViewerContext } from './context.js';
+import { compactAnswerBytes, createAnswerCompactor, permits, type CompactAnswer } from './permitted-users.js';
 
 export type AccessMode = 'auto' | 'hubspot' | 'policy';
 
@@ -35,9 +37,12 @@ export interface AccessSource {
   decideNew(ctx: ViewerContext, action: Action, record: RecordFacts): Promise<Decision>;
   /**
    * Which records of a type the viewer may see by the policy, for search filters (HubSpot's permissions API answers
-   * per record only). `configured` is false when the admin has not set this viewer's level.
+   * per record only). `configured` is false when the admin has not set this viewer's level; `level` is that level.
    */
-  visibility(ctx: ViewerContext, objectType: ObjectType): Promise<{ rule: Visibility; configured: boolean; decisionFor: (record: RecordFacts) => Decision }>;
+  visibility(
+    ctx: ViewerContext,
+    objectType: ObjectType,
+  ): Promise<{ rule: Visibility; configured: boolean; level: Level; decisionFor: (record: RecordFacts) => Decision }>;
   policy(portalId: number): Promise<PolicyDocument>;
   ownerName(ctx: ViewerContext, ownerId: number | null): Promise<string | null>;
   /** Our own write changed this record: whatever HubSpot said about it before no longer counts. */
@@ -63,12 +68,15 @@ export interface AccessSourceOptions {
   now: () => number;
   /** How long HubSpot's per-record answer is shared by every viewer of that record. */
   permissionsTtlMs?: number;
+  /** Smaller bounds (tests); PERMISSION_CACHE_BYTES by default. */
+  maxBytes?: Partial<typeof PERMISSION_CACHE_BYTES>;
+  registry?: CacheRegistry;
 }
 
-/** HubSpot's answer about one record and the owner the record had when it was asked for. */
+/** HubSpot's answer about one record, as a decision needs it, and the owner the record had when it was asked for. */
 interface CachedAnswer {
   ownerId: number | null;
-  answer: PermittedActions | undefined;
+  answer: CompactAnswer | undefined;
 }
 
 /** An owner id with no active owner behind it: someone who left, or was deactivated. */
@@ -88,9 +96,14 @@ const HUBSPOT_CANNOT_ANSWER: ReadonlySet<string> = new Set([
 
 /** HubSpot's answers are shared for this long at most (see the cache below for what else drops them). */
 const PERMISSIONS_TTL_MS = 30_000;
-const PERMISSIONS_MAX_RECORDS = 50_000;
 /** Records whose last owner is remembered (below): a key and a number each, some 100 bytes, so 5 MB at most. */
 const LAST_OWNERS_MAX_RECORDS = 50_000;
+const MiB = 1024 * 1024;
+/**
+ * The answers (about 1 KiB a record in a 1,000-user account, where a Map of per-user Sets took 77 KiB: some 24,000
+ * records) and the numberings of the accounts' users they share (about 48 KiB for 1,000 users: some 85 such accounts).
+ */
+export const PERMISSION_CACHE_BYTES = { answers: 24 * MiB, users: 4 * MiB };
 
 export function createAccessSource(options: AccessSourceOptions): AccessSource {
   /*
@@ -98,16 +111,27 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
    * record's owner, so an entry is valid only for the owner it was fetched under: the record itself is re-read from
    * HubSpot on every request, and a different owner (a reassignment in HubSpot's UI or through us) makes the entry
    * stale at once. Our own writes drop it (forget). Bound: PERMISSIONS_TTL_MS (a permission-set change in HubSpot, which
-   * nothing tells us about, is seen within it) and PERMISSIONS_MAX_RECORDS entries, oldest evicted first. The records a
-   * request finds missing or stale are asked for together, PERMITTED_USERS_PER_CALL per HubSpot call; each still gets
-   * its own entry, so the rule above holds per record however it was fetched.
+   * nothing tells us about, is seen within it) and PERMISSION_CACHE_BYTES.answers, least recently used evicted first;
+   * the numberings the answers share (permitted-users.ts) are bounded apart, and an account's numbering evicted drops
+   * its answers. The records a request finds missing or stale are asked for together, PERMITTED_USERS_PER_CALL per
+   * HubSpot call; each still gets its own entry, so the rule above holds per record however it was fetched.
    */
+  const bounds = { ...PERMISSION_CACHE_BYTES, ...options.maxBytes };
+  const registry = options.registry === undefined ? {} : { registry: options.registry };
   const permitted = createTtlCache<CachedAnswer>({
+    name: 'permissions',
     ttlMs: options.permissionsTtlMs ?? PERMISSIONS_TTL_MS,
-    maxEntries: PERMISSIONS_MAX_RECORDS,
+    maxBytes: bounds.answers,
+    sizeOf: (entry) => 40 + (entry.answer === undefined ? 0 : compactAnswerBytes(entry.answer)),
     now: options.now,
+    ...registry,
   });
   const recordKey = (portalId: number, objectType: ObjectType, recordId: string) => `${portalId}:${objectType}:${recordId}`;
+  const compactor = createAnswerCompactor({
+    maxBytes: bounds.users,
+    forget: (portalId) => permitted.deleteWhere((key) => key.startsWith(`${portalId}:`)),
+    ...registry,
+  });
   /*
    * The owner each record had when HubSpot was last asked about it, kept past its answer's TTL (at most
    * LAST_OWNERS_MAX_RECORDS records, oldest first out). A view of a record whose answer has expired asks HubSpot again
@@ -118,6 +142,11 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
    * before a reassignment made while the two calls were under way, and be kept under the new owner.
    */
   const lastOwners = new Map<string, number | null>();
+  /** HubSpot's answer as the cache keeps it, under the owner the record had when HubSpot was asked. */
+  const kept = (portalId: number, ownerId: number | null, answer: PermittedActions | undefined): CachedAnswer => ({
+    ownerId,
+    answer: answer === undefined ? undefined : compactor.compact(portalId, answer),
+  });
   const rememberOwner = (key: string, ownerId: number | null) => {
     lastOwners.delete(key);
     lastOwners.set(key, ownerId);
@@ -172,7 +201,7 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
    * outage, shape). Every record whose entry is missing or was fetched under another owner joins one batch, loaded
    * once all of them are registered in the cache, so concurrent requests for the same record share the call.
    */
-  async function hubspotAnswers(ctx: ViewerContext, records: readonly RecordFacts[]): Promise<Array<PermittedActions | undefined>> {
+  async function hubspotAnswers(ctx: ViewerContext, records: readonly RecordFacts[]): Promise<Array<CompactAnswer | undefined>> {
     const ownerOf = (record: RecordFacts) => record.owner?.ownerId ?? null;
     const keyOf = (record: RecordFacts) => recordKey(ctx.portal.portalId, record.objectType, record.id);
 
@@ -187,7 +216,7 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
             const answer = await new Promise<PermittedActions | undefined>((resolve) =>
               batch.set(record.objectType, [...(batch.get(record.objectType) ?? []), { id: record.id, settle: resolve }]),
             );
-            return { ownerId: ownerOf(record), answer };
+            return kept(ctx.portal.portalId, ownerOf(record), answer);
           });
           const entry = await ctx.portal.deadline.wait(shared, 'HubSpot did not answer in time');
           return [record, entry];
@@ -221,13 +250,13 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
   }
 
   /** HubSpot's yes or no, in the mirrored levels' precise words when they agree; without an answer, fallback or refusal. */
-  function hubspotDecision(viewer: Viewer, action: Action, record: RecordFacts, answer: PermittedActions | undefined, mirrored: Decision): Decision {
+  function hubspotDecision(viewer: Viewer, action: Action, record: RecordFacts, answer: CompactAnswer | undefined, mirrored: Decision): Decision {
     const facts = viewerFacts(viewer);
     if (answer === undefined) {
       if (options.mode === 'auto') return mirrored;
       return explain('ACCESS_UNKNOWN', { viewer: facts, action, record, level: null, source: 'hubspot', rule: 'HubSpot permissions API unavailable' });
     }
-    const allowed = answer.get(viewer.userId)?.has(action) ?? false;
+    const allowed = permits(answer, viewer.userId, action);
     if (mirrored.allowed === allowed && mirrored.code !== 'NOT_CONFIGURED') return { ...mirrored, source: 'hubspot' };
     return explain(allowed ? 'ALLOWED_BY_HUBSPOT' : 'DENIED_BY_HUBSPOT', {
       viewer: facts,
@@ -272,7 +301,7 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
       const ownerId = lastOwners.get(key) ?? null;
       // A cached answer is returned as it is, with no call.
       permitted
-        .getOrLoad(key, async () => ({ ownerId, answer: (await ctx.portal.permittedUsersMany(objectType, [recordId])).get(recordId) }))
+        .getOrLoad(key, async () => kept(ctx.portal.portalId, ownerId, (await ctx.portal.permittedUsersMany(objectType, [recordId])).get(recordId)))
         .catch(() => undefined);
     },
 
@@ -304,6 +333,7 @@ export function createAccessSource(options: AccessSourceOptions): AccessSource {
       return {
         rule: visibility(facts, grant, teamOwnerIds),
         configured: grant.configured,
+        level: grant.level,
         decisionFor: (record) => decidePure(facts, 'view', record, grant),
       };
     },

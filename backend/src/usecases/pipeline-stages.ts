@@ -1,5 +1,6 @@
 import type { PortalApi } from '../hubspot/api.js';
 import type { PipelineStage } from '../hubspot/crm.js';
+import type { CacheRegistry } from '../lib/bounded-cache.js';
 import { createTtlCache } from '../lib/ttl-cache.js';
 
 /** A pipeline's stages as read from HubSpot, when that read started, and whether a stage it lacked prompted it. */
@@ -22,7 +23,8 @@ export interface PipelineStagesOptions {
   ttlMs?: number;
   /** A stage still unknown after the pipeline was read again for it reads it again only this much later. */
   reloadAfterMs?: number;
-  maxEntries?: number;
+  maxBytes?: number;
+  registry?: CacheRegistry;
 }
 
 /** Pipelines are account settings an admin changes now and then; a stage they add shows sooner (below). */
@@ -32,20 +34,26 @@ const PIPELINE_TTL_MS = 5 * 60_000;
  * pipeline read leaves out), or a stage id a viewer made up, must not cost a HubSpot call on every view.
  */
 const UNKNOWN_STAGE_RELOAD_MS = 30_000;
-const MAX_PIPELINES = 10_000;
+/** A pipeline of 10 stages is about 2 KB (lib/byte-size.ts estimates each): some 2,000 of them. */
+export const PIPELINE_CACHE_BYTES = 4 * 1024 * 1024;
 
 /**
  * Ticket pipelines and their stages, per account and pipeline, so a warm ticket view asks HubSpot for the ticket alone.
- * Bound: `ttlMs` (5 minutes) and `maxEntries` pipelines. Invalidated when a record names a stage the cached pipeline
- * does not know (an admin added it since); a stage still unknown after that read waits `reloadAfterMs` (30 s) for the
- * next. A stage renamed or removed in HubSpot
- * shows within the TTL: until then the card offers it as it was, and a move to a removed stage gets HubSpot's own
- * answer. Failed reads are not kept; a read in progress is shared, each request waiting for it no
- * longer than its own deadline.
+ * Bound: `ttlMs` (5 minutes) and `maxBytes` (PIPELINE_CACHE_BYTES), least recently used first out. Invalidated when a
+ * record names a stage the cached pipeline does not know (an admin added it since); a stage still unknown after that
+ * read waits `reloadAfterMs` (30 s) for the next. A stage renamed or removed in HubSpot shows within the TTL: until then
+ * the card offers it as it was, and a move to a removed stage gets HubSpot's own answer. Failed reads are not kept; a
+ * read in progress is shared, each request waiting for it no longer than its own deadline.
  */
 export function createPipelineStages(options: PipelineStagesOptions): PipelineStages {
   const reloadAfterMs = options.reloadAfterMs ?? UNKNOWN_STAGE_RELOAD_MS;
-  const cache = createTtlCache<Pipeline>({ ttlMs: options.ttlMs ?? PIPELINE_TTL_MS, maxEntries: options.maxEntries ?? MAX_PIPELINES, now: options.now });
+  const cache = createTtlCache<Pipeline>({
+    name: 'pipelines',
+    ttlMs: options.ttlMs ?? PIPELINE_TTL_MS,
+    maxBytes: options.maxBytes ?? PIPELINE_CACHE_BYTES,
+    now: options.now,
+    ...(options.registry === undefined ? {} : { registry: options.registry }),
+  });
 
   const read = (portal: PortalApi, key: string, pipelineId: string | null, forUnknownStage = false) =>
     cache.getOrLoad(key, async () => {
@@ -57,12 +65,13 @@ export function createPipelineStages(options: PipelineStagesOptions): PipelineSt
   return {
     async stagesOf(portal, pipelineId, seen) {
       const key = `${portal.portalId}:${pipelineId ?? ''}`;
-      const first = read(portal, key, pipelineId);
-      const pipeline = await waited(portal, first);
+      const pipeline = await waited(portal, read(portal, key, pipelineId));
       const known = seen === undefined || seen === null || (pipeline.stages ?? []).some((stage) => stage.id === seen);
       if (known || (pipeline.forUnknownStage && options.now() - pipeline.loadedAt < reloadAfterMs)) return pipeline.stages;
-      // Another request may have started the new read already: the cache then holds it instead of `first`.
-      if (read(portal, key, pipelineId) === first) cache.delete(key);
+      // Another request may have read it again meanwhile: the cache then holds (or is reading) another pipeline.
+      const current = await waited(portal, read(portal, key, pipelineId));
+      if (current !== pipeline) return current.stages;
+      cache.delete(key);
       return (await waited(portal, read(portal, key, pipelineId, true))).stages;
     },
   };

@@ -20,12 +20,16 @@ import { ErrorView } from '../shared/ErrorView.tsx';
 import type { ContactTickets } from '../shared/types.ts';
 import { useLoad } from '../shared/useLoad.ts';
 
-/** "3 more tickets are hidden from you: 2 owned by other teams, 1 not assigned to anyone." */
+/** "3 more tickets are hidden from you: 3 owned by other teams.", or "At least 3 more ..." when HubSpot has not judged every page. */
 export function hiddenLine(hidden: ContactTickets['hidden']): string | null {
   if (hidden.count === 0) return null;
   const noun = hidden.count === 1 ? 'ticket is' : 'tickets are';
-  return `${hidden.count} more ${noun} hidden from you: ${hidden.reasons.map((reason) => `${reason.count} ${reason.message}`).join(', ')}.`;
+  const reasons = hidden.reasons.map((reason) => `${reason.count} ${reason.message}`).join(', ');
+  return `${hidden.exact ? '' : 'At least '}${hidden.count} more ${noun} hidden from you: ${reasons}.`;
 }
+
+/** Of the pages' counts of hidden tickets, the one that knows most: an exact one, else the largest lower bound. */
+const knowsMore = (a: ContactTickets['hidden'], b: ContactTickets['hidden']) => (a.exact ? a : b.exact || b.count > a.count ? b : a);
 
 /**
  * Unlike the ticket card, this card does not call `refreshObjectProperties` after a write: creating a ticket changes no
@@ -35,6 +39,9 @@ export function hiddenLine(hidden: ContactTickets['hidden']): string | null {
  */
 export function ContactCardView({ client, contactId, actions }: { client: BackendClient; contactId: string; actions: Pick<CrmHostActions, 'addAlert'> }) {
   const [loaded, reload] = useLoad(() => client.contactTickets(contactId));
+  // Pages after the first, kept with the first page they follow: a reload starts again from a new first page.
+  const [later, setLater] = useState<{ first: ContactTickets; pages: ContactTickets[] } | null>(null);
+  const [loadingMore, setLoadingMore] = useState(false);
   const [subject, setSubject] = useState('');
   const [busy, setBusy] = useState(false);
 
@@ -52,8 +59,26 @@ export function ContactCardView({ client, contactId, actions }: { client: Backen
     return <ErrorView error={error} onRetry={reload} />;
   }
 
-  const data = loaded.data;
-  const hidden = hiddenLine(data.hidden);
+  const first = loaded.data;
+  const pages = [first, ...(later?.first === first ? later.pages : [])];
+  const nextPage = (pages[pages.length - 1] ?? first).nextPage;
+  // The cursor counts matches: a ticket that starts to match between two pages shifts the next one, so a ticket can come twice.
+  const tickets = [...new Map(pages.flatMap((page) => page.tickets).map((ticket) => [ticket.id, ticket])).values()];
+  const hidden = pages.map((page) => page.hidden).reduce(knowsMore);
+  const hiddenText = hiddenLine(hidden);
+
+  async function showMore(after: string) {
+    setLoadingMore(true);
+    try {
+      const next = await client.contactTickets(contactId, after);
+      setLater((current) => ({ first, pages: [...(current?.first === first ? current.pages : []), next] }));
+    } catch (error) {
+      const described = describeError(error);
+      actions.addAlert({ type: 'danger', title: described.title, message: described.message });
+    } finally {
+      setLoadingMore(false);
+    }
+  }
 
   async function create() {
     setBusy(true);
@@ -72,9 +97,15 @@ export function ContactCardView({ client, contactId, actions }: { client: Backen
 
   return (
     <Flex direction="column" gap="sm">
-      {data.tickets.length === 0 ? (
+      {tickets.length === 0 ? (
         <EmptyState title="No tickets you can see" imageName="tickets" layout="vertical">
-          <Text>{data.hidden.count === 0 ? 'This contact has no tickets yet.' : 'Every ticket of this contact is outside your access.'}</Text>
+          <Text>
+            {nextPage !== null
+              ? 'None of the tickets checked so far is one you may see.'
+              : hidden.count === 0
+                ? 'This contact has no tickets yet.'
+                : 'Every ticket of this contact is outside your access.'}
+          </Text>
         </EmptyState>
       ) : (
         <Table>
@@ -86,7 +117,7 @@ export function ContactCardView({ client, contactId, actions }: { client: Backen
             </TableRow>
           </TableHead>
           <TableBody>
-            {data.tickets.map((ticket) => (
+            {tickets.map((ticket) => (
               <TableRow key={ticket.id}>
                 <TableCell>{ticket.subject}</TableCell>
                 <TableCell>{ticket.stageLabel ?? '—'}</TableCell>
@@ -96,8 +127,13 @@ export function ContactCardView({ client, contactId, actions }: { client: Backen
           </TableBody>
         </Table>
       )}
-      {hidden !== null && <Text variant="microcopy">{hidden}</Text>}
-      {data.canCreateTicket.allowed ? (
+      {nextPage !== null && (
+        <Button testId="more-tickets" variant="secondary" disabled={loadingMore} onClick={() => void showMore(nextPage)}>
+          Show more
+        </Button>
+      )}
+      {hiddenText !== null && <Text variant="microcopy">{hiddenText}</Text>}
+      {first.canCreateTicket.allowed ? (
         <Flex direction="row" gap="sm" align="end">
           <Input label="New ticket" name="subject" placeholder="What is it about?" value={subject} onChange={setSubject} />
           <Button testId="create-ticket" variant="primary" disabled={busy || subject.trim() === ''} onClick={() => void create()}>
@@ -105,7 +141,7 @@ export function ContactCardView({ client, contactId, actions }: { client: Backen
           </Button>
         </Flex>
       ) : (
-        <Text variant="microcopy">You can't create tickets here: {data.canCreateTicket.message}</Text>
+        <Text variant="microcopy">You can't create tickets here: {first.canCreateTicket.message}</Text>
       )}
     </Flex>
   );

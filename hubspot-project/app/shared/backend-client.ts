@@ -43,7 +43,8 @@ export class BackendError extends Error {
 
   /** Worth a "Try again" button: HubSpot or the network, not a decision. */
   get retryable(): boolean {
-    return ['NETWORK', 'TIMEOUT', 'HUBSPOT_RATE_LIMITED', 'HUBSPOT_UNAVAILABLE', 'INTERNAL'].includes(this.code);
+    // DATABASE_UNAVAILABLE passes by itself (a restart, a failover); ENCRYPTION_KEY_MISMATCH waits for the operator.
+    return ['NETWORK', 'TIMEOUT', 'HUBSPOT_RATE_LIMITED', 'HUBSPOT_UNAVAILABLE', 'DATABASE_UNAVAILABLE', 'INTERNAL'].includes(this.code);
   }
 }
 
@@ -70,7 +71,8 @@ function readError(body: unknown, status: number): BackendError {
 
 export interface BackendClient {
   access(objectType: 'tickets' | 'contacts', id: string): Promise<TicketAccess>;
-  contactTickets(contactId: string): Promise<ContactTickets>;
+  /** One page of the contact's tickets; `after` is the previous page's `nextPage`. */
+  contactTickets(contactId: string, after?: string): Promise<ContactTickets>;
   assignToMe(ticketId: string): Promise<unknown>;
   moveStage(ticketId: string, stageId: string): Promise<unknown>;
   addNote(ticketId: string, body: string): Promise<unknown>;
@@ -115,7 +117,7 @@ export function createBackendClient(input: { fetch: FetchLike; portalId: number;
 
   return {
     access: (objectType, id) => request('GET', `/api/v1/records/${objectType}/${id}/access`),
-    contactTickets: (contactId) => request('GET', `/api/v1/contacts/${contactId}/tickets`),
+    contactTickets: (contactId, after) => request('GET', `/api/v1/contacts/${contactId}/tickets${after === undefined ? '' : `?${query({ after })}`}`),
     assignToMe: (ticketId) => request('POST', `/api/v1/tickets/${ticketId}/assign-to-me`),
     moveStage: (ticketId, stageId) => request('POST', `/api/v1/tickets/${ticketId}/stage`, { stageId }),
     addNote: (ticketId, body) => request('POST', `/api/v1/tickets/${ticketId}/notes`, { body }),
@@ -143,6 +145,8 @@ export function describeError(error: unknown): { title: string; message: string;
     TIMEOUT: 'Viewer Guard took too long',
     USER_NOT_IN_PORTAL: 'Your user was not found',
     HUBSPOT_IDENTITY_MISSING: 'HubSpot did not say who you are',
+    DATABASE_UNAVAILABLE: 'Viewer Guard is briefly unavailable',
+    ENCRYPTION_KEY_MISMATCH: 'Viewer Guard is misconfigured',
   };
   const title = titles[error.code] ?? 'Viewer Guard could not do this';
   if (error.code === 'HUBSPOT_RATE_LIMITED' && error.retryAfter !== null) {

@@ -38,7 +38,10 @@ export interface ContactTickets {
   contactId: string;
   canCreateTicket: Verdict;
   tickets: ContactTicket[];
-  hidden: { count: number; reasons: Array<{ code: string; message: string; count: number }> };
+  /** `exact` false: at least `count` (HubSpot confirmed the tickets of the pages shown so far only). */
+  hidden: { count: number; exact: boolean; reasons: Array<{ code: string; message: string; count: number }> };
+  /** The cursor for the next page of tickets; null on the last page. */
+  nextPage: string | null;
 }
 
 export interface AdminStatus {

@@ -5,6 +5,7 @@ import type { SeedAccount } from '../seed.js';
 import type { FakeContext } from '../server.js';
 import { publicObject } from './crm-objects.js';
 import { accountOf, API_ROOTS } from './shared.js';
+import { ticketIndex, type TicketIndex } from './ticket-index.js';
 
 /**
  * CRM search with HubSpot's semantics: filters in a group are ANDed, groups are ORed. Limits from HubSpot's
@@ -28,18 +29,13 @@ const searchSchema = z.object({
 });
 type Filter = z.infer<typeof filterSchema>;
 type CrmRecord = SeedAccount['tickets'][number];
-
-/** Each ticket's first associated contact, built once per search: a lookup per record would make a search quadratic. */
 type ContactOf = (ticketId: string) => string | null;
-function contactLookup(account: SeedAccount): ContactOf {
-  let firstContact: Map<string, string> | undefined;
-  return (ticketId) => {
-    if (firstContact === undefined) {
-      firstContact = new Map();
-      for (const [ticket, contact] of account.ticketContacts) if (!firstContact.has(ticket)) firstContact.set(ticket, contact);
-    }
-    return firstContact.get(ticketId) ?? null;
-  };
+
+/** The records a search can match: a named contact's tickets when every group names one, else every record. */
+function candidates(account: SeedAccount, kind: 'tickets' | 'contacts', groups: Array<{ filters: Filter[] }>, index: TicketIndex): CrmRecord[] {
+  const contacts = groups.map((group) => group.filters.find((filter) => filter.propertyName === 'associations.contact' && filter.operator === 'EQ')?.value);
+  if (kind !== 'tickets' || groups.length === 0 || contacts.some((contact) => contact === undefined)) return account[kind];
+  return [...new Set(contacts.flatMap((contact) => index.byFirstContact.get(contact ?? '') ?? []))];
 }
 
 function valueOf(kind: 'tickets' | 'contacts', record: CrmRecord, property: string, contactOf: ContactOf): string | null {
@@ -79,6 +75,8 @@ function limitProblem(groups: Array<{ filters: Filter[] }>): string | undefined 
 }
 
 export async function crmSearchRoutes(app: FastifyInstance, { context }: { context: FakeContext }): Promise<void> {
+  // Built as the local HubSpot starts, so no request waits for a world's first index.
+  for (const account of context.state.seed.accounts) ticketIndex(account);
   for (const [root, kind] of API_ROOTS.objects.flatMap((root) => (['tickets', 'contacts'] as const).map((kind) => [root, kind] as const))) {
     const scopes = kind === 'tickets' ? ['tickets'] : ['crm.objects.contacts.read'];
     app.post(`${root}/${kind}/search`, { config: { scopes } }, async (request, reply) => {
@@ -89,8 +87,9 @@ export async function crmSearchRoutes(app: FastifyInstance, { context }: { conte
       if (problem !== undefined) return sendError(reply, 400, errorBody('VALIDATION_ERROR', problem));
       const account = accountOf(request, context.state);
       const { filterGroups, properties, limit } = parsed.data;
-      const contactOf = contactLookup(account);
-      const found = account[kind]
+      const index = ticketIndex(account);
+      const contactOf = index.contactOf;
+      const found = candidates(account, kind, filterGroups, index)
         .filter(
           (record) => filterGroups.length === 0 || filterGroups.some((group) => group.filters.every((filter) => matches(kind, record, filter, contactOf))),
         )

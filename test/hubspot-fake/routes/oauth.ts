@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import escapeHtml from 'escape-html';
 import { z } from 'zod';
-import { errorBody, sendError } from '../errors.js';
+import { errorBody, internalError, sendError } from '../errors.js';
 import type { FakeContext } from '../server.js';
 
 /**
@@ -163,6 +163,17 @@ export async function oauthRoutes(app: FastifyInstance, { context }: { context: 
 
   // POST /oauth/2026-03/token (shared/hubspot-openapi/oauth-2026-03.json): form-encoded, client secret in the body.
   app.post('/oauth/2026-03/token', async (request, reply) => {
+    const fault = state.tokenFaults.shift();
+    // A request that gets no answer still reached HubSpot: counted with status 0, since onResponse never runs for it.
+    const unanswered = () => state.calls.push({ method: 'POST', route: '/oauth/2026-03/token', status: 0 });
+    if (fault === 'hang') {
+      // Never answers; ends when the client gives up or the fake closes (forceCloseConnections).
+      unanswered();
+      reply.hijack();
+      await new Promise((resolve) => request.raw.socket.once('close', resolve));
+      return reply;
+    }
+    if (fault !== undefined && fault !== 'answer-lost') return sendError(reply, fault.status, internalError());
     const form = tokenForm.parse(request.body ?? {});
     if (form.client_id !== options.app.clientId || form.client_secret !== options.app.clientSecret) {
       return sendError(
@@ -171,18 +182,31 @@ export async function oauthRoutes(app: FastifyInstance, { context }: { context: 
         errorBody('VALIDATION_ERROR', 'missing or invalid client credentials', { status: 'BAD_CLIENT_ID', error: 'invalid_client' }),
       );
     }
-    const respond = (grant: { portalId: number; userId: number; scopes: string[] }, refreshToken: string) => {
+    const respond = async (grant: { portalId: number; userId: number; scopes: string[] }, refreshToken: string) => {
       const accessToken = state.issueAccessToken(grant);
-      return reply.send({
-        access_token: accessToken,
-        refresh_token: refreshToken,
-        expires_in: context.options.accessTokenTtlSeconds ?? 1800,
-        token_type: 'bearer',
-        token_use: 'access_token',
-        hub_id: grant.portalId,
-        user_id: grant.userId,
-        scopes: grant.scopes,
-      });
+      if (fault === 'answer-lost') {
+        // The grant is carried out; the answer never arrives.
+        unanswered();
+        reply.hijack();
+        request.raw.socket.destroy();
+        return reply;
+      }
+      state.tokenAnswersOnTheWay += 1;
+      try {
+        if (state.tokenAnswerDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, state.tokenAnswerDelayMs));
+        return await reply.send({
+          access_token: accessToken,
+          refresh_token: refreshToken,
+          expires_in: context.options.accessTokenTtlSeconds ?? 1800,
+          token_type: 'bearer',
+          token_use: 'access_token',
+          hub_id: grant.portalId,
+          user_id: grant.userId,
+          scopes: grant.scopes,
+        });
+      } finally {
+        state.tokenAnswersOnTheWay -= 1;
+      }
     };
     if (form.grant_type === 'authorization_code') {
       const code = form.code === undefined ? undefined : state.codes.get(form.code);
@@ -203,7 +227,7 @@ export async function oauthRoutes(app: FastifyInstance, { context }: { context: 
           errorBody('VALIDATION_ERROR', 'missing or invalid refresh token', { status: 'BAD_REFRESH_TOKEN', error: 'invalid_grant' }),
         );
       }
-      return respond(grant, form.refresh_token);
+      return respond(grant, state.rotate(form.refresh_token, grant));
     }
     return sendError(reply, 400, errorBody('VALIDATION_ERROR', `unsupported grant_type ${form.grant_type}`, { error: 'unsupported_grant_type' }));
   });
