@@ -180,10 +180,11 @@ describe.skipIf(postgres.skip)('several instances on one PostgreSQL database', (
             expect((await backend.signed({ path: '/api/v1/records/tickets/5001/access', userId: ana.id })).statusCode).toBe(200);
           deployed.fake.calls.reset();
 
-          const answers = await burst(deployed, 10);
+          // A warm card view is one HubSpot call: twice the window's worth of views on each instance.
+          const answers = await burst(deployed, 2 * WINDOW.max);
           const made = deployed.fake.calls.all().filter((call) => !call.route.endsWith('/search'));
-          // The burst needed several windows, so the instances had to hold calls back for each other...
-          expect(made.length).toBeGreaterThan(2 * WINDOW.max);
+          // The burst needed more than one window, so the instances had to hold calls back for each other...
+          expect(made.length).toBeGreaterThan(WINDOW.max);
           // ...and HubSpot never saw more than its window: nothing answered 429.
           expect(made.filter((call) => call.status === 429)).toEqual([]);
           expectAnsweredOrPaced(answers);
