@@ -96,7 +96,8 @@ describe('two backend processes sharing one HubSpot budget per account', () => {
   it("never lets the two together exceed the account's window", async () => {
     fake.calls.reset();
     const { ok, paced } = await burst('burst');
-    expect(made()).toBeGreaterThan(2 * WINDOW.max);
+    // A warm card view is one HubSpot call: the burst needed more than one window.
+    expect(made()).toBeGreaterThan(WINDOW.max);
     expect(refusedByHubSpot()).toBe(0);
     expect(ok).toBeGreaterThan(0);
     tally.line(

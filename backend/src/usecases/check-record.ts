@@ -27,12 +27,16 @@ export type Verdict = ReturnType<typeof verdict>;
  */
 export function createCheckRecord(deps: { access: AccessSource; directory: Directory; pipelines: PipelineStages }) {
   return async function checkRecord(ctx: ViewerContext, ref: { objectType: ObjectType; id: string }) {
+    // The account's team names do not depend on the record: asked for alongside it when not cached (a failure is met
+    // again below, or not at all if the viewer may not see the record).
+    const teamNames = deps.directory.teams(ctx.portal);
+    teamNames.catch(() => undefined);
     const loaded = await loadRecord(deps.access, ctx, ref.objectType, ref.id);
     const [view] = await requireAll((action) => deps.access.decide(ctx, action, loaded.facts), ['view']);
     const others = actionsOf(ref.objectType).filter((action) => action !== 'view');
     const [decisions, teams, stages] = await Promise.all([
       Promise.all(others.map((action) => deps.access.decide(ctx, action, loaded.facts))),
-      deps.directory.teams(ctx.portal),
+      teamNames,
       loaded.objectType === 'tickets' ? deps.pipelines.stagesOf(ctx.portal, loaded.ticket.pipelineId, loaded.ticket.stageId) : Promise.resolve(undefined),
     ]);
     const owner = loaded.facts.owner;
