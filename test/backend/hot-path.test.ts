@@ -3,6 +3,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { buildBackend } from '../../backend/src/app.js';
 import { loadConfig, type Config } from '../../backend/src/config.js';
+import { Deadline } from '../../backend/src/hubspot/deadline.js';
 import { createPostgresChangeFeed } from '../../backend/src/instances/change-feed.js';
 import {
   createInstallationStore,
@@ -368,5 +369,29 @@ describe.each(databaseTargets)('another instance’s changes to the install ($ti
       expect((await b.view(bob.id, '5002')).statusCode).toBe(200);
       expect(fake.calls.all().map((call) => `${call.status} ${call.method} ${call.route}`)).toEqual([`200 ${TICKET_ROUTE}`]);
     });
+  });
+});
+
+describe('a wait on work the deadline abandons', () => {
+  it('still watches that work when the deadline had ended before the wait began: its later failure is handled', async () => {
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    try {
+      const deadline = new Deadline({ budgetMs: 0, attemptCapMs: 0 }, 'the test');
+      await vi.waitFor(() => expect(deadline.signal.aborted).toBe(true));
+      let fail: (error: Error) => void = () => undefined;
+      const work = new Promise<never>((_resolve, reject) => (fail = reject));
+      await expect(deadline.wait(work, 'The work took too long')).rejects.toMatchObject({ code: 'HUBSPOT_UNAVAILABLE' });
+      const attempt = deadline.attempt(false);
+      const attempted = new Promise<never>((_resolve, reject) => attempt.signal.addEventListener('abort', () => reject(new Error('aborted'))));
+      await expect(attempt.guard(attempted)).rejects.toBeInstanceOf(Error);
+      attempt.end();
+      fail(new Error('the abandoned work failed afterwards'));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', record);
+    }
   });
 });

@@ -67,14 +67,15 @@ const reasonOf = (signal: AbortSignal): Error => (signal.reason instanceof Error
  * running, its outcome ignored), so whoever waited is free even if the work ignores the signal.
  */
 function settleBefore<T>(signal: AbortSignal, work: Promise<T>): Promise<T> {
-  if (signal.aborted) return Promise.reject(reasonOf(signal));
-  // One promise and one listener, dropped as soon as `work` settles: this runs for every call and every wait.
+  // One promise and one listener, dropped as soon as `work` settles: this runs for every call and every wait. `work` is
+  // always watched, so its failure after it was abandoned is never an unhandled rejection.
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(reasonOf(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
     const settled = () => signal.removeEventListener('abort', onAbort);
     work.then(settled, settled);
     work.then(resolve, reject);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
   });
 }
 
