@@ -25,9 +25,9 @@ export const POLICY_TOPIC = 'policy';
 
 /**
  * The parsed documents, estimated (lib/byte-size.ts): a 1,000-user policy (162 KiB of JSON, one rule per user) counts
- * about 330 KiB parsed (240 KiB on the heap), so some 50 such accounts; least recently read go first.
+ * about 330 KiB parsed (240 KiB on the heap), so some 37 such accounts; least recently read go first.
  */
-export const POLICY_CACHE_BYTES = 16 * 1024 * 1024;
+export const POLICY_CACHE_BYTES = 12 * 1024 * 1024;
 
 /** A version as read: absent (undefined) when the account has none yet; `bytes`, its estimated size, sizes the cache. */
 interface Loaded {

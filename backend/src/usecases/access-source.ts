@@ -96,14 +96,14 @@ const HUBSPOT_CANNOT_ANSWER: ReadonlySet<string> = new Set([
 
 /** HubSpot's answers are shared for this long at most (see the cache below for what else drops them). */
 const PERMISSIONS_TTL_MS = 30_000;
-/** Records whose last owner is remembered (below): a key and a number each, some 100 bytes, so 5 MB at most. */
-const LAST_OWNERS_MAX_RECORDS = 50_000;
+/** Records whose last owner is remembered (below): a key and a number each, some 100 bytes, so 2 MB at most. */
+const LAST_OWNERS_MAX_RECORDS = 20_000;
 const MiB = 1024 * 1024;
 /**
- * The answers (about 1 KiB a record in a 1,000-user account, where a Map of per-user Sets took 77 KiB: some 24,000
+ * The answers (about 1 KiB a record in a 1,000-user account, where a Map of per-user Sets took 77 KiB: some 18,000
  * records) and the numberings of the accounts' users they share (about 48 KiB for 1,000 users: some 85 such accounts).
  */
-export const PERMISSION_CACHE_BYTES = { answers: 24 * MiB, users: 4 * MiB };
+export const PERMISSION_CACHE_BYTES = { answers: 18 * MiB, users: 4 * MiB };
 
 export function createAccessSource(options: AccessSourceOptions): AccessSource {
   /*
