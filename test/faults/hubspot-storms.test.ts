@@ -21,6 +21,8 @@ interface Storm {
   name: string;
   /** The token endpoint storms need a refresh: the stored access token is made to need one first. */
   refresh: boolean;
+  /** Whether a round may come through the storm without a 5xx (every storm must still be answered in time, documented). */
+  mayPassUnseen?: boolean;
   start(fake: FakeHubSpot): void;
 }
 
@@ -100,7 +102,9 @@ describe('HubSpot storms against a backend process', () => {
     { name: 'API 5xx storm', refresh: false, start: (hubspot) => hubspot.switches.failNext(60, 503) },
     { name: 'API 429 storm', refresh: false, start: (hubspot) => hubspot.switches.rateLimitNext(60, { retryAfterSeconds: 1 }) },
     { name: 'API hang storm', refresh: false, start: (hubspot) => hubspot.switches.timeoutNext(30) },
-    { name: 'API reset storm', refresh: false, start: (hubspot) => hubspot.switches.resetNext(30, { afterMs: 200 }) },
+    // A reset read is tried again on a new connection, and a warm view makes one call: a round may get through on its
+    // retries once the resets are used up, so this storm is not bound to reach a card as a 5xx.
+    { name: 'API reset storm', refresh: false, mayPassUnseen: true, start: (hubspot) => hubspot.switches.resetNext(30, { afterMs: 200 }) },
     { name: 'token endpoint 5xx storm', refresh: true, start: (hubspot) => hubspot.switches.failNext(20, 503, TOKEN_PATH) },
     {
       name: 'token endpoint 429 storm',
@@ -119,9 +123,13 @@ describe('HubSpot storms against a backend process', () => {
     }
     storm.start(fake);
     tally.fault();
-    const answers = await round(storm.name);
-    expect(answers.some((answer) => answer.status >= 500)).toBe(true);
-    fake.switches.clearFailures();
+    try {
+      const answers = await round(storm.name);
+      if (storm.mayPassUnseen !== true) expect(answers.some((answer) => answer.status >= 500)).toBe(true);
+    } finally {
+      // Whatever this storm left queued must not meet the next one's calls.
+      fake.switches.clearFailures();
+    }
     recoveries.push({ name: storm.name, ms: await recovery(storm.name) });
     expect(backend.alive()).toBe(true);
     expect(tally.undocumented).toEqual([]);

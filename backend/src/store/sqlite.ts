@@ -20,13 +20,19 @@ function fileIdentity(file: string): string | undefined {
  * statement already past this check when the file goes still lands in the old file; nothing after it does. A file
  * put back (same inode, e.g. moved away and back) is used again.
  */
-function guardFileIdentity(database: SQLite.Database, file: string): SqliteDatabase {
+function fileGuard(file: string): () => void {
   const opened = fileIdentity(file);
+  return () => {
+    const current = fileIdentity(file);
+    if (current !== opened) throw new DatabaseFileChangedError(current === undefined ? 'deleted' : 'replaced');
+  };
+}
+
+function guardFileIdentity(database: SQLite.Database, check: () => void): SqliteDatabase {
   return {
     close: () => database.close(),
     prepare(sql) {
-      const current = fileIdentity(file);
-      if (current !== opened) throw new DatabaseFileChangedError(current === undefined ? 'deleted' : 'replaced');
+      check();
       return database.prepare(sql);
     },
   };
@@ -48,11 +54,15 @@ export function sqliteDatabase(file: string): { db: Kysely<Tables>; changedElsew
   database.pragma('foreign_keys = ON');
   // A second process (a CLI, a backup) holding the write lock makes us wait up to 5 s instead of failing at once.
   database.pragma('busy_timeout = 5000');
+  const checkFile = resolved === SQLITE_MEMORY ? () => undefined : fileGuard(resolved);
   const dataVersion = database.prepare('PRAGMA data_version').pluck();
-  // Read at most once per turn of the event loop: the requests served in one turn share the answer.
+  // Read at most once per turn of the event loop: the requests served in one turn share the answer. A warm card view
+  // runs no statement (its install and policy are held in memory) but asks this on every request, so the file's
+  // identity is checked here too: a deleted or replaced file is refused before a request is served from memory.
   let read: number | undefined;
   const changedElsewhere = () => {
     if (read === undefined) {
+      checkFile();
       read = Number(dataVersion.get());
       setImmediate(() => (read = undefined));
     }
@@ -60,7 +70,7 @@ export function sqliteDatabase(file: string): { db: Kysely<Tables>; changedElsew
   };
   return {
     db: new Kysely<Tables>({
-      dialect: new SqliteDialect({ database: resolved === SQLITE_MEMORY ? database : guardFileIdentity(database, resolved) }),
+      dialect: new SqliteDialect({ database: resolved === SQLITE_MEMORY ? database : guardFileIdentity(database, checkFile) }),
     }),
     changedElsewhere,
   };
