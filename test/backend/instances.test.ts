@@ -10,6 +10,7 @@ import { buildBackend } from '../../backend/src/app.js';
 import { loadConfig } from '../../backend/src/config.js';
 import { createPostgresChangeFeed } from '../../backend/src/instances/change-feed.js';
 import { createSharedBudget } from '../../backend/src/instances/shared-budget.js';
+import { HUBSPOT_LIMITS } from '../../backend/src/hubspot/scheduler.js';
 import { createInstallationStore, openDatabase, TokenCipher, type StoreDatabase } from '../../backend/src/store/index.js';
 import { createFakeHubSpot, loadSeed, type FakeHubSpot } from '../hubspot-fake/index.js';
 import { freePort } from '../support/free-port.js';
@@ -218,6 +219,24 @@ describe.skipIf(postgres.skip)('several instances on one PostgreSQL database', (
         60_000,
       );
     }
+
+    it("serves at once from an instance that has not yet learned the account's window while another has filled more than the default of it", async () => {
+      const deployed = await deployment();
+      d = deployed;
+      // A window larger than HubSpot's documented default (110 per 10 s), as a higher tier's: instance A learns it from
+      // HubSpot's headers on its first answer; instance B has made no call yet and knows only the default.
+      deployed.fake.switches.rateLimits.general = { max: 400, windowMs: 10_000 };
+      const viewsOnA = Array.from({ length: 150 }, (_, i) =>
+        deployed.a.signed({ path: `/api/v1/records/tickets/${tickets[i % tickets.length]}/access`, userId: ana.id }),
+      );
+      expect((await Promise.all(viewsOnA)).every((answer) => answer.statusCode === 200)).toBe(true);
+      expect(deployed.fake.calls.all().length).toBeGreaterThan(HUBSPOT_LIMITS.general.max);
+
+      // Well within the window, so HubSpot would answer B's calls at once: B must not wait on slots A's calls hold.
+      const answer = await deployed.b.signed({ path: '/api/v1/records/tickets/5001/access', userId: ana.id });
+      expect(answer.statusCode, answer.body).toBe(200);
+      expect(deployed.fake.calls.all().filter((call) => call.status === 429)).toEqual([]);
+    }, 60_000);
 
     it('without a shared budget (each instance on a database of its own) the same burst is refused by HubSpot', async () => {
       // The control: what the test above guards against does happen when the instances do not share a budget.
@@ -457,7 +476,7 @@ describe.skipIf(redisServer === undefined)('the shared budget in a Redis that go
       client.connect().catch(() => undefined);
       await until(async () => client.status === 'ready', 'Redis answers');
       expect(await budget.take('1', 'general', limit, 0)).toEqual({ taken: true });
-      expect(await client.exists('vg-outage-test:slot:1:general:1')).toBe(1);
+      expect(await client.exists('vg-outage-test:slot:1:general:10:1')).toBe(1);
 
       await stop(server);
       await until(async () => client.status !== 'ready', 'the client sees Redis gone');

@@ -19,6 +19,14 @@ import type { ChangeLog } from './change-feed.js';
  * burst, from two atomic library operations per call. A call waits for its slot only while the window is full (or
  * a call before it gave up without using its turn, which costs at most one turn of that slot).
  *
+ * Every instance numbers slots by the window it knows, learned from HubSpot's headers on its own calls. Until an
+ * instance has had its first answer it knows only HubSpot's documented default, and call n's slot under 110 slots is a
+ * slot a call of another instance took under the account's real window (say 190) moments ago: it would wait a whole
+ * window with the window nearly empty (the benchmark's second process failed every card view this way). So slots are
+ * keyed by the window's size too: instances that disagree count apart, and together can start more than the window
+ * only by the calls one starts before its first answer (at most CONCURRENT_CALLS_PER_LANE), which HubSpot answers 429
+ * and the scheduler then pauses for; a pause of a lane, never a window of refused cards.
+ *
  * A slot is held SLOT_MARGIN_MS longer than the interval: HubSpot counts a call when it arrives, we when we take the
  * slot; the margin absorbs the difference between two calls' delays in between (network, event loop) and, on
  * PostgreSQL, where the library stamps expiry with each instance's clock, the instances' clock skew.
@@ -144,7 +152,9 @@ export function createSharedBudget(options: SharedBudgetOptions): SharedBudget {
 
   async function takeWith(counters: Counters, account: string, lane: Lane, slots: number, slotMs: number, until: number) {
     const { consumedPoints } = await counters.sequence.consume(`${account}:${lane}`);
-    const key = `${account}:${lane}:${consumedPoints % slots}`;
+    // The window's size is part of the key: instances that see different sizes (one has not had HubSpot's headers yet,
+    // or HubSpot changed the account's limit) number their slots apart instead of waiting on each other's (see above).
+    const key = `${account}:${lane}:${slots}:${consumedPoints % slots}`;
     const slot = counters.slot(slotMs);
     for (;;) {
       try {
