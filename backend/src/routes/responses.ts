@@ -114,6 +114,33 @@ export const statusResponse = z.object({
   installUrl: z.string(),
 });
 
+const periodTotal = z.object({ current: z.number().int().nonnegative(), previous: z.number().int().nonnegative() });
+const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/);
+export const statisticsResponse = z.object({
+  /** UTC days, both included. */
+  window: z.object({ from: day, to: day, days: z.number().int() }),
+  /** The window's sums, and the same for the days just before it. */
+  totals: z.object({
+    viewsAllowed: periodTotal,
+    refusals: periodTotal,
+    writes: periodTotal,
+    hubspotCalls: periodTotal,
+    hubspotRateLimited: periodTotal,
+  }),
+  refusalCodes: z.array(z.string()),
+  /** Every day of the window, oldest first. */
+  days: z.array(
+    z.object({
+      day,
+      viewsAllowed: z.number().int().nonnegative(),
+      refusals: z.array(z.object({ code: z.string(), count: z.number().int().positive() })),
+      writes: z.object({ done: z.number().int().nonnegative(), failed: z.number().int().nonnegative(), unknown: z.number().int().nonnegative() }),
+      hubspotCalls: z.number().int().nonnegative(),
+      hubspotRateLimited: z.number().int().nonnegative(),
+    }),
+  ),
+});
+
 export const directoryResponse = z.object({
   users: z.array(
     z.object({ id: z.number(), name: z.string(), email: z.string(), superAdmin: z.boolean(), teamIds: z.array(z.string()), roleIds: z.array(z.string()) }),
