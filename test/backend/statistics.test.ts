@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAuditLog, createUsageDays, DAY_MS, dayOf } from '../../backend/src/store/index.js';
+import type { AccountStatistics } from '../../hubspot-project/app/shared/types.ts';
 import { loadSeed } from '../hubspot-fake/index.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { mirrorPolicy } from '../support/mirror-policy.js';
@@ -41,19 +42,7 @@ const view = (h: Harness, userId: number, ticketId: string) => h.signed({ path: 
 async function statistics(h: Harness, portalId = P, userId = ana.id) {
   const response = await h.signed({ path: '/api/v1/admin/statistics', portalId, userId });
   expect(response.statusCode, response.body).toBe(200);
-  return response.json<{
-    window: { from: string; to: string; days: number };
-    totals: Record<'viewsAllowed' | 'refusals' | 'writes' | 'hubspotCalls' | 'hubspotRateLimited', { current: number; previous: number }>;
-    refusalCodes: string[];
-    days: Array<{
-      day: string;
-      viewsAllowed: number;
-      refusals: Array<{ code: string; count: number }>;
-      writes: { done: number; failed: number; unknown: number };
-      hubspotCalls: number;
-      hubspotRateLimited: number;
-    }>;
-  }>();
+  return response.json<AccountStatistics>();
 }
 
 const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);

@@ -1,9 +1,9 @@
-import { Alert, Button, ErrorState, Input, Link, List, LoadingSpinner, Select, TableCell, TableRow, Tag, Text } from '@hubspot/ui-extensions';
+import { Alert, Button, ErrorState, Input, Link, List, LoadingSpinner, Select, StatisticsItem, TableCell, TableRow, Tag, Text } from '@hubspot/ui-extensions';
 import { createRenderer } from '@hubspot/ui-extensions/testing';
 import { describe, expect, it } from 'vitest';
 import { SettingsPageView } from '../../hubspot-project/app/settings/SettingsPageView.tsx';
 import { createBackendClient } from '../../hubspot-project/app/shared/backend-client.ts';
-import { errorBody, scriptedFetch } from './fixtures.ts';
+import { errorBody, scriptedFetch, statisticsBody } from './fixtures.ts';
 
 const status = {
   installation: {
@@ -52,6 +52,10 @@ const routes = {
   'GET /api/v1/admin/status': { status: 200, body: status },
   'GET /api/v1/admin/directory': { status: 200, body: directory },
   'GET /api/v1/admin/policy': { status: 200, body: policy },
+  'GET /api/v1/admin/statistics': {
+    status: 200,
+    body: statisticsBody({ '2026-11-22': { views: 9, calls: 21 } }, { viewsAllowed: 0, refusals: 0, writes: 0, hubspotCalls: 0, hubspotRateLimited: 0 }),
+  },
 };
 
 function renderPage(extra: Parameters<typeof scriptedFetch>[0] = {}) {
@@ -73,6 +77,13 @@ function renderPage(extra: Parameters<typeof scriptedFetch>[0] = {}) {
 const ready = async (renderer: ReturnType<typeof createRenderer>) => renderer.waitFor(() => expect(renderer.maybeFind(LoadingSpinner)).toBeNull());
 
 describe('settings page', () => {
+  it("opens the status with the account's figures for the last 30 days", async () => {
+    const { renderer } = renderPage();
+    await ready(renderer);
+    expect(renderer.find(StatisticsItem, { label: 'Record views allowed' }).props.number).toBe(9);
+    expect(renderer.find(StatisticsItem, { label: 'HubSpot calls' }).props.number).toBe(21);
+  });
+
   it('shows who installed and when, and that every permission is granted', async () => {
     const { renderer } = renderPage();
     await ready(renderer);

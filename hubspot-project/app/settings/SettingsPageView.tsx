@@ -25,6 +25,7 @@ import { BackendError, describeError } from '../shared/backend-client.ts';
 import { ErrorView } from '../shared/ErrorView.tsx';
 import type { AdminDirectory, AdminStatus, AuditEntry, Explanation, Level, LevelMap, PolicyDocument } from '../shared/types.ts';
 import { useLoad } from '../shared/useLoad.ts';
+import { StatisticsSection } from './StatisticsSection.tsx';
 
 export interface SettingsActions {
   addAlert(alert: { type?: 'info' | 'warning' | 'success' | 'danger' | 'tip'; title?: string; message: string }): void;
@@ -444,6 +445,7 @@ export function SettingsPageView({ client, actions }: { client: BackendClient; a
   return (
     <Flex direction="column" gap="md">
       <Heading>Install status</Heading>
+      <StatisticsSection client={client} />
       <StatusSection status={status} />
       <Heading>Access levels</Heading>
       <Text variant="microcopy">

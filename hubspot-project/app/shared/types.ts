@@ -112,3 +112,29 @@ export interface AuditPage {
   entries: AuditEntry[];
   nextCursor: string | null;
 }
+
+/** A figure over the statistics' window, and over the same number of days just before it. */
+export interface PeriodTotal {
+  current: number;
+  previous: number;
+}
+export type StatisticsSeries = 'viewsAllowed' | 'refusals' | 'writes' | 'hubspotCalls' | 'hubspotRateLimited';
+export interface DayStatistics {
+  /** YYYY-MM-DD, UTC. */
+  day: string;
+  viewsAllowed: number;
+  /** Only the codes refused that day. */
+  refusals: Array<{ code: string; count: number }>;
+  writes: { done: number; failed: number; unknown: number };
+  hubspotCalls: number;
+  hubspotRateLimited: number;
+}
+export interface AccountStatistics {
+  /** UTC days, both included. */
+  window: { from: string; to: string; days: number };
+  totals: Record<StatisticsSeries, PeriodTotal>;
+  /** The codes refused in the window, most frequent first. */
+  refusalCodes: string[];
+  /** Every day of the window, oldest first. */
+  days: DayStatistics[];
+}
