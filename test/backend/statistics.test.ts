@@ -2,20 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAuditLog, createUsageDays, DAY_MS, dayOf } from '../../backend/src/store/index.js';
 import type { AccountStatistics } from '../../hubspot-project/app/shared/types.ts';
-import { loadSeed } from '../hubspot-fake/index.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { mirrorPolicy } from '../support/mirror-policy.js';
+import { ana, bob, contoso, northwind, zoe } from '../support/people.js';
 import { databaseTargets } from '../storage/databases.js';
 
 /**
  * The settings page's statistics, from requests through the app against the local HubSpot: refusals and writes as the
  * audit log has them, views allowed, HubSpot calls and 429s as the instances counted them.
  */
-const seed = loadSeed();
-const [northwind, contoso] = seed.accounts as [(typeof seed.accounts)[0], (typeof seed.accounts)[0]];
-const user = (first: string) => northwind.users.find((candidate) => candidate.firstName === first)!;
-const [ana, bob] = [user('Ana'), user('Bob')];
-const zoe = contoso.users.find((candidate) => candidate.superAdmin)!;
 const P = northwind.portalId;
 const TOKEN_ROUTE = 'POST /oauth/2026-03/token';
 

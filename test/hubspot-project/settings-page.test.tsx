@@ -84,6 +84,51 @@ describe('settings page', () => {
     expect(renderer.find(StatisticsItem, { label: 'HubSpot calls' }).props.number).toBe(21);
   });
 
+  it('lists recent changes whose outcome is unknown with those that failed, each with what to check', async () => {
+    const failure = (at: string, outcome: 'failed' | 'unknown', meaning: string, message: string) => ({
+      at,
+      action: 'add-note',
+      objectType: 'tickets',
+      recordId: '5002',
+      outcome,
+      meaning,
+      message,
+    });
+    const { renderer } = renderPage({
+      'GET /api/v1/admin/status': {
+        status: 200,
+        body: {
+          ...status,
+          recentFailures: [
+            failure(
+              '2026-11-22T09:20:00.000Z',
+              'unknown',
+              'The outcome is unknown: check the record in HubSpot.',
+              'HUBSPOT_UNAVAILABLE: HubSpot did not answer.',
+            ),
+            failure('2026-11-22T09:10:00.000Z', 'failed', 'HubSpot did not make this change.', 'HUBSPOT_REFUSED: HubSpot refused the note.'),
+          ],
+        },
+      },
+    });
+    await ready(renderer);
+    const alert = renderer.find(Alert, { title: 'Recent changes that failed or may not have been made' });
+    expect(alert.props.variant).toBe('danger');
+    expect(alert.findAll(Text).map((node) => node.text)).toEqual([
+      '2026-11-22 09:20 UTC, add-note on ticket 5002: The outcome is unknown: check the record in HubSpot.',
+      'HUBSPOT_UNAVAILABLE: HubSpot did not answer.',
+      '2026-11-22 09:10 UTC, add-note on ticket 5002: HubSpot did not make this change.',
+      'HUBSPOT_REFUSED: HubSpot refused the note.',
+    ]);
+  });
+
+  it('shows no failures alert when nothing failed', async () => {
+    const { renderer } = renderPage();
+    await ready(renderer);
+    expect(renderer.findAll(Alert).map((alert) => alert.props.title)).not.toContain('Recent changes that failed');
+    expect(renderer.findAll(Alert).map((alert) => alert.props.title)).not.toContain('Recent changes that failed or may not have been made');
+  });
+
   it('shows who installed and when, and that every permission is granted', async () => {
     const { renderer } = renderPage();
     await ready(renderer);

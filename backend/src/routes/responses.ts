@@ -110,7 +110,18 @@ export const statusResponse = z.object({
     checkedAt: z.string(),
   }),
   identitySource: z.object({ hubspot: z.number().int(), card: z.number().int(), since: z.string().nullable() }),
-  recentFailures: z.array(z.object({ at: z.string(), action: z.string(), recordId: z.string().nullable(), message: z.string().nullable() })),
+  /** The account's latest writes that failed or whose outcome is unknown, newest first, with what each means. */
+  recentFailures: z.array(
+    z.object({
+      at: z.string(),
+      action: z.string(),
+      objectType: z.string().nullable(),
+      recordId: z.string().nullable(),
+      outcome: z.enum(['failed', 'unknown']),
+      meaning: z.string(),
+      message: z.string().nullable(),
+    }),
+  ),
   installUrl: z.string(),
 });
 

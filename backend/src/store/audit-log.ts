@@ -30,6 +30,8 @@ export interface AuditQuery {
   userId?: number;
   recordId?: string;
   outcome?: AuditOutcome;
+  /** Entries with any of these outcomes (with `outcome` as well: only entries that meet both). */
+  outcomes?: readonly AuditOutcome[];
 }
 
 export interface AuditLog {
@@ -84,6 +86,7 @@ export function createAuditLog(db: Kysely<Tables>): AuditLog {
       if (query.userId !== undefined) select = select.where('user_id', '=', query.userId);
       if (query.recordId !== undefined) select = select.where('record_id', '=', query.recordId);
       if (query.outcome !== undefined) select = select.where('outcome', '=', query.outcome);
+      if (query.outcomes !== undefined) select = select.where('outcome', 'in', query.outcomes);
       const rows = await select
         .orderBy('id', 'desc')
         .limit(query.limit + 1)

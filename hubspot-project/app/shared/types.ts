@@ -62,7 +62,16 @@ export interface AdminStatus {
   };
   /** Whose names identified the viewer on this account's latest requests, counted by the server answering. */
   identitySource: { hubspot: number; card: number; since: string | null };
-  recentFailures: Array<{ at: string; action: string; recordId: string | null; message: string | null }>;
+  /** Latest writes that failed or whose outcome is unknown, newest first; `meaning` says what it means and what to check. */
+  recentFailures: Array<{
+    at: string;
+    action: string;
+    objectType: string | null;
+    recordId: string | null;
+    outcome: 'failed' | 'unknown';
+    meaning: string;
+    message: string | null;
+  }>;
   installUrl: string;
 }
 
