@@ -10,6 +10,7 @@ import { connectInstances } from './instances/index.js';
 import { createCacheRegistry } from './lib/bounded-cache.js';
 import { clientErrorHandler, OneLinePerRequest } from './logging.js';
 import { countingRefreshes, createMetrics } from './metrics/metrics.js';
+import { createUsageTally } from './metrics/usage-tally.js';
 import { HubSpotScheduler, type SchedulerOptions } from './hubspot/scheduler.js';
 import { routeConfigPlugin, SIGNED_PREFIX } from './pipeline/route-config.js';
 import { serverTimingPlugin } from './pipeline/server-timing.js';
@@ -27,7 +28,10 @@ import {
   createInstallationStore,
   createOAuthStateStore,
   createPolicyStore,
+  createUsageDays,
   createWriteRequestStore,
+  DAY_MS,
+  dayOf,
   checkReadiness,
   TokenCipher,
   TokenKeyMismatchError,
@@ -41,6 +45,7 @@ import { createCheckRecord } from './usecases/check-record.js';
 import { createContactTickets } from './usecases/contact-tickets.js';
 import { createIdentitySources } from './usecases/identity-sources.js';
 import { createPipelineStages } from './usecases/pipeline-stages.js';
+import { createStatistics } from './usecases/statistics.js';
 import { createWrites } from './usecases/writes.js';
 import { createDirectory } from './viewer/directory.js';
 
@@ -57,6 +62,10 @@ const WRITE_KEY_RETENTION_MS = 10 * 60 * 1000;
  */
 const ABANDONED_WRITE_MS = 30 * 1000;
 const SWEEP_INTERVAL_MS = 10 * 1000;
+/** How often each instance adds what it counted for the statistics to the database: what a crash can lose at most. */
+const USAGE_FLUSH_INTERVAL_MS = 60 * 1000;
+/** Stored daily counts are kept this long: the statistics show 30 days and compare them with the 30 before. */
+const USAGE_RETENTION_DAYS = 90;
 
 /** What the composition root needs from outside: configuration, an opened (migrated) database, the token key, a clock. */
 export interface BackendParts {
@@ -105,6 +114,9 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   const policies = createPolicyStore(database.db, instances.feed, { registry: caches });
   const audit = createAuditLog(database.db);
   const writeRequests = createWriteRequestStore(database.db);
+  const usageDays = createUsageDays(database.db);
+  // The statistics' counts that the audit log does not hold, kept in memory and flushed below: no request writes them.
+  const usage = createUsageTally({ store: usageDays, now });
   const deadlines = createDeadlines(parts.deadlines, now);
   // A retry or a pause is HubSpot's pacing at work (info); a call given up reaches a viewer as an error (warn).
   const scheduler = new HubSpotScheduler({
@@ -116,7 +128,10 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
       if (event.type === 'gave_up') logger?.warn({ ...event }, 'hubspot call given up');
       else logger?.info({ ...event }, 'hubspot call delayed');
     },
-    onAttempt: metrics.hubspotAttempt,
+    onAttempt: (attempt) => {
+      metrics.hubspotAttempt(attempt);
+      usage.hubspotAttempt(attempt);
+    },
   });
   const oauth = createOAuthClient({
     apiBaseUrl: config.hubspot.apiBaseUrl,
@@ -178,6 +193,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   app.decorate('checkRecord', createCheckRecord({ access, directory, pipelines }));
   app.decorate('listContactTickets', createContactTickets({ access, pipelines }));
   app.decorate('writes', createWrites({ access, pipelines, now }));
+  app.decorate('statistics', createStatistics({ audit, usage: usageDays, tally: usage, now }));
   app.decorate(
     'admin',
     createAdmin({
@@ -201,6 +217,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
       const removed = await audit.purgeOlderThan(new Date(now() - config.auditRetentionMs));
       if (removed > 0) logger?.info({ removed }, 'audit entries past retention deleted');
       await writeRequests.purgeOlderThan(new Date(now() - WRITE_KEY_RETENTION_MS));
+      await usageDays.purgeBefore(dayOf(now()) - USAGE_RETENTION_DAYS * DAY_MS);
     } catch (error) {
       logger?.error({ err: error }, 'retention purge failed');
     }
@@ -232,6 +249,14 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
       logger?.error({ err: error }, 'closing abandoned writes failed; the next sweep tries again');
     }
   }
+  async function flushUsage() {
+    try {
+      const { dropped } = await usage.flush();
+      if (dropped > 0) logger?.warn({ dropped }, 'statistics counts dropped while the database refused them');
+    } catch (error) {
+      logger?.error({ err: error }, 'storing the statistics counts failed; they are kept for the next flush');
+    }
+  }
   // One job at a time, and onClose waits for the running one: none ever meets a closed database.
   let running = Promise.resolve();
   const run = (job: () => Promise<void>) => (running = running.then(job));
@@ -240,6 +265,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
     for (const [job, everyMs] of [
       [purge, PURGE_INTERVAL_MS],
       [closeAbandonedWrites, SWEEP_INTERVAL_MS],
+      [flushUsage, USAGE_FLUSH_INTERVAL_MS],
     ] as const) {
       await run(job);
       // The timers never keep the process alive.
@@ -248,7 +274,8 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   });
   app.addHook('onClose', async () => {
     for (const timer of timers) clearInterval(timer);
-    await running;
+    // What was counted since the last flush is stored on a clean close, not lost with the process.
+    await run(flushUsage);
   });
   app.addHook('onReady', () => instances.start());
   app.addHook('onClose', () => instances.close());
@@ -279,6 +306,9 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
         },
       });
       await api.register(serverTimingPlugin);
+      api.addHook('onResponse', async (request, reply) => {
+        if (request.routeOptions.config.countsAs === 'view-allowed' && reply.statusCode < 300 && request.identity) usage.viewAllowed(request.identity.portalId);
+      });
       await api.register(cardRoutes);
       await api.register(adminRoutes, { prefix: '/admin' });
     },

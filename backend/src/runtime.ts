@@ -24,11 +24,24 @@ export async function startBackend(config: Config, options: { dataDir?: string }
       logger.warn(`TOKEN_ENCRYPTION_KEY is not set: using the local development key in ${dev.file}${dev.created ? ' (just generated)' : ''}`);
     }
     const app = await buildBackend({ config, database, tokenKeys: keys, logger, trustProxy: true, processMetrics: true });
-    app.addHook('onClose', async () => database.close());
-    await app.listen({ port: config.port, host: config.host });
+    // Closed after the app, not in an onClose hook: Fastify runs onClose hooks last-added first, so a hook added here
+    // would close the database before the app's own (its last jobs, the statistics' final flush) have run.
+    const close = async () => {
+      try {
+        await app.close();
+      } finally {
+        await database.close();
+      }
+    };
+    try {
+      await app.listen({ port: config.port, host: config.host });
+    } catch (error) {
+      await app.close();
+      throw error;
+    }
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
-    return { app, url: `http://127.0.0.1:${port}`, close: () => app.close() };
+    return { app, url: `http://127.0.0.1:${port}`, close };
   } catch (error) {
     await database.close();
     throw error;

@@ -52,3 +52,43 @@ export const teamTicket = {
     }),
   },
 };
+
+/**
+ * An account's last 30 days as the backend answers GET /api/v1/admin/statistics (backend/src/routes/responses.ts):
+ * quiet days but `busy`, whose figures also make the window's totals; `previous` are the 30 days before.
+ */
+export function statisticsBody(
+  busy: Record<
+    string,
+    { views?: number; refusals?: Record<string, number>; writes?: { done?: number; failed?: number; unknown?: number }; calls?: number; limited?: number }
+  >,
+  previous: { viewsAllowed: number; refusals: number; writes: number; hubspotCalls: number; hubspotRateLimited: number },
+) {
+  const days = Array.from({ length: 30 }, (_, i) => {
+    const day = `2026-11-${String(i + 1).padStart(2, '0')}`;
+    const figures = busy[day] ?? {};
+    return {
+      day,
+      viewsAllowed: figures.views ?? 0,
+      refusals: Object.entries(figures.refusals ?? {}).map(([code, count]) => ({ code, count })),
+      writes: { done: 0, failed: 0, unknown: 0, ...figures.writes },
+      hubspotCalls: figures.calls ?? 0,
+      hubspotRateLimited: figures.limited ?? 0,
+    };
+  });
+  const sum = (read: (day: (typeof days)[number]) => number) => days.reduce((total, day) => total + read(day), 0);
+  const byCode = new Map<string, number>();
+  for (const day of days) for (const { code, count } of day.refusals) byCode.set(code, (byCode.get(code) ?? 0) + count);
+  return {
+    window: { from: '2026-11-01', to: '2026-11-30', days: 30 },
+    totals: {
+      viewsAllowed: { current: sum((day) => day.viewsAllowed), previous: previous.viewsAllowed },
+      refusals: { current: sum((day) => day.refusals.reduce((total, refusal) => total + refusal.count, 0)), previous: previous.refusals },
+      writes: { current: sum((day) => day.writes.done + day.writes.failed + day.writes.unknown), previous: previous.writes },
+      hubspotCalls: { current: sum((day) => day.hubspotCalls), previous: previous.hubspotCalls },
+      hubspotRateLimited: { current: sum((day) => day.hubspotRateLimited), previous: previous.hubspotRateLimited },
+    },
+    refusalCodes: [...byCode.entries()].sort(([, a], [, b]) => b - a).map(([code]) => code),
+    days,
+  };
+}

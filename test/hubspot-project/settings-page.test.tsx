@@ -1,9 +1,9 @@
-import { Alert, Button, ErrorState, Input, Link, List, LoadingSpinner, Select, TableCell, TableRow, Tag, Text } from '@hubspot/ui-extensions';
+import { Alert, Button, ErrorState, Input, Link, List, LoadingSpinner, Select, StatisticsItem, TableCell, TableRow, Tag, Text } from '@hubspot/ui-extensions';
 import { createRenderer } from '@hubspot/ui-extensions/testing';
 import { describe, expect, it } from 'vitest';
 import { SettingsPageView } from '../../hubspot-project/app/settings/SettingsPageView.tsx';
 import { createBackendClient } from '../../hubspot-project/app/shared/backend-client.ts';
-import { errorBody, scriptedFetch } from './fixtures.ts';
+import { errorBody, scriptedFetch, statisticsBody } from './fixtures.ts';
 
 const status = {
   installation: {
@@ -52,6 +52,10 @@ const routes = {
   'GET /api/v1/admin/status': { status: 200, body: status },
   'GET /api/v1/admin/directory': { status: 200, body: directory },
   'GET /api/v1/admin/policy': { status: 200, body: policy },
+  'GET /api/v1/admin/statistics': {
+    status: 200,
+    body: statisticsBody({ '2026-11-22': { views: 9, calls: 21 } }, { viewsAllowed: 0, refusals: 0, writes: 0, hubspotCalls: 0, hubspotRateLimited: 0 }),
+  },
 };
 
 function renderPage(extra: Parameters<typeof scriptedFetch>[0] = {}) {
@@ -73,6 +77,58 @@ function renderPage(extra: Parameters<typeof scriptedFetch>[0] = {}) {
 const ready = async (renderer: ReturnType<typeof createRenderer>) => renderer.waitFor(() => expect(renderer.maybeFind(LoadingSpinner)).toBeNull());
 
 describe('settings page', () => {
+  it("opens the status with the account's figures for the last 30 days", async () => {
+    const { renderer } = renderPage();
+    await ready(renderer);
+    expect(renderer.find(StatisticsItem, { label: 'Record views allowed' }).props.number).toBe(9);
+    expect(renderer.find(StatisticsItem, { label: 'HubSpot calls' }).props.number).toBe(21);
+  });
+
+  it('lists recent changes whose outcome is unknown with those that failed, each with what to check', async () => {
+    const failure = (at: string, outcome: 'failed' | 'unknown', meaning: string, message: string) => ({
+      at,
+      action: 'add-note',
+      objectType: 'tickets',
+      recordId: '5002',
+      outcome,
+      meaning,
+      message,
+    });
+    const { renderer } = renderPage({
+      'GET /api/v1/admin/status': {
+        status: 200,
+        body: {
+          ...status,
+          recentFailures: [
+            failure(
+              '2026-11-22T09:20:00.000Z',
+              'unknown',
+              'The outcome is unknown: check the record in HubSpot.',
+              'HUBSPOT_UNAVAILABLE: HubSpot did not answer.',
+            ),
+            failure('2026-11-22T09:10:00.000Z', 'failed', 'HubSpot did not make this change.', 'HUBSPOT_REFUSED: HubSpot refused the note.'),
+          ],
+        },
+      },
+    });
+    await ready(renderer);
+    const alert = renderer.find(Alert, { title: 'Recent changes that failed or may not have been made' });
+    expect(alert.props.variant).toBe('danger');
+    expect(alert.findAll(Text).map((node) => node.text)).toEqual([
+      '2026-11-22 09:20 UTC, add-note on ticket 5002: The outcome is unknown: check the record in HubSpot.',
+      'HUBSPOT_UNAVAILABLE: HubSpot did not answer.',
+      '2026-11-22 09:10 UTC, add-note on ticket 5002: HubSpot did not make this change.',
+      'HUBSPOT_REFUSED: HubSpot refused the note.',
+    ]);
+  });
+
+  it('shows no failures alert when nothing failed', async () => {
+    const { renderer } = renderPage();
+    await ready(renderer);
+    expect(renderer.findAll(Alert).map((alert) => alert.props.title)).not.toContain('Recent changes that failed');
+    expect(renderer.findAll(Alert).map((alert) => alert.props.title)).not.toContain('Recent changes that failed or may not have been made');
+  });
+
   it('shows who installed and when, and that every permission is granted', async () => {
     const { renderer } = renderPage();
     await ready(renderer);

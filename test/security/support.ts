@@ -5,10 +5,11 @@ import { z } from 'zod';
 import type { PolicyDocument } from '../../backend/src/access/policy.js';
 import { createLocalChangeFeed } from '../../backend/src/instances/change-feed.js';
 import { createPolicyStore } from '../../backend/src/store/index.js';
-import { loadSeed, type SeedAccount, type SeedUser } from '../hubspot-fake/index.js';
+import type { SeedAccount, SeedUser } from '../hubspot-fake/index.js';
 import { formatAttackTally, saveAttackTally, type AttackTally } from '../support/attack-tally.js';
 import { startHarness, TEST_APP, type Harness } from '../support/harness.js';
 import { mirrorPolicy } from '../support/mirror-policy.js';
+import { ana, bob, carla, contoso, farid, gina, northwind, seed, yan, zoe } from '../support/people.js';
 import { hubspotSignature } from '../support/signing.js';
 
 /**
@@ -17,32 +18,8 @@ import { hubspotSignature } from '../support/signing.js';
  * tampered with), and `attack()`, which runs one case, judges the answer and counts it.
  */
 
-const seed = loadSeed();
-
-function accountNamed(name: string): SeedAccount {
-  const account = seed.accounts.find((candidate) => candidate.name === name);
-  if (account === undefined) throw new Error(`seed.json has no account named ${name}`);
-  return account;
-}
-
-export const northwind = accountNamed('Northwind Support');
-export const contoso = accountNamed('Contoso Retail');
-
-function person(account: SeedAccount, firstName: string): SeedUser {
-  const user = account.users.find((candidate) => candidate.firstName === firstName);
-  if (user === undefined) throw new Error(`seed.json has no user ${firstName} in ${account.name}`);
-  return user;
-}
-
-/** Northwind: Ana Super Admin; Bob owned-only; Carla team level, Bob's team as her secondary; Farid may install apps, no Super Admin; Gina deactivated. */
-export const ana = person(northwind, 'Ana');
-export const bob = person(northwind, 'Bob');
-export const carla = person(northwind, 'Carla');
-export const farid = person(northwind, 'Farid');
-export const gina = person(northwind, 'Gina');
-/** Contoso: Zoe Super Admin, Yan owned-only. */
-export const zoe = person(contoso, 'Zoe');
-export const yan = person(contoso, 'Yan');
+// Who is who in the seed (support/people.ts), as every suite here names them.
+export { ana, bob, carla, contoso, farid, gina, northwind, yan, zoe };
 
 export type ObjectType = 'tickets' | 'contacts';
 

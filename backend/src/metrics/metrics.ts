@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { InvalidGrantError, type OAuthClient } from '../hubspot/oauth.js';
 import type { AttemptRecord, BudgetReading, SchedulerEvent } from '../hubspot/scheduler.js';
 import type { CacheRegistry } from '../lib/bounded-cache.js';
+import { portalOfAccount } from './usage-tally.js';
 
 /**
  * What an operator reads at GET /metrics (Prometheus text format, prom-client): one registry per backend instance, so
@@ -233,8 +234,7 @@ export function countingRefreshes(oauth: OAuthClient, metrics: Pick<Metrics, 'to
 
 /** The portals' lanes with the least budget left, as a share of their limit: TOP_ACCOUNTS accounts at most. */
 function tightestBudgets(budgets: readonly BudgetReading[]): BudgetReading[] {
-  // The token endpoint's calls are paced under keys of their own (hubspot/oauth.ts), not an account's API budget.
-  const portals = budgets.filter((budget) => /^\d+$/.test(budget.account));
+  const portals = budgets.filter((budget) => portalOfAccount(budget.account) !== undefined);
   const tightest = new Map<string, number>();
   for (const budget of portals) {
     const share = budget.limit === 0 ? 0 : budget.remaining / budget.limit;

@@ -17,6 +17,8 @@ declare module 'fastify' {
     write?: string;
     /** A write that makes a new record in HubSpot: sending it twice would make two (see the exactly-once step). */
     creates?: boolean;
+    /** Answered 2xx, it is a record view allowed: counted in the account's daily statistics (metrics/usage-tally.ts). */
+    countsAs?: 'view-allowed';
   }
   interface FastifyInstance {
     /** Every route as registered, for the refusal tests that must cover each admin and each write route. */

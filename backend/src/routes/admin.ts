@@ -5,12 +5,23 @@ import { ACTIONS } from '../access/model.js';
 import { policyDocumentSchema } from '../access/policy.js';
 import { viewerOf } from '../pipeline/signed-api.js';
 import type { Admin } from '../usecases/admin.js';
-import { auditResponse, directoryResponse, disconnectResponse, explainResponse, policyHistoryResponse, policyResponse, statusResponse } from './responses.js';
+import type { Statistics } from '../usecases/statistics.js';
+import {
+  auditResponse,
+  directoryResponse,
+  disconnectResponse,
+  explainResponse,
+  policyHistoryResponse,
+  policyResponse,
+  statisticsResponse,
+  statusResponse,
+} from './responses.js';
 import { objectType, recordId, userId } from './schemas.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     admin: Admin;
+    statistics: Statistics;
   }
 }
 
@@ -24,6 +35,10 @@ export async function adminRoutes(root: FastifyInstance): Promise<void> {
   const admin = { auth: 'admin' } as const;
 
   app.get('/status', { config: admin, schema: { response: { 200: statusResponse } } }, async (request) => root.admin.status(viewerOf(request)));
+
+  app.get('/statistics', { config: admin, schema: { response: { 200: statisticsResponse } } }, async (request) =>
+    root.statistics.forAccount(viewerOf(request)),
+  );
 
   app.get('/directory', { config: admin, schema: { response: { 200: directoryResponse } } }, async (request) => root.admin.directory(viewerOf(request)));
 

@@ -110,8 +110,46 @@ export const statusResponse = z.object({
     checkedAt: z.string(),
   }),
   identitySource: z.object({ hubspot: z.number().int(), card: z.number().int(), since: z.string().nullable() }),
-  recentFailures: z.array(z.object({ at: z.string(), action: z.string(), recordId: z.string().nullable(), message: z.string().nullable() })),
+  /** The account's latest writes that failed or whose outcome is unknown, newest first, with what each means. */
+  recentFailures: z.array(
+    z.object({
+      at: z.string(),
+      action: z.string(),
+      objectType: z.string().nullable(),
+      recordId: z.string().nullable(),
+      outcome: z.enum(['failed', 'unknown']),
+      meaning: z.string(),
+      message: z.string().nullable(),
+    }),
+  ),
   installUrl: z.string(),
+});
+
+const periodTotal = z.object({ current: z.number().int().nonnegative(), previous: z.number().int().nonnegative() });
+const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/);
+export const statisticsResponse = z.object({
+  /** UTC days, both included. */
+  window: z.object({ from: day, to: day, days: z.number().int() }),
+  /** The window's sums, and the same for the days just before it. */
+  totals: z.object({
+    viewsAllowed: periodTotal,
+    refusals: periodTotal,
+    writes: periodTotal,
+    hubspotCalls: periodTotal,
+    hubspotRateLimited: periodTotal,
+  }),
+  refusalCodes: z.array(z.string()),
+  /** Every day of the window, oldest first. */
+  days: z.array(
+    z.object({
+      day,
+      viewsAllowed: z.number().int().nonnegative(),
+      refusals: z.array(z.object({ code: z.string(), count: z.number().int().positive() })),
+      writes: z.object({ done: z.number().int().nonnegative(), failed: z.number().int().nonnegative(), unknown: z.number().int().nonnegative() }),
+      hubspotCalls: z.number().int().nonnegative(),
+      hubspotRateLimited: z.number().int().nonnegative(),
+    }),
+  ),
 });
 
 export const directoryResponse = z.object({

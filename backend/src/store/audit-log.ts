@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { AuditLogTable, Tables } from './schema.js';
+import { DAY_MS } from './usage-days.js';
 
 export type AuditOutcome = AuditLogTable['outcome'];
 
@@ -29,6 +30,8 @@ export interface AuditQuery {
   userId?: number;
   recordId?: string;
   outcome?: AuditOutcome;
+  /** Entries with any of these outcomes (with `outcome` as well: only entries that meet both). */
+  outcomes?: readonly AuditOutcome[];
 }
 
 export interface AuditLog {
@@ -37,6 +40,16 @@ export interface AuditLog {
   page(portalId: number, query: AuditQuery): Promise<{ entries: AuditEntry[]; nextCursor: string | null }>;
   /** Retention: deletes entries older than the cutoff, across accounts; returns how many. */
   purgeOlderThan(cutoff: Date): Promise<number>;
+  /** One account's entries in [from, to) (epoch ms), counted per UTC day, outcome and decision code. */
+  dailyCounts(portalId: number, from: number, to: number): Promise<AuditDayCount[]>;
+}
+
+export interface AuditDayCount {
+  /** The UTC day's first millisecond. */
+  day: number;
+  outcome: AuditOutcome;
+  decisionCode: string | null;
+  count: number;
 }
 
 /**
@@ -73,6 +86,7 @@ export function createAuditLog(db: Kysely<Tables>): AuditLog {
       if (query.userId !== undefined) select = select.where('user_id', '=', query.userId);
       if (query.recordId !== undefined) select = select.where('record_id', '=', query.recordId);
       if (query.outcome !== undefined) select = select.where('outcome', '=', query.outcome);
+      if (query.outcomes !== undefined) select = select.where('outcome', 'in', query.outcomes);
       const rows = await select
         .orderBy('id', 'desc')
         .limit(query.limit + 1)
@@ -91,6 +105,21 @@ export function createAuditLog(db: Kysely<Tables>): AuditLog {
         hubspotCorrelationId: row.hubspot_correlation_id,
       }));
       return { entries, nextCursor: rows.length > query.limit ? (entries.at(-1)?.id ?? null) : null };
+    },
+
+    async dailyCounts(portalId, from, to) {
+      // Integer division of two integers truncates on both databases, and `at` is never negative: the day's number.
+      const dayNumber = sql<number>`at / ${sql.lit(DAY_MS)}`;
+      const rows = await db
+        .selectFrom('audit_log')
+        .select([dayNumber.as('day'), 'outcome', 'decision_code', (count) => count.fn.countAll<number | string>().as('count')])
+        .where('portal_id', '=', portalId)
+        .where('at', '>=', from)
+        .where('at', '<', to)
+        .groupBy([dayNumber, 'outcome', 'decision_code'])
+        .execute();
+      // PostgreSQL's count() is int8, read back as a number (postgres.ts); the union type is Kysely's, for drivers that do not.
+      return rows.map((row) => ({ day: row.day * DAY_MS, outcome: row.outcome, decisionCode: row.decision_code, count: Number(row.count) }));
     },
 
     async purgeOlderThan(cutoff) {

@@ -6,6 +6,7 @@ export { createInstallationStore, INSTALLATION_TOPIC, type InstallationStore, ty
 export type { Dialect, Tables } from './schema.js';
 export { TokenCipher, TokenDecryptionError } from './token-cipher.js';
 export { createPolicyStore, type PolicyStore, type StoredPolicy } from './policies.js';
-export { createAuditLog, type AuditEntry, type AuditEntryInput, type AuditLog, type AuditOutcome, type AuditQuery } from './audit-log.js';
+export { createAuditLog, type AuditDayCount, type AuditEntry, type AuditEntryInput, type AuditLog, type AuditOutcome, type AuditQuery } from './audit-log.js';
 export { createWriteRequestStore, UNRECORDED_OUTCOME, type WriteClaim, type WriteIntent, type WriteOutcome, type WriteRequestStore } from './write-requests.js';
 export { createOAuthStateStore, type OAuthStateStore } from './oauth-states.js';
+export { createUsageDays, DAY_MS, dayOf, USAGE_COUNTS, type UsageCount, type UsageDay, type UsageDays } from './usage-days.js';

@@ -157,6 +157,27 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('hubspot_budget').ifExists().execute();
     },
   },
+  '0010_usage_days': {
+    async up(db: Kysely<unknown>) {
+      // What the settings page's statistics need beyond the audit log, per account and UTC day (store/usage-days.ts):
+      // counted in memory by each instance and added here about once a minute, never written per request.
+      await db.schema
+        .createTable('usage_days')
+        .addColumn('portal_id', 'bigint', (column) => column.notNull())
+        .addColumn('day', 'bigint', (column) => column.notNull())
+        .addColumn('views_allowed', 'bigint', (column) => column.notNull().defaultTo(0))
+        .addColumn('hubspot_calls', 'bigint', (column) => column.notNull().defaultTo(0))
+        .addColumn('hubspot_rate_limited', 'bigint', (column) => column.notNull().defaultTo(0))
+        .addPrimaryKeyConstraint('usage_days_pk', ['portal_id', 'day'])
+        .execute();
+      // The statistics read one account's entries of the last 60 days: without it, every entry of every account is scanned.
+      await db.schema.createIndex('audit_log_portal_at').on('audit_log').columns(['portal_id', 'at']).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex('audit_log_portal_at').execute();
+      await db.schema.dropTable('usage_days').execute();
+    },
+  },
 };
 
 /** What 0006 adds to a write's claim so it can be finished after the request is gone (usecases/writes.ts, store/write-requests.ts). */

@@ -88,6 +88,22 @@ export interface HeartbeatTable {
   checked_at: number;
 }
 
+/**
+ * One account's counts for one UTC day that the audit log does not hold (migration 0010). Each instance adds what it
+ * counted since its last flush (store/usage-days.ts), so a row is the sum over every instance.
+ */
+export interface UsageDaysTable {
+  portal_id: number;
+  /** The day's first millisecond, UTC, epoch ms. */
+  day: number;
+  /** Card record views answered with the record (the viewer may see it). */
+  views_allowed: number;
+  /** Attempts at HubSpot calls made for the account, retries included: each one counts against its HubSpot limit. */
+  hubspot_calls: number;
+  /** The attempts HubSpot answered 429. */
+  hubspot_rate_limited: number;
+}
+
 export interface Tables {
   installations: InstallationsTable;
   policies: PoliciesTable;
@@ -95,4 +111,5 @@ export interface Tables {
   write_requests: WriteRequestsTable;
   oauth_states: OAuthStatesTable;
   heartbeat: HeartbeatTable;
+  usage_days: UsageDaysTable;
 }

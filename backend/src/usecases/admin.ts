@@ -33,6 +33,19 @@ export interface AdminDeps {
   installUrl: string;
 }
 
+/**
+ * What each kind of recent failure means for the admin, and what to check. A failed write was not carried out by
+ * HubSpot (usecases/writes.ts: NOT_CARRIED_OUT); an unknown one was sent but its result never learned, so HubSpot may
+ * have made the change: making it again blindly could make it twice.
+ */
+const FAILURE_MEANING = {
+  failed: 'HubSpot did not make this change. Nothing needs undoing; the person can try again once the cause below is fixed.',
+  unknown:
+    'The outcome is unknown: the change was sent to HubSpot, but whether HubSpot made it was never learned. Open the record in HubSpot and check whether the change is there before making it again.',
+} as const satisfies Partial<Record<AuditOutcome, string>>;
+const FAILURE_OUTCOMES = Object.keys(FAILURE_MEANING) as Array<keyof typeof FAILURE_MEANING>;
+const isFailure = (outcome: AuditOutcome): outcome is keyof typeof FAILURE_MEANING => outcome in FAILURE_MEANING;
+
 const storedPolicy = (stored: StoredPolicy) => ({
   version: stored.version,
   document: stored.document,
@@ -53,7 +66,7 @@ export function createAdmin(deps: AdminDeps) {
       const requested = [...deps.scopes.required, ...deps.scopes.optional];
       const granted = new Set(installation?.scopes ?? []);
       const installer = installation === undefined ? undefined : await ctx.portal.getUser(installation.installedByUserId).catch(() => undefined);
-      const recent = await deps.audit.page(ctx.viewer.portalId, { limit: 5, outcome: 'failed' });
+      const recent = await deps.audit.page(ctx.viewer.portalId, { limit: 5, outcomes: FAILURE_OUTCOMES });
       return {
         installation:
           installation === undefined
@@ -72,7 +85,21 @@ export function createAdmin(deps: AdminDeps) {
         },
         accessSource: { configured: deps.accessSource, ...(await deps.access.probe(ctx)) },
         identitySource: deps.identitySources.summary(ctx.viewer.portalId),
-        recentFailures: recent.entries.map((entry) => ({ at: entry.at.toISOString(), action: entry.action, recordId: entry.recordId, message: entry.message })),
+        recentFailures: recent.entries.flatMap((entry) =>
+          isFailure(entry.outcome)
+            ? [
+                {
+                  at: entry.at.toISOString(),
+                  action: entry.action,
+                  objectType: entry.objectType,
+                  recordId: entry.recordId,
+                  outcome: entry.outcome,
+                  meaning: FAILURE_MEANING[entry.outcome],
+                  message: entry.message,
+                },
+              ]
+            : [],
+        ),
         installUrl: deps.installUrl,
       };
     },

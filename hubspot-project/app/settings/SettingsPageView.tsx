@@ -25,6 +25,7 @@ import { BackendError, describeError } from '../shared/backend-client.ts';
 import { ErrorView } from '../shared/ErrorView.tsx';
 import type { AdminDirectory, AdminStatus, AuditEntry, Explanation, Level, LevelMap, PolicyDocument } from '../shared/types.ts';
 import { useLoad } from '../shared/useLoad.ts';
+import { StatisticsSection } from './StatisticsSection.tsx';
 
 export interface SettingsActions {
   addAlert(alert: { type?: 'info' | 'warning' | 'success' | 'danger' | 'tip'; title?: string; message: string }): void;
@@ -117,6 +118,28 @@ export function AccessSourceStatus({ source, installUrl }: { source: AccessSourc
   }
 }
 
+const RECORD_WORD: Record<string, string> = { tickets: 'ticket', contacts: 'contact' };
+
+/** The latest writes that failed or whose outcome is unknown: what was tried, on which record, and what to check. */
+export function RecentFailures({ failures }: { failures: AdminStatus['recentFailures'] }) {
+  const unknown = failures.some((failure) => failure.outcome === 'unknown');
+  return (
+    <Alert title={unknown ? 'Recent changes that failed or may not have been made' : 'Recent changes that failed'} variant={unknown ? 'danger' : 'warning'}>
+      <List>
+        {failures.map((failure) => {
+          const record = failure.recordId === null ? '' : ` on ${RECORD_WORD[failure.objectType ?? ''] ?? 'record'} ${failure.recordId}`;
+          return (
+            <Flex key={`${failure.at} ${failure.action} ${failure.recordId ?? ''}`} direction="column" gap="flush">
+              <Text>{`${failure.at.slice(0, 16).replace('T', ' ')} UTC, ${failure.action}${record}: ${failure.meaning}`}</Text>
+              {failure.message !== null && <Text variant="microcopy">{failure.message}</Text>}
+            </Flex>
+          );
+        })}
+      </List>
+    </Alert>
+  );
+}
+
 export function StatusSection({ status }: { status: AdminStatus }) {
   const installation = status.installation;
   if (installation === null) {
@@ -156,6 +179,7 @@ export function StatusSection({ status }: { status: AdminStatus }) {
       ) : (
         <Text variant="microcopy">All requested permissions are granted.</Text>
       )}
+      {status.recentFailures.length > 0 && <RecentFailures failures={status.recentFailures} />}
     </Flex>
   );
 }
@@ -444,6 +468,7 @@ export function SettingsPageView({ client, actions }: { client: BackendClient; a
   return (
     <Flex direction="column" gap="md">
       <Heading>Install status</Heading>
+      <StatisticsSection client={client} />
       <StatusSection status={status} />
       <Heading>Access levels</Heading>
       <Text variant="microcopy">

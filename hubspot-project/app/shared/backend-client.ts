@@ -1,4 +1,14 @@
-import type { AdminDirectory, AdminStatus, AuditPage, ContactTickets, Explanation, PolicyDocument, StoredPolicy, TicketAccess } from './types.ts';
+import type {
+  AccountStatistics,
+  AdminDirectory,
+  AdminStatus,
+  AuditPage,
+  ContactTickets,
+  Explanation,
+  PolicyDocument,
+  StoredPolicy,
+  TicketAccess,
+} from './types.ts';
 
 /**
  * The one client every extension uses to reach the Viewer Guard backend through hubspot.fetch(). HubSpot signs each
@@ -78,6 +88,8 @@ export interface BackendClient {
   addNote(ticketId: string, body: string): Promise<unknown>;
   createTicket(contactId: string, input: { subject: string; priority?: 'LOW' | 'MEDIUM' | 'HIGH' }): Promise<unknown>;
   adminStatus(): Promise<AdminStatus>;
+  /** The account's last 30 days, for the settings page's figures and charts. */
+  statistics(): Promise<AccountStatistics>;
   adminDirectory(): Promise<AdminDirectory>;
   policy(): Promise<StoredPolicy>;
   savePolicy(document: PolicyDocument): Promise<StoredPolicy>;
@@ -123,6 +135,7 @@ export function createBackendClient(input: { fetch: FetchLike; portalId: number;
     addNote: (ticketId, body) => request('POST', `/api/v1/tickets/${ticketId}/notes`, { body }),
     createTicket: (contactId, ticket) => request('POST', `/api/v1/contacts/${contactId}/tickets`, { ...ticket }),
     adminStatus: () => request('GET', '/api/v1/admin/status'),
+    statistics: () => request('GET', '/api/v1/admin/statistics'),
     adminDirectory: () => request('GET', '/api/v1/admin/directory'),
     policy: () => request('GET', '/api/v1/admin/policy'),
     savePolicy: (document) => request('PUT', '/api/v1/admin/policy', { ...document }),

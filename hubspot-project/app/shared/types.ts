@@ -62,7 +62,16 @@ export interface AdminStatus {
   };
   /** Whose names identified the viewer on this account's latest requests, counted by the server answering. */
   identitySource: { hubspot: number; card: number; since: string | null };
-  recentFailures: Array<{ at: string; action: string; recordId: string | null; message: string | null }>;
+  /** Latest writes that failed or whose outcome is unknown, newest first; `meaning` says what it means and what to check. */
+  recentFailures: Array<{
+    at: string;
+    action: string;
+    objectType: string | null;
+    recordId: string | null;
+    outcome: 'failed' | 'unknown';
+    meaning: string;
+    message: string | null;
+  }>;
   installUrl: string;
 }
 
@@ -111,4 +120,30 @@ export interface AuditEntry {
 export interface AuditPage {
   entries: AuditEntry[];
   nextCursor: string | null;
+}
+
+/** A figure over the statistics' window, and over the same number of days just before it. */
+export interface PeriodTotal {
+  current: number;
+  previous: number;
+}
+export type StatisticsSeries = 'viewsAllowed' | 'refusals' | 'writes' | 'hubspotCalls' | 'hubspotRateLimited';
+export interface DayStatistics {
+  /** YYYY-MM-DD, UTC. */
+  day: string;
+  viewsAllowed: number;
+  /** Only the codes refused that day. */
+  refusals: Array<{ code: string; count: number }>;
+  writes: { done: number; failed: number; unknown: number };
+  hubspotCalls: number;
+  hubspotRateLimited: number;
+}
+export interface AccountStatistics {
+  /** UTC days, both included. */
+  window: { from: string; to: string; days: number };
+  totals: Record<StatisticsSeries, PeriodTotal>;
+  /** The codes refused in the window, most frequent first. */
+  refusalCodes: string[];
+  /** Every day of the window, oldest first. */
+  days: DayStatistics[];
 }
