@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ACTIONS, LEVELS } from '../access/model.js';
 import { policyDocumentSchema } from '../access/policy.js';
+import { objectType } from './schemas.js';
 
 /**
  * What each route answers, checked on the way out: the serializer parses every 200 with these schemas, so a field a
@@ -35,7 +36,7 @@ export const meResponse = z.object({
 
 export const recordAccessResponse = z.object({
   record: z.object({
-    objectType: z.enum(['tickets', 'contacts']),
+    objectType,
     id: z.string(),
     title: z.string(),
     owner: z.object({ ownerId: z.number(), name: z.string(), teams: z.array(team) }).nullable(),
@@ -144,7 +145,7 @@ export const explainResponse = z.object({
       roleIds: z.array(z.string()),
     }),
     record: z.object({
-      objectType: z.enum(['tickets', 'contacts']),
+      objectType,
       id: z.string(),
       owner: z.object({ ownerId: z.number(), name: z.string(), teamIds: z.array(z.string()).readonly() }).nullable(),
     }),
