@@ -300,7 +300,7 @@ describe('local HubSpot endpoints', () => {
       expect(Object.keys(resources[deal]!)).toEqual(['crm-object:VIEW', 'crm-object:EDIT', 'crm-object:DELETE']);
       expect(Object.keys(resources[contact]!)).toEqual(['crm-object:VIEW', 'crm-object:EDIT', 'crm-object:DELETE', 'crm-object:COMMUNICATE']);
       expect(Object.keys(resources[company]!)).toEqual(['crm-object:VIEW', 'crm-object:EDIT', 'crm-object:DELETE', 'crm-object:COMMUNICATE']);
-      // Deal 8001 is Bob's (deals: view team, edit owned, delete none); Carla sees every deal; Dev sees only deals he owns
+      // Deal 8001 is Bob's (deals: owned only, no delete); Carla sees every deal; Dev sees only deals he owns
       // (none); Erin has no deal access; Ines (team) is not on Bob's team.
       expect(resources[deal]!['crm-object:VIEW']!.permittedUsers).toEqual(expect.arrayContaining([userId('Ana'), userId('Bob'), userId('Carla')]));
       for (const first of ['Dev', 'Erin', 'Ines']) expect(resources[deal]!['crm-object:VIEW']!.permittedUsers).not.toContain(userId(first));
