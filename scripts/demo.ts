@@ -8,7 +8,7 @@ import { rmSync } from 'node:fs';
 import closeWithGrace from 'close-with-grace';
 import { loadConfig } from '../backend/src/config.js';
 import { startBackend } from '../backend/src/runtime.js';
-import type { AdminStatus, AuditPage, ContactTickets, StoredPolicy, TicketAccess } from '../hubspot-project/app/shared/types.ts';
+import type { AdminStatus, AuditPage, ContactTickets, StoredPolicy, RecordAccess } from '../hubspot-project/app/shared/types.ts';
 import { createFakeHubSpot, loadSeed } from '../test/hubspot-fake/index.js';
 import { freePort } from '../test/support/free-port.js';
 import { withHubSpotIdentity } from '../test/support/hubspot-fetch.ts';
@@ -141,7 +141,7 @@ say();
 
 const activeUsers = account.users.filter((user) => !user.deactivated);
 const sampleTickets = ['5001', '5002', '5004', '5006'].flatMap((id) => account.tickets.filter((ticket) => ticket.id === id));
-const verdict = (answer: Answer<TicketAccess>) => {
+const verdict = (answer: Answer<RecordAccess>) => {
   if (!answer.ok) return answer.error.code === 'USER_NOT_IN_PORTAL' ? 'not a user' : `no: ${answer.error.code}`;
   const allowed = Object.entries(answer.body.verdicts)
     .filter(([, v]) => v.allowed)
@@ -154,7 +154,7 @@ const reasons = new Map<string, string>();
 for (const user of activeUsers) {
   const cells = [fullName(user)];
   for (const ticket of sampleTickets) {
-    const response = await api<TicketAccess>('GET', `/api/v1/records/tickets/${ticket.id}/access`, account.portalId, user.id);
+    const response = await api<RecordAccess>('GET', `/api/v1/records/tickets/${ticket.id}/access`, account.portalId, user.id);
     cells.push(verdict(response));
     if (!response.ok && response.status === 403 && !reasons.has(response.error.code)) {
       reasons.set(response.error.code, `${fullName(user)}: ${response.error.message} Fix: ${response.error.fix ?? '-'}`);

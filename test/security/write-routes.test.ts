@@ -37,8 +37,16 @@ const table = await registeredRoutes();
 const P = northwind.portalId;
 const MINUTE = 60_000;
 
-/** The Northwind record a write route is aimed at (Ana's, so owned-only Bob may not touch it), and a Contoso one. */
-const victims = { tickets: { home: '5001', foreign: '5101' }, contacts: { home: '6001', foreign: '6101' } };
+/**
+ * The Northwind record a write route is aimed at (Ana's, so owned-only Bob may not touch it: he may open Ana's company,
+ * companies being View all for him, but edits his own only), and a Contoso one.
+ */
+const victims = {
+  tickets: { home: '5001', foreign: '5101' },
+  contacts: { home: '6001', foreign: '6101' },
+  deals: { home: '8006', foreign: '8101' },
+  companies: { home: '9008', foreign: '9101' },
+};
 
 interface Kind {
   name: string;

@@ -181,7 +181,6 @@ export interface CrmApi {
   moveTicketStage(id: string, stageId: string): Promise<TicketRecord>;
   /** A new ticket in the default pipeline's first open stage, associated with the contact. */
   createTicket(ticket: NewTicket, contactId: string): Promise<TicketRecord>;
-  createNote(ticketId: string, body: string, ownerId: number | null, timestamp: Date): Promise<{ id: string }>;
   /** A note associated with any CRM object's record. */
   createNoteOn(objectType: CrmObjectType, id: string, body: string, ownerId: number | null, timestamp: Date): Promise<{ id: string }>;
   /** The stages of a ticket pipeline (null: the default one); undefined when the pipeline does not exist. */
@@ -504,8 +503,6 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
       );
       return required(created, 'create a ticket');
     },
-
-    createNote: (ticketId, body, ownerId, timestamp) => createNoteOn('tickets', ticketId, body, ownerId, timestamp),
 
     createNoteOn,
 
