@@ -95,7 +95,7 @@ export interface BackendClient {
   adminDirectory(): Promise<AdminDirectory>;
   policy(): Promise<StoredPolicy>;
   savePolicy(document: PolicyDocument): Promise<StoredPolicy>;
-  explain(input: { userId: number; objectType: 'tickets' | 'contacts'; recordId: string; action: string }): Promise<Explanation>;
+  explain(input: { userId: number; objectType: ObjectTypeName; recordId: string; action: string }): Promise<Explanation>;
   audit(query: { before?: string; limit?: number }): Promise<AuditPage>;
 }
 

@@ -83,7 +83,7 @@ export interface AdminDirectory {
 }
 
 export type Level = 'everything' | 'team+unassigned' | 'team' | 'owned+unassigned' | 'owned' | 'none';
-export type LevelMap = Partial<Record<'tickets' | 'contacts', Partial<Record<string, Level>>>>;
+export type LevelMap = Partial<Record<ObjectTypeName, Partial<Record<string, Level>>>>;
 export interface PolicyDocument {
   default: LevelMap;
   roles: Record<string, LevelMap>;
