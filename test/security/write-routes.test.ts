@@ -12,7 +12,6 @@ import {
   recordWords,
   refusal,
   registeredRoutes,
-  routeName,
   routeRequest,
   send,
   sideEffects,
@@ -140,7 +139,7 @@ describe('write routes, each refusal kind (ACCESS_SOURCE=policy, levels mirrored
     (route) => route.write !== undefined,
     (routes) => {
       for (const target of routes.flatMap(targetsOf)) {
-        describe(routeName(target.route), () => {
+        describe(target.name, () => {
           for (const kind of kinds.filter((candidate) => candidate.applies(target))) refusedWrite(stage, target, kind);
         });
       }
@@ -165,7 +164,7 @@ for (const source of ['hubspot', 'auto'] as const) {
       (route) => route.write !== undefined && route.auth !== 'admin' && route.url.includes(':id'),
       (routes) => {
         for (const target of routes.flatMap(targetsOf)) {
-          describe(routeName(target.route), () => refusedWrite(stage, target, deniedByHubSpot));
+          describe(target.name, () => refusedWrite(stage, target, deniedByHubSpot));
         }
       },
     );
