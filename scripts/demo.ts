@@ -132,7 +132,7 @@ say();
 // The admin mirrors each user's HubSpot permission levels in Viewer Guard's settings; HubSpot's permissions API
 // stays the authority (ACCESS_SOURCE=auto), the mirrored levels give each answer its precise words.
 const mirrored = {
-  users: Object.fromEntries(account.users.map((user) => [String(user.id), { tickets: user.permissions.tickets, contacts: user.permissions.contacts }])),
+  users: Object.fromEntries(account.users.map((user) => [String(user.id), user.permissions])),
 };
 const policySaved = await api<StoredPolicy>('PUT', '/api/v1/admin/policy', account.portalId, installer.id, mirrored);
 if (!policySaved.ok) throw new Error(`saving the policy failed: ${policySaved.error.message}`);
@@ -166,6 +166,28 @@ say(formatTable(['user', ...sampleTickets.map((ticket) => `#${ticket.id} ${ticke
 say();
 say('Why, in the words each user sees:');
 for (const [code, reason] of reasons) say(`  ${code.padEnd(22)} ${reason}`);
+say();
+
+// The deal card: one deal, each user's verdict per action, as the card shows it (GET /api/v1/records/deals/:id/access).
+const deal = account.deals.find((candidate) => candidate.id === '8001');
+if (deal === undefined) throw new Error(`the seed's account ${account.portalId} has no deal 8001`);
+const dealOwner = account.owners.find((owner) => String(owner.id) === deal.properties.hubspot_owner_id);
+say(
+  `The deal card on "${deal.properties.dealname}" (owned by ${dealOwner === undefined ? 'nobody' : `${dealOwner.firstName} ${dealOwner.lastName}`}), per user:`,
+);
+const dealRows: string[][] = [];
+for (const user of activeUsers) {
+  const response = await api<RecordAccess>('GET', `/api/v1/records/deals/${deal.id}/access`, account.portalId, user.id);
+  if (!response.ok) {
+    dealRows.push([fullName(user), `no (${response.error.code})`, '', '', response.error.message]);
+    continue;
+  }
+  const { verdicts } = response.body;
+  const cell = (action: 'view' | 'edit' | 'delete') => (verdicts[action]?.allowed === true ? 'yes' : 'no');
+  const firstRefusal = [verdicts.edit, verdicts.delete].find((candidate) => candidate !== undefined && !candidate.allowed);
+  dealRows.push([fullName(user), cell('view'), cell('edit'), cell('delete'), firstRefusal?.message ?? '']);
+}
+say(formatTable(['user', 'open', 'edit', 'delete', 'first refusal, in their words'], dealRows));
 say();
 
 const contact = account.contacts.find((candidate) => candidate.id === '6001');
