@@ -98,3 +98,29 @@ describe.each(['policy', 'hubspot'] as const)('deals and companies through the c
     for (const objectType of ['tickets', 'contacts']) expect((await write('Ana', `${objectType}/5001/assign-to-me`)).statusCode).toBe(400);
   });
 });
+
+describe('an account installed before deals and companies were served', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+    // The scopes of the earlier app-hsmeta.json: no deal or company scope.
+    const before = h.config.hubspot.requiredScopes.filter((scope) => !/^crm\.objects\.(deals|companies)\./.test(scope));
+    await h.installDirect(P, user('Ana').id, before);
+  });
+  afterAll(async () => h.close());
+
+  it('refuses deal and company cards as a missing scope, and the status names what each missing scope disables', async () => {
+    for (const path of ['deals/8001', 'companies/9001']) {
+      const response = await h.signed({ path: `/api/v1/records/${path}/access`, portalId: P, userId: user('Carla').id });
+      expect(response.statusCode).toBe(403);
+      expect(response.json().error.code).toBe('HUBSPOT_SCOPE_MISSING');
+    }
+    const status = (await h.signed({ path: '/api/v1/admin/status', portalId: P, userId: user('Ana').id })).json();
+    expect(status.scopes.missing).toEqual(
+      expect.arrayContaining([
+        { scope: 'crm.objects.deals.read', disables: 'reading deals' },
+        { scope: 'crm.objects.companies.write', disables: 'assigning companies and adding notes to them' },
+      ]),
+    );
+  });
+});
