@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { decide } from '../../backend/src/access/decide.js';
 import { LEVELS, type Grant, type RecordFacts, type ViewerFacts } from '../../backend/src/access/model.js';
 import { visibility } from '../../backend/src/access/visibility.js';
+import { CRM_OBJECTS } from '../../backend/src/hubspot/crm.js';
 import { SEARCH_LIMITS, ownerScopeFilterGroups } from '../../backend/src/hubspot/search-filters.js';
 import { createFakeHubSpot, loadSeed, type Seed } from '../hubspot-fake/index.js';
 
@@ -10,9 +11,14 @@ const APP = { clientId: 'prop-client', clientSecret: 'prop-secret', appId: 1 };
 const TEAMS = ['301', '302', '303'];
 const CONTACT = '6001';
 const base = [{ propertyName: 'associations.contact', operator: 'EQ' as const, value: CONTACT }];
+/** Tickets are searched as a contact's (the contact card's list); deals and companies by owner alone. */
+const OBJECTS = ['tickets', 'deals', 'companies'] as const;
+type Searched = (typeof OBJECTS)[number];
+const baseOf = (objectType: Searched) => (objectType === 'tickets' ? base : []);
 
-/** A random account: owners (each with a user on random teams) and tickets with a random owner or none. */
+/** A random account: owners (each with a user on random teams) and records of one type with a random owner or none. */
 const worldArbitrary = fc.record({
+  objectType: fc.constantFrom(...OBJECTS),
   owners: fc.uniqueArray(fc.record({ id: fc.integer({ min: 7001, max: 7040 }), teams: fc.subarray(TEAMS) }), {
     selector: (owner) => owner.id,
     minLength: 1,
@@ -45,7 +51,7 @@ function seedFor(world: World): Seed {
     secondaryTeamIds: owner.teams.slice(1),
     permissions,
   }));
-  const tickets = world.tickets.map((ticket, index) => ({
+  const records = world.tickets.map((ticket, index) => ({
     id: String(5000 + index),
     properties: {
       subject: `T${index}`,
@@ -67,16 +73,18 @@ function seedFor(world: World): Seed {
           lastName: String(index),
           archived: false,
         })),
-        tickets,
+        tickets: world.objectType === 'tickets' ? records : [],
+        deals: world.objectType === 'deals' ? records : [],
+        companies: world.objectType === 'companies' ? records : [],
         contacts: [{ id: CONTACT, properties: { firstname: 'C', lastname: 'X', email: 'c@example.com', hubspot_owner_id: null } }],
-        ticketContacts: tickets.filter((_, index) => world.tickets[index]!.aboutContact).map((ticket) => [ticket.id, CONTACT] as [string, string]),
+        ticketContacts: records.filter((_, index) => world.tickets[index]!.aboutContact).map((ticket) => [ticket.id, CONTACT] as [string, string]),
       },
     ],
   };
 }
 
 describe('compiled search filters agree with decide()', () => {
-  it("for random viewers, teams and records, as executed by the local HubSpot's search", async () => {
+  it("for random viewers, teams and records (tickets, deals, companies), as executed by the local HubSpot's search", async () => {
     await fc.assert(
       fc.asyncProperty(worldArbitrary, async (world) => {
         const seed = seedFor(world);
@@ -96,12 +104,13 @@ describe('compiled search filters agree with decide()', () => {
           const grant: Grant = { level: world.viewer.level, source: 'policy', rule: 'random', configured: world.viewer.configured };
           const teamOwnerIds = world.owners.filter((owner) => owner.teams.some((team) => world.viewer.teams.includes(team))).map((owner) => owner.id);
 
-          const expected = account.tickets
-            .filter((ticket) => account.ticketContacts.some(([ticketId]) => ticketId === ticket.id))
+          const { objectType } = world;
+          const expected = account[objectType]
+            .filter((ticket) => objectType !== 'tickets' || account.ticketContacts.some(([ticketId]) => ticketId === ticket.id))
             .filter((ticket) => {
               const ownerId = ticket.properties.hubspot_owner_id === null ? null : Number(ticket.properties.hubspot_owner_id);
               const record: RecordFacts = {
-                objectType: 'tickets',
+                objectType,
                 id: ticket.id,
                 owner: ownerId === null ? null : { ownerId, name: 'O', teamIds: ownerTeams.get(ownerId) ?? [] },
               };
@@ -109,13 +118,13 @@ describe('compiled search filters agree with decide()', () => {
             })
             .map((ticket) => ticket.id);
 
-          const groups = ownerScopeFilterGroups(visibility(viewer, grant, teamOwnerIds), base);
+          const groups = ownerScopeFilterGroups(visibility(viewer, grant, teamOwnerIds), baseOf(objectType), CRM_OBJECTS[objectType].ownerProperty);
           expect(groups).toBeDefined();
           let found: string[] = [];
           if (groups !== 'none' && groups !== undefined) {
             const response = await fake.app.inject({
               method: 'POST',
-              url: '/crm/objects/2026-03/tickets/search',
+              url: `${CRM_OBJECTS[objectType].path}/search`,
               headers: { authorization: `Bearer ${accessToken}` },
               payload: { filterGroups: groups, limit: 200 },
             });
@@ -135,7 +144,7 @@ describe('compiled search filters agree with decide()', () => {
     const viewer: ViewerFacts = { userId: 1, name: 'V', superAdmin: false, ownerId: 1, teams: [{ id: '301', name: 'A' }] };
     const grant: Grant = { level: 'team+unassigned', source: 'policy', rule: 'r', configured: true };
     const many = Array.from({ length: 250 }, (_, index) => index + 2);
-    const groups = ownerScopeFilterGroups(visibility(viewer, grant, many), base);
+    const groups = ownerScopeFilterGroups(visibility(viewer, grant, many), base, CRM_OBJECTS.tickets.ownerProperty);
     expect(groups).not.toBe('none');
     if (groups === undefined || groups === 'none') throw new Error('expected filter groups');
     expect(groups).toHaveLength(4);
@@ -151,6 +160,7 @@ describe('compiled search filters agree with decide()', () => {
           Array.from({ length: 600 }, (_, index) => index + 2),
         ),
         base,
+        CRM_OBJECTS.tickets.ownerProperty,
       ),
     ).toBeUndefined();
   });

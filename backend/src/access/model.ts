@@ -1,6 +1,7 @@
 /**
  * The vocabulary of access, mirroring HubSpot's permission sets: per object type and action, a level saying
- * which records a user may touch. Adding an object type is one entry in OBJECT_TYPES.
+ * which records a user may touch. Adding an object type is one entry in OBJECT_TYPES (and one in hubspot/crm.ts's
+ * CRM_OBJECTS, which says where HubSpot keeps it).
  */
 
 export const OBJECT_TYPES = {
@@ -14,10 +15,33 @@ export const OBJECT_TYPES = {
     plural: 'tickets',
     actions: ['view', 'edit', 'delete'],
   },
-} as const satisfies Record<string, { singular: string; plural: string; actions: readonly Action[] }>;
+  /**
+   * HubSpot's user permissions guide (knowledge.hubspot.com/settings/hubspot-user-permissions-guide, "Object Access"):
+   * deals have View, Edit and Delete; Communicate covers "contacts and companies" only.
+   */
+  deals: {
+    singular: 'deal',
+    plural: 'deals',
+    actions: ['view', 'edit', 'delete'],
+    recordCard: true,
+  },
+  companies: {
+    singular: 'company',
+    plural: 'companies',
+    actions: ['view', 'edit', 'delete', 'communicate'],
+    recordCard: true,
+  },
+} as const satisfies Record<string, { singular: string; plural: string; actions: readonly Action[]; recordCard?: true }>;
 
 export type ObjectType = keyof typeof OBJECT_TYPES;
 export const OBJECT_TYPE_NAMES = Object.keys(OBJECT_TYPES) as ObjectType[];
+
+/**
+ * The object types served by the shared record card and its actions (assign to me, add a note), marked `recordCard`;
+ * tickets and contacts have cards and routes of their own.
+ */
+export type RecordCardType = { [T in ObjectType]: (typeof OBJECT_TYPES)[T] extends { recordCard: true } ? T : never }[ObjectType];
+export const RECORD_CARD_TYPES = OBJECT_TYPE_NAMES.filter((objectType): objectType is RecordCardType => 'recordCard' in OBJECT_TYPES[objectType]);
 
 export const ACTIONS = ['view', 'edit', 'delete', 'communicate'] as const;
 export type Action = (typeof ACTIONS)[number];

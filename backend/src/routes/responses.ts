@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ACTIONS, LEVELS } from '../access/model.js';
 import { policyDocumentSchema } from '../access/policy.js';
+import { objectType } from './schemas.js';
 
 /**
  * What each route answers, checked on the way out: the serializer parses every 200 with these schemas, so a field a
@@ -10,6 +11,7 @@ import { policyDocumentSchema } from '../access/policy.js';
 
 const level = z.enum(LEVELS);
 const team = z.object({ id: z.string(), name: z.string() });
+const recordDetails = z.record(z.string(), z.string().nullable());
 
 export const verdictSchema = z.object({
   allowed: z.boolean(),
@@ -35,13 +37,15 @@ export const meResponse = z.object({
 
 export const recordAccessResponse = z.object({
   record: z.object({
-    objectType: z.enum(['tickets', 'contacts']),
+    objectType,
     id: z.string(),
     title: z.string(),
     owner: z.object({ ownerId: z.number(), name: z.string(), teams: z.array(team) }).nullable(),
     pipelineId: z.string().nullable().optional(),
     stageId: z.string().nullable().optional(),
     stages: z.array(z.object({ id: z.string(), label: z.string() })).optional(),
+    /** The record card's types: a few of the record's properties, under CRM_OBJECTS' names (a deal's amount and stage). */
+    details: recordDetails.optional(),
   }),
   viewer: z.object({ userId: z.number(), ownerId: z.number().nullable(), superAdmin: z.boolean(), teams: z.array(team.extend({ primary: z.boolean() })) }),
   verdicts: z.partialRecord(z.enum(ACTIONS), verdictSchema),
@@ -80,6 +84,10 @@ const ticketResult = z.object({
   priority: z.string().nullable(),
 });
 export const ticketWriteResponse = z.object({ result: ticketResult, decision: verdictSchema });
+export const recordWriteResponse = z.object({
+  result: z.object({ id: z.string(), title: z.string(), ownerId: z.number().nullable(), details: recordDetails }),
+  decision: verdictSchema,
+});
 export const noteWriteResponse = z.object({ result: z.object({ id: z.string() }), decision: verdictSchema });
 
 const storedPolicy = z.object({
@@ -182,7 +190,7 @@ export const explainResponse = z.object({
       roleIds: z.array(z.string()),
     }),
     record: z.object({
-      objectType: z.enum(['tickets', 'contacts']),
+      objectType,
       id: z.string(),
       owner: z.object({ ownerId: z.number(), name: z.string(), teamIds: z.array(z.string()).readonly() }).nullable(),
     }),
