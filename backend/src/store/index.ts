@@ -9,3 +9,4 @@ export { createPolicyStore, type PolicyStore, type StoredPolicy } from './polici
 export { createAuditLog, type AuditEntry, type AuditEntryInput, type AuditLog, type AuditOutcome, type AuditQuery } from './audit-log.js';
 export { createWriteRequestStore, UNRECORDED_OUTCOME, type WriteClaim, type WriteIntent, type WriteOutcome, type WriteRequestStore } from './write-requests.js';
 export { createOAuthStateStore, type OAuthStateStore } from './oauth-states.js';
+export { createCalibrationRunStore, type CalibrationRun, type CalibrationRunStore, type Claim } from './calibration-runs.js';
