@@ -10,7 +10,14 @@ import {
   auditResponse,
   calibrationAdoptResponse,
   calibrationResponse,
-  calibrationStartResponse, directoryResponse, disconnectResponse, explainResponse, policyHistoryResponse, policyResponse, statusResponse } from './responses.js';
+  calibrationStartResponse,
+  directoryResponse,
+  disconnectResponse,
+  explainResponse,
+  policyHistoryResponse,
+  policyResponse,
+  statusResponse,
+} from './responses.js';
 import { objectType, recordId, userId } from './schemas.js';
 
 declare module 'fastify' {
@@ -88,7 +95,10 @@ export async function adminRoutes(root: FastifyInstance): Promise<void> {
       schema: {
         body: z.strictObject({
           runId: z.uuid(),
-          cells: z.array(z.strictObject({ userId, objectType, action: z.enum(ACTIONS) })).max(10_000).optional(),
+          cells: z
+            .array(z.strictObject({ userId, objectType, action: z.enum(ACTIONS) }))
+            .max(10_000)
+            .optional(),
         }),
         response: { 200: calibrationAdoptResponse },
       },

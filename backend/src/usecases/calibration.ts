@@ -1,14 +1,6 @@
-import {
-  adoptionDocument,
-  aggregateRoles,
-  driftOf,
-  inferCells,
-  type AdoptSelection,
-  type CalibrationResult,
-  type Observation,
-} from '../access/calibration.js';
+import { adoptionDocument, aggregateRoles, driftOf, inferCells, type AdoptSelection, type CalibrationResult, type Observation } from '../access/calibration.js';
 import { ownerRelation } from '../access/decide.js';
-import { actionsOf, OBJECT_TYPE_NAMES, type Action, type ObjectType, type ViewerFacts } from '../access/model.js';
+import { OBJECT_TYPE_NAMES, type Action, type ObjectType, type ViewerFacts } from '../access/model.js';
 import { EMPTY_POLICY, policyDocumentSchema } from '../access/policy.js';
 import { AppError } from '../errors.js';
 import type { HubSpotApi, PortalApi } from '../hubspot/api.js';
@@ -97,18 +89,25 @@ export function createCalibration(deps: CalibrationDeps) {
     const answers = new Map<ObjectType, Array<{ owner: OwnerRecord | null; id: string; permitted: PermittedActions }>>();
     for (const objectType of OBJECT_TYPE_NAMES) {
       const sampled: Array<{ id: string; ownerId: number | null }> = [];
-      for (const owner of owners) sampled.push(...(await step((portal) => portal.searchRecordsByOwner(objectType, { kind: 'owners', ownerIds: [owner.id] }, RECORDS_PER_OWNER))));
+      for (const owner of owners)
+        sampled.push(...(await step((portal) => portal.searchRecordsByOwner(objectType, { kind: 'owners', ownerIds: [owner.id] }, RECORDS_PER_OWNER))));
       sampled.push(...(await step((portal) => portal.searchRecordsByOwner(objectType, { kind: 'unassigned' }, UNASSIGNED_RECORDS))));
       // The estimate assumed every owner had RECORDS_PER_OWNER; now the batches are known.
       progress.total += batches(sampled.length) - batches(owners.length * RECORDS_PER_OWNER + UNASSIGNED_RECORDS);
       const found: Array<{ owner: OwnerRecord | null; id: string; permitted: PermittedActions }> = [];
       for (let start = 0; start < sampled.length; start += PERMITTED_USERS_PER_CALL) {
         const chunk = sampled.slice(start, start + PERMITTED_USERS_PER_CALL);
-        const permitted = await step((portal) => portal.permittedUsersMany(objectType, chunk.map((record) => record.id)));
+        const permitted = await step((portal) =>
+          portal.permittedUsersMany(
+            objectType,
+            chunk.map((record) => record.id),
+          ),
+        );
         for (const record of chunk) {
           const answer = permitted.get(record.id);
           // An answer we could not read is no evidence either way.
-          if (answer !== undefined) found.push({ owner: record.ownerId === null ? null : (ownerById.get(record.ownerId) ?? null), id: record.id, permitted: answer });
+          if (answer !== undefined)
+            found.push({ owner: record.ownerId === null ? null : (ownerById.get(record.ownerId) ?? null), id: record.id, permitted: answer });
         }
       }
       answers.set(objectType, found);
@@ -120,7 +119,13 @@ export function createCalibration(deps: CalibrationDeps) {
       // HubSpot gives Super Admins every permission: nothing to infer.
       if (user.superAdmin) return { ...base, skipped: 'super-admin' as const, cells: {} };
       const ownerId = owners.find((owner) => owner.userId === user.id)?.id ?? null;
-      const viewer: ViewerFacts = { userId: user.id, name: base.name, superAdmin: false, ownerId, teams: teamIds.map((id) => ({ id, name: teamName.get(id) ?? id })) };
+      const viewer: ViewerFacts = {
+        userId: user.id,
+        name: base.name,
+        superAdmin: false,
+        ownerId,
+        teams: teamIds.map((id) => ({ id, name: teamName.get(id) ?? id })),
+      };
       const observe = (objectType: ObjectType, action: Action): Observation[] =>
         (answers.get(objectType) ?? []).map(({ owner, id, permitted }) => ({
           recordId: id,
@@ -196,7 +201,12 @@ export function createCalibration(deps: CalibrationDeps) {
         result:
           finished === undefined || result === null
             ? null
-            : { runId: finished.id, finishedAt: finished.finishedAt?.toISOString() ?? null, ...result, drift: driftOf(result, policy?.document ?? EMPTY_POLICY) },
+            : {
+                runId: finished.id,
+                finishedAt: finished.finishedAt?.toISOString() ?? null,
+                ...result,
+                drift: driftOf(result, policy?.document ?? EMPTY_POLICY),
+              },
         policyVersion: policy?.version ?? 0,
       };
     },
@@ -219,7 +229,10 @@ export function createCalibration(deps: CalibrationDeps) {
       const run = await deps.runs.get(portalId, input.runId);
       const result = run?.result ?? null;
       if (run === undefined || result === null) {
-        throw new AppError('NOT_FOUND', { message: 'This account has no finished calibration run with that id.', fix: 'Run calibration, then adopt its levels.' });
+        throw new AppError('NOT_FOUND', {
+          message: 'This account has no finished calibration run with that id.',
+          fix: 'Run calibration, then adopt its levels.',
+        });
       }
       const current = await deps.policies.current(portalId);
       const adoption = adoptionDocument(current?.document ?? EMPTY_POLICY, result, input.cells);
@@ -230,10 +243,12 @@ export function createCalibration(deps: CalibrationDeps) {
           details: valid.error.issues.map((issue) => ({ field: issue.path.join('.'), message: issue.message })),
         });
       }
-      const saved = await deps.policies.save(portalId, valid.data, userId, at());
+      // One moment for the version and its audit entry: who adopted it, and when, read the same in both.
+      const when = at();
+      const saved = await deps.policies.save(portalId, valid.data, userId, when);
       await deps.audit.record(
         { portalId, userId, action: 'calibration-adopt', outcome: 'done', message: `policy version ${saved.version} from calibration run ${run.id}` },
-        at(),
+        when,
       );
       return {
         version: saved.version,
