@@ -52,6 +52,7 @@ const routes = {
   'GET /api/v1/admin/status': { status: 200, body: status },
   'GET /api/v1/admin/directory': { status: 200, body: directory },
   'GET /api/v1/admin/policy': { status: 200, body: policy },
+  'GET /api/v1/admin/calibration': { status: 200, body: { schedule: { intervalHours: 24, budgetShare: 0.2 }, latest: null, result: null, policyVersion: 3 } },
 };
 
 function renderPage(extra: Parameters<typeof scriptedFetch>[0] = {}) {

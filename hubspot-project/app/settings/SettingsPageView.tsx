@@ -25,6 +25,7 @@ import { BackendError, describeError } from '../shared/backend-client.ts';
 import { ErrorView } from '../shared/ErrorView.tsx';
 import type { AdminDirectory, AdminStatus, AuditEntry, Explanation, Level, LevelMap, PolicyDocument } from '../shared/types.ts';
 import { useLoad } from '../shared/useLoad.ts';
+import { CalibrationSection } from './CalibrationSection.tsx';
 
 export interface SettingsActions {
   addAlert(alert: { type?: 'info' | 'warning' | 'success' | 'danger' | 'tip'; title?: string; message: string }): void;
@@ -451,6 +452,7 @@ export function SettingsPageView({ client, actions }: { client: BackendClient; a
         decision in plain words.
       </Text>
       <PolicyEditor client={client} directory={directory} initial={policy.document} actions={actions} />
+      <CalibrationSection client={client} actions={actions} />
       <Heading>Why can't someone open a record?</Heading>
       <DecisionExplorer client={client} directory={directory} />
       <Heading>Audit log</Heading>
