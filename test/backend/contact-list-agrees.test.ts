@@ -60,6 +60,8 @@ function seedFor(world: World): Seed {
     permissions: {
       tickets: { view: spec.tickets, edit: 'none' as const, delete: 'none' as const },
       contacts: { view: spec.contacts, edit: 'none' as const, delete: 'none' as const, communicate: 'none' as const },
+      deals: { view: 'none' as const, edit: 'none' as const, delete: 'none' as const },
+      companies: { view: 'none' as const, edit: 'none' as const, delete: 'none' as const, communicate: 'none' as const },
     },
   });
   const users = [

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { decide } from '../../backend/src/access/decide.js';
 import { LEVELS, type Grant, type RecordFacts, type ViewerFacts } from '../../backend/src/access/model.js';
 import { visibility } from '../../backend/src/access/visibility.js';
+import { CRM_OBJECTS } from '../../backend/src/hubspot/crm.js';
 import { SEARCH_LIMITS, ownerScopeFilterGroups } from '../../backend/src/hubspot/search-filters.js';
 import { createFakeHubSpot, loadSeed, type Seed } from '../hubspot-fake/index.js';
 
@@ -109,7 +110,7 @@ describe('compiled search filters agree with decide()', () => {
             })
             .map((ticket) => ticket.id);
 
-          const groups = ownerScopeFilterGroups(visibility(viewer, grant, teamOwnerIds), base);
+          const groups = ownerScopeFilterGroups(visibility(viewer, grant, teamOwnerIds), base, CRM_OBJECTS.tickets.ownerProperty);
           expect(groups).toBeDefined();
           let found: string[] = [];
           if (groups !== 'none' && groups !== undefined) {
@@ -135,7 +136,7 @@ describe('compiled search filters agree with decide()', () => {
     const viewer: ViewerFacts = { userId: 1, name: 'V', superAdmin: false, ownerId: 1, teams: [{ id: '301', name: 'A' }] };
     const grant: Grant = { level: 'team+unassigned', source: 'policy', rule: 'r', configured: true };
     const many = Array.from({ length: 250 }, (_, index) => index + 2);
-    const groups = ownerScopeFilterGroups(visibility(viewer, grant, many), base);
+    const groups = ownerScopeFilterGroups(visibility(viewer, grant, many), base, CRM_OBJECTS.tickets.ownerProperty);
     expect(groups).not.toBe('none');
     if (groups === undefined || groups === 'none') throw new Error('expected filter groups');
     expect(groups).toHaveLength(4);
@@ -151,6 +152,7 @@ describe('compiled search filters agree with decide()', () => {
           Array.from({ length: 600 }, (_, index) => index + 2),
         ),
         base,
+        CRM_OBJECTS.tickets.ownerProperty,
       ),
     ).toBeUndefined();
   });

@@ -175,6 +175,92 @@ describe('local HubSpot endpoints', () => {
     expect((await search({ filterGroups: [{ filters: [about] }], limit: 1 })).total).toBe(seeded.length + 1);
   });
 
+  describe('deals and companies, at the 2026-03 paths (deals by type id 0-3, as 2026-03/deals.json serves them)', () => {
+    const objects = [
+      { path: '/crm/objects/2026-03/0-3', records: () => northwind.deals, title: 'dealname', scope: 'crm.objects.deals.read', noteTypeId: 214, kind: 'deals' },
+      {
+        path: '/crm/objects/2026-03/companies',
+        records: () => northwind.companies,
+        title: 'name',
+        scope: 'crm.objects.companies.read',
+        noteTypeId: 190,
+        kind: 'companies',
+      },
+    ] as const;
+    const send = async (method: string, path: string, body: unknown, bearer = token()) => {
+      now += 1_001;
+      const response = await fetch(base + path, {
+        method,
+        headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+
+    for (const object of objects) {
+      it(`reads a ${object.kind} record with only the requested properties, 404 for unknown ids and another account's, 403 without ${object.scope}`, async () => {
+        const record = object.records()[0]!;
+        const read = await get(`${object.path}/${record.id}?properties=${object.title},hubspot_owner_id`, token());
+        expect(read.status).toBe(200);
+        expect(read.body.properties).toMatchObject({ [object.title]: record.properties[object.title], hubspot_owner_id: record.properties.hubspot_owner_id });
+        expect(Object.keys(read.body.properties as object).sort()).toEqual(
+          ['createdate', 'hs_lastmodifieddate', 'hs_object_id', 'hubspot_owner_id', object.title].sort(),
+        );
+        expect((await get(`${object.path}/999999`, token())).status).toBe(404);
+        expect((await get(`${object.path}/${contoso[object.kind][0]!.id}`, token())).status).toBe(404);
+        const refused = await get(`${object.path}/${record.id}`, token(northwind.portalId, ['oauth', 'tickets']));
+        expect(refused.status).toBe(403);
+        expect(JSON.stringify(refused.body)).toContain(object.scope);
+      });
+
+      it(`searches ${object.kind} by owner and for unassigned ones, in id order`, async () => {
+        const owner = object.records().find((record) => record.properties.hubspot_owner_id !== null)!.properties.hubspot_owner_id!;
+        const byOwner = await send('POST', `${object.path}/search`, {
+          filterGroups: [{ filters: [{ propertyName: 'hubspot_owner_id', operator: 'IN', values: [owner] }] }],
+          properties: ['hubspot_owner_id'],
+          sorts: ['hs_object_id'],
+          limit: 100,
+        });
+        expect(byOwner.status).toBe(200);
+        const ids = (byOwner.body.results as Array<{ id: string }>).map((result) => result.id);
+        expect(ids).toEqual(
+          object
+            .records()
+            .filter((record) => record.properties.hubspot_owner_id === owner)
+            .map((record) => record.id),
+        );
+        const unassigned = await send('POST', `${object.path}/search`, {
+          filterGroups: [{ filters: [{ propertyName: 'hubspot_owner_id', operator: 'NOT_HAS_PROPERTY' }] }],
+          limit: 100,
+        });
+        expect((unassigned.body.results as Array<{ id: string }>).map((result) => result.id)).toEqual(
+          object
+            .records()
+            .filter((record) => record.properties.hubspot_owner_id === null)
+            .map((record) => record.id),
+        );
+        expect(unassigned.body.total).toBeGreaterThan(0);
+      });
+
+      it(`reassigns a ${object.kind} record and adds a note to it with the HubSpot-defined type id ${object.noteTypeId}`, async () => {
+        const record = object.records().find((candidate) => candidate.properties.hubspot_owner_id === null)!;
+        const patched = await send('PATCH', `${object.path}/${record.id}`, { properties: { hubspot_owner_id: '7102' } });
+        expect(patched.status).toBe(200);
+        expect(fake.state.account(northwind.portalId)![object.kind].find((candidate) => candidate.id === record.id)!.properties.hubspot_owner_id).toBe('7102');
+        const note = await send('POST', '/crm/objects/2026-03/notes', {
+          properties: { hs_note_body: 'Called them', hs_timestamp: '2026-11-01T10:00:00.000Z' },
+          associations: [{ to: { id: record.id }, types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: object.noteTypeId }] }],
+        });
+        expect(note.status).toBe(201);
+        expect(fake.state.notes.find((candidate) => candidate.id === note.body.id)).toMatchObject({
+          records: [{ kind: object.kind, id: record.id }],
+          ticketIds: [],
+        });
+        await send('PATCH', `${object.path}/${record.id}`, { properties: { hubspot_owner_id: '' } });
+      });
+    }
+  });
+
   it("keeps accounts apart: a token of one account cannot read another's users or records", async () => {
     const bearer = token(northwind.portalId);
     expect((await get(`/settings/v3/users/${contoso.users[0]!.id}`, bearer)).status).toBe(404);
@@ -200,16 +286,25 @@ describe('local HubSpot endpoints', () => {
       `/resource-permissions/v3/permitted-users?${resources.map((resource) => `resource=${encodeURIComponent(resource)}`).join('&')}`;
     const userId = (first: string) => northwind.users.find((user) => user.firstName === first)!.id;
 
-    it('answers every requested record in one call: per permission, the users holding it; COMMUNICATE on contacts only', async () => {
+    it('answers every requested record in one call: per permission, the users holding it; COMMUNICATE on contacts and companies only', async () => {
       const ticket = hcrn('0-5', '5002');
       const contact = hcrn('0-1', '6001');
-      const answer = await get(permitted(ticket, contact), token());
+      const deal = hcrn('0-3', '8001');
+      const company = hcrn('0-2', '9001');
+      const answer = await get(permitted(ticket, contact, deal, company), token());
       expect(answer.status).toBe(200);
       expect(Object.keys(answer.body)).toEqual(['resources']);
       const resources = answer.body.resources as Record<string, Record<string, { permittedUsers: number[] }>>;
-      expect(Object.keys(resources).sort()).toEqual([contact, ticket].sort());
+      expect(Object.keys(resources).sort()).toEqual([contact, ticket, deal, company].sort());
       expect(Object.keys(resources[ticket]!)).toEqual(['crm-object:VIEW', 'crm-object:EDIT', 'crm-object:DELETE']);
+      expect(Object.keys(resources[deal]!)).toEqual(['crm-object:VIEW', 'crm-object:EDIT', 'crm-object:DELETE']);
       expect(Object.keys(resources[contact]!)).toEqual(['crm-object:VIEW', 'crm-object:EDIT', 'crm-object:DELETE', 'crm-object:COMMUNICATE']);
+      expect(Object.keys(resources[company]!)).toEqual(['crm-object:VIEW', 'crm-object:EDIT', 'crm-object:DELETE', 'crm-object:COMMUNICATE']);
+      // Deal 8001 is Bob's (deals: owned only, no delete); Carla sees every deal; Dev sees only deals he owns
+      // (none); Erin has no deal access; Ines (team) is not on Bob's team.
+      expect(resources[deal]!['crm-object:VIEW']!.permittedUsers).toEqual(expect.arrayContaining([userId('Ana'), userId('Bob'), userId('Carla')]));
+      for (const first of ['Dev', 'Erin', 'Ines']) expect(resources[deal]!['crm-object:VIEW']!.permittedUsers).not.toContain(userId(first));
+      expect(resources[deal]!['crm-object:DELETE']!.permittedUsers).not.toContain(userId('Bob'));
       // Ticket 5002 is Bob's (owned only, no delete); Ana is a Super Admin; Erin has no ticket access; Gina is deactivated.
       expect(resources[ticket]!['crm-object:VIEW']!.permittedUsers).toEqual(expect.arrayContaining([userId('Ana'), userId('Bob')]));
       expect(resources[ticket]!['crm-object:VIEW']!.permittedUsers).not.toContain(userId('Erin'));
@@ -228,11 +323,11 @@ describe('local HubSpot endpoints', () => {
       }
     });
 
-    it("gives no entry for another account's record or a record that does not exist, and refuses types it has none of", async () => {
+    it("gives no entry for another account's record or a record that does not exist, and refuses types it does not answer for", async () => {
       const own = hcrn('0-5', '5001');
       const answer = await get(permitted(own, hcrn('0-5', contoso.tickets[0]!.id, contoso.portalId), hcrn('0-5', '999999')), token());
       expect(Object.keys(answer.body.resources as object)).toEqual([own]);
-      for (const other of [hcrn('0-3', '1'), hcrn('0-2', '1'), 'hcrn:1:crm-object:tickets:5001'])
+      for (const other of [hcrn('0-7', '1'), hcrn('2-1234567', '1'), 'hcrn:1:crm-object:tickets:5001'])
         expect((await get(permitted(other), token())).status).toBe(400);
     });
 

@@ -4,7 +4,12 @@ import type { SeedAccount, SeedUser } from './seed.js';
  * How HubSpot applies a user's permission set to one record, computed independently of the backend's access/
  * module so tests compare two implementations. Team access goes by the record owner's teams.
  */
-export type ObjectKind = 'tickets' | 'contacts';
+export type ObjectKind = 'tickets' | 'contacts' | 'deals' | 'companies';
+/**
+ * The object types whose permission set has Communicate: "contacts and companies" (HubSpot's user permissions guide,
+ * knowledge.hubspot.com/settings/hubspot-user-permissions-guide, "Object Access").
+ */
+export const COMMUNICATES: ReadonlySet<ObjectKind> = new Set(['contacts', 'companies']);
 type Record = SeedAccount['tickets'][number];
 
 const teamsOf = (user: SeedUser | undefined): string[] =>

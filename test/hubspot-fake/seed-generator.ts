@@ -1,13 +1,17 @@
-import type { Seed, SeedAccount, SeedUser } from './seed.js';
+import type { Seed, SeedAccount, SeedOwner, SeedUser } from './seed.js';
 
 /**
  * Generated worlds for the local HubSpot, sized for load (the benchmark, `npm run bench`): one account with `users`
  * users (each with an owner, teams, a permission set), `tickets` tickets in one pipeline, each owned (or unassigned)
- * and associated with one contact, and one "big" contact holding the first min(1,000, tickets) tickets. The same
- * numbers give the same world, byte for byte; seed.json stays the hand-written world of the tests.
+ * and associated with one contact, and one "big" contact holding the first min(1,000, tickets) tickets; one deal and
+ * one company per ten tickets (at least ten of each), owned or unassigned like tickets. The same numbers give the same
+ * world, byte for byte; seed.json stays the hand-written world of the tests. Deals and companies are drawn from their
+ * own generator after everything else, so the users, tickets and contacts of a size are those they were before deals
+ * and companies were generated.
  *
  * Ids are laid out so nothing collides with seed.json or with each other: users 40,000,001+, owners 50,000,001+
- * (owner ids differ from user ids, as in HubSpot), tickets 1,000,001+ in creation order, contacts 3,000,001+.
+ * (owner ids differ from user ids, as in HubSpot), tickets 1,000,001+ in creation order, contacts 3,000,001+, deals
+ * 5,000,001+, companies 7,000,001+.
  */
 export interface GeneratedWorld {
   seed: Seed;
@@ -39,6 +43,12 @@ const USER_BASE = 40_000_000;
 const OWNER_BASE = 50_000_000;
 const TICKET_BASE = 1_000_000;
 const CONTACT_BASE = 3_000_000;
+const DEAL_BASE = 5_000_000;
+const COMPANY_BASE = 7_000_000;
+/** Deals and companies: one each per this many tickets, at least this many. */
+const TICKETS_PER_DEAL = 10;
+/** Mixed into the seed for the deals' and companies' own generator. */
+const SALES_SEED_SALT = 0x5a1e5;
 /** Ten tickets per contact on average, at least ten contacts. */
 const TICKETS_PER_CONTACT = 10;
 const USERS_PER_TEAM = 10;
@@ -47,7 +57,8 @@ type Permissions = SeedUser['permissions'];
 
 /**
  * Permission sets an admin would give, each valid for the policy invariant (Edit and Delete never reach past View),
- * with how often each is drawn. The first three are the named people's.
+ * with how often each is drawn. The first three are the named people's. Deals follow the ticket levels and companies
+ * the contact levels, so a profile stays one admin's choice.
  */
 const PROFILES: Array<{ weight: number; permissions: Permissions }> = [
   { weight: 0, permissions: profile(['everything', 'everything', 'everything'], ['everything', 'everything', 'everything', 'everything']) },
@@ -71,6 +82,8 @@ function profile(tickets: [Level, Level, Level], contacts: [Level, Level, Level,
   return {
     tickets: { view: tickets[0], edit: tickets[1], delete: tickets[2] },
     contacts: { view: contacts[0], edit: contacts[1], delete: contacts[2], communicate: contacts[3] },
+    deals: { view: tickets[0], edit: tickets[1], delete: tickets[2] },
+    companies: { view: contacts[0], edit: contacts[1], delete: contacts[2], communicate: contacts[3] },
   };
 }
 
@@ -191,6 +204,23 @@ export function generateWorld(size: WorldSize): GeneratedWorld {
     ticketContacts.push([id, contact]);
   }
 
+  const sales = random(size.seed ^ SALES_SEED_SALT);
+  const salesOwner = () => (sales() < 1 / UNASSIGNED_ONE_IN ? null : String((activeOwners[Math.floor(sales() * activeOwners.length)] as SeedOwner).id));
+  const salesCount = Math.max(TICKETS_PER_DEAL, Math.ceil(size.tickets / TICKETS_PER_DEAL));
+  const deals: SeedAccount['deals'] = Array.from({ length: salesCount }, (_, index) => ({
+    id: String(DEAL_BASE + index + 1),
+    properties: {
+      dealname: `Deal #${index + 1}`,
+      amount: String(1_000 * (1 + (index % 50))),
+      dealstage: 'appointmentscheduled',
+      hubspot_owner_id: salesOwner(),
+    },
+  }));
+  const companies: SeedAccount['companies'] = Array.from({ length: salesCount }, (_, index) => ({
+    id: String(COMPANY_BASE + index + 1),
+    properties: { name: `Company ${index + 1}`, domain: `company-${index + 1}.example`, hubspot_owner_id: salesOwner() },
+  }));
+
   const account: SeedAccount = {
     portalId: GENERATED_PORTAL_ID,
     name: `Generated ${size.users} users, ${size.tickets} tickets (seed ${size.seed})`,
@@ -201,6 +231,8 @@ export function generateWorld(size: WorldSize): GeneratedWorld {
     owners,
     tickets,
     contacts,
+    deals,
+    companies,
     ticketContacts,
     ticketPipelines: [{ id: '0', label: 'Support Pipeline', stages: STAGES }],
   };

@@ -5,13 +5,34 @@ import { z } from 'zod';
  * The local HubSpot's world: accounts with users, teams, roles (permission sets), owners and CRM records.
  * Owner ids are deliberately different numbers from user ids, as in HubSpot, where `hubspot_owner_id`
  * holds an owner id.
+ *
+ * seed.json's deals and companies (Northwind) are laid out so that every active user who is an owner and not a Super
+ * Admin finds, among deals and among companies, a record in each relation: owned by them, owned by a teammate (someone
+ * sharing their primary or a secondary team), owned by someone on no team of theirs, and unassigned. Owner 7110 (Quinn
+ * Reyes, a partner's owner with no user in the account, so on no team) is that someone for Carla and Hugo, who are on
+ * both teams. ONE DELIBERATE GAP: Dev Patel (user 2004, owner 7104, deals "owned") owns no deal, so a calibration from
+ * HubSpot's answers cannot tell his deal level "owned" from "none"; the calibration test relies on it. seed.test.ts
+ * holds the layout to this.
  */
 
 const level = z.enum(['everything', 'team+unassigned', 'team', 'owned+unassigned', 'owned', 'none']);
-/** A user's permission set per object type; `communicate` exists for contacts only. */
+const crud = { view: level, edit: level, delete: level };
+const nothing = { view: 'none', edit: 'none', delete: 'none' } as const;
+/**
+ * A user's permission set per object type; `communicate` exists for contacts and companies (HubSpot's user
+ * permissions guide, as backend/src/access/model.ts cites it). A world written before deals and companies were
+ * served gives its users no access to them, as HubSpot would for a permission set that leaves them out.
+ */
+export const levelsSchemas = {
+  tickets: z.object(crud),
+  contacts: z.object({ ...crud, communicate: level }),
+  deals: z.object(crud),
+  companies: z.object({ ...crud, communicate: level }),
+};
 export const permissionsSchema = z.object({
-  tickets: z.object({ view: level, edit: level, delete: level }),
-  contacts: z.object({ view: level, edit: level, delete: level, communicate: level }),
+  ...levelsSchemas,
+  deals: levelsSchemas.deals.default(nothing),
+  companies: levelsSchemas.companies.default({ ...nothing, communicate: 'none' }),
 });
 
 const userSchema = z.object({
@@ -54,6 +75,8 @@ const accountSchema = z.object({
   owners: z.array(ownerSchema),
   tickets: z.array(recordSchema),
   contacts: z.array(recordSchema),
+  deals: z.array(recordSchema).default([]),
+  companies: z.array(recordSchema).default([]),
   /** [ticketId, contactId] pairs: which contact each ticket is about. */
   ticketContacts: z.array(z.tuple([z.string(), z.string()])).default([]),
   ticketPipelines: z.array(

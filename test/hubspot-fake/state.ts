@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { ObjectKind } from './permissions.js';
 import type { Seed, SeedAccount, SeedUser } from './seed.js';
 
 export interface AccessTokenRecord {
@@ -48,8 +49,15 @@ export class FakeState {
   readonly calls: CallRecord[] = [];
   /** Request times per portal inside each limit's rolling window: the general one and the CRM search one. */
   readonly rateWindows = { general: new Map<number, number[]>(), search: new Map<number, number[]>() };
-  /** Notes created through the API, with the ticket each is associated with. */
-  readonly notes: Array<{ portalId: number; id: string; body: string; ticketIds: string[]; ownerId: string | null }> = [];
+  /** Notes created through the API, with the records each is associated with (`ticketIds`: its tickets among them). */
+  readonly notes: Array<{
+    portalId: number;
+    id: string;
+    body: string;
+    ticketIds: string[];
+    records: Array<{ kind: ObjectKind; id: string }>;
+    ownerId: string | null;
+  }> = [];
   /** See FakeHubSpot.switches.userLevelInstalls. */
   userLevelInstalls = false;
   /** See FakeHubSpot.switches.rotateRefreshTokens. */

@@ -1,5 +1,5 @@
 import type { ObjectKind } from './permissions.js';
-import { permissionsSchema, type SeedAccount, type SeedUser } from './seed.js';
+import { levelsSchemas, type SeedAccount, type SeedUser } from './seed.js';
 import type { FakeState } from './state.js';
 
 /**
@@ -74,7 +74,7 @@ export function createWorld(state: FakeState): FakeWorld {
     setPermissions(portalId, userId, objectType, levels) {
       const user = userOf(accountOf(portalId), userId);
       // strict(): `communicate` for tickets, or a misspelt action, is a test bug, not a no-op.
-      Object.assign(user.permissions[objectType], permissionsSchema.shape[objectType].partial().strict().parse(levels));
+      Object.assign(user.permissions[objectType], levelsSchemas[objectType].partial().strict().parse(levels));
     },
   };
 }

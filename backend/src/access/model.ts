@@ -1,6 +1,7 @@
 /**
  * The vocabulary of access, mirroring HubSpot's permission sets: per object type and action, a level saying
- * which records a user may touch. Adding an object type is one entry in OBJECT_TYPES.
+ * which records a user may touch. Adding an object type is one entry in OBJECT_TYPES (and one in hubspot/crm.ts's
+ * CRM_OBJECTS, which says where HubSpot keeps it).
  */
 
 export const OBJECT_TYPES = {
@@ -13,6 +14,20 @@ export const OBJECT_TYPES = {
     singular: 'ticket',
     plural: 'tickets',
     actions: ['view', 'edit', 'delete'],
+  },
+  /**
+   * HubSpot's user permissions guide (knowledge.hubspot.com/settings/hubspot-user-permissions-guide, "Object Access"):
+   * deals have View, Edit and Delete; Communicate covers "contacts and companies" only.
+   */
+  deals: {
+    singular: 'deal',
+    plural: 'deals',
+    actions: ['view', 'edit', 'delete'],
+  },
+  companies: {
+    singular: 'company',
+    plural: 'companies',
+    actions: ['view', 'edit', 'delete', 'communicate'],
   },
 } as const satisfies Record<string, { singular: string; plural: string; actions: readonly Action[] }>;
 

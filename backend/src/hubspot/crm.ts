@@ -5,8 +5,9 @@ import { associatedWithContact, ownerScopeFilterGroups, type OwnerScope, type Se
 
 /**
  * CRM records, owners, pipelines and the permissions API in the backend's own terms. Paths, property names and shapes
- * come from HubSpot's dated 2026-03 specs in shared/hubspot-openapi/2026-03/ (tickets, contacts, notes, owners,
- * pipelines, app-uninstalls); this file is the only one that knows them. The permissions API has no dated version.
+ * come from HubSpot's dated 2026-03 specs in shared/hubspot-openapi/2026-03/ (tickets, contacts, deals, companies,
+ * notes, owners, pipelines, app-uninstalls); this file is the only one that knows them. The permissions API has no
+ * dated version.
  */
 
 export interface OwnerRecord {
@@ -40,8 +41,86 @@ export interface PipelineStage {
  * as HubSpot listed them; an action nobody holds is absent.
  */
 export type PermittedActions = ReadonlyMap<string, readonly number[]>;
+/**
+ * A CRM record in the backend's terms: `title` is what HubSpot shows as its name, `details` the few other properties
+ * the card shows, under CRM_OBJECTS' own names (null when the record has no value).
+ */
+export interface CrmRecord {
+  id: string;
+  title: string;
+  ownerId: number | null;
+  details: Readonly<Record<string, string | null>>;
+}
+/** Which owners' records a search is after: these owners, or no owner at all. */
+export type OwnerSet = { kind: 'owners'; ownerIds: readonly number[] } | { kind: 'unassigned' };
+
+/**
+ * What HubSpot's wire needs per CRM object, as data: adding an object with an owner property (a custom object `2-...`
+ * included) is one entry here and one in access/model.ts's OBJECT_TYPES.
+ * - `typeId`: the object type id the permissions API's hcrn wants (HubSpot docs, "Object type IDs": contacts 0-1,
+ *   companies 0-2, deals 0-3, tickets 0-5; a custom object's is its `objectTypeId`, 2-...).
+ * - `path`: where the 2026-03 specs serve its records. deals.json serves deals at /crm/objects/2026-03/0-3, by type
+ *   id; tickets.json, contacts.json and companies.json by name.
+ * - `ownerProperty`: the property holding the owner id (HubSpot's default owner property is hubspot_owner_id).
+ * - `title`: properties joined with spaces to make its name; `fallback` names a record without one.
+ * - `details`: our name -> HubSpot property, read for the card.
+ * - `noteAssociation`: the HubSpot-defined association type id from a note to this object (HubSpot docs, "Associations
+ *   v4 > association type IDs": note to contact 202, note to company 190, note to deal 214, note to ticket 228, as
+ *   clearfeed/quix agent-packages/packages/hubspot/src/constants.ts also uses them).
+ */
+interface CrmObjectWire {
+  typeId: string;
+  path: string;
+  ownerProperty: string;
+  title: readonly string[];
+  fallback: string;
+  details: Readonly<Record<string, string>>;
+  noteAssociation: number;
+}
+const OWNER = 'hubspot_owner_id';
+const OBJECTS_PATH = '/crm/objects/2026-03';
+export const CRM_OBJECTS = {
+  contacts: {
+    typeId: '0-1',
+    path: `${OBJECTS_PATH}/contacts`,
+    ownerProperty: OWNER,
+    title: ['firstname', 'lastname'],
+    fallback: 'Contact',
+    details: { email: 'email' },
+    noteAssociation: 202,
+  },
+  tickets: {
+    typeId: '0-5',
+    path: `${OBJECTS_PATH}/tickets`,
+    ownerProperty: OWNER,
+    title: ['subject'],
+    fallback: 'Ticket',
+    details: { priority: 'hs_ticket_priority' },
+    noteAssociation: 228,
+  },
+  // Properties HubSpot returns by default (crm-contacts-v3.json's table of object types): deals dealname, amount,
+  // closedate, pipeline, dealstage; companies name, domain.
+  deals: {
+    typeId: '0-3',
+    path: `${OBJECTS_PATH}/0-3`,
+    ownerProperty: OWNER,
+    title: ['dealname'],
+    fallback: 'Deal',
+    details: { amount: 'amount', stage: 'dealstage' },
+    noteAssociation: 214,
+  },
+  companies: {
+    typeId: '0-2',
+    path: `${OBJECTS_PATH}/companies`,
+    ownerProperty: OWNER,
+    title: ['name'],
+    fallback: 'Company',
+    details: { domain: 'domain' },
+    noteAssociation: 190,
+  },
+} as const satisfies Record<string, CrmObjectWire>;
 /** The CRM objects Viewer Guard reads; declared here so hubspot/ needs nothing from access/. */
-export type CrmObjectType = 'tickets' | 'contacts';
+export type CrmObjectType = keyof typeof CRM_OBJECTS;
 export interface NewTicket {
   subject: string;
   content?: string;
@@ -70,8 +149,6 @@ export interface ContactWithTickets {
 
 /** HubSpot's default ticket pipeline id ("Pipelines API": the default ticket pipeline is "0"). */
 const DEFAULT_TICKET_PIPELINE = '0';
-/** CRM object type ids, as the permissions API's hcrn wants them (HubSpot docs, "Object type IDs"). */
-const OBJECT_TYPE_IDS: Record<CrmObjectType, string> = { contacts: '0-1', tickets: '0-5' };
 /**
  * Resources per permissions API call: shared/hubspot-openapi/README.md ("up to 20 resource parameters per call"); a
  * public caller measured that HubSpot refuses more (onyx-dot-app/onyx, backend/onyx/connectors/hubspot/permissions.py).
@@ -81,6 +158,15 @@ export const PERMITTED_USERS_PER_CALL = 20;
 export interface CrmApi {
   getTicket(id: string): Promise<TicketRecord | undefined>;
   getContact(id: string): Promise<ContactRecord | undefined>;
+  /** Any CRM object's record with its title, owner and details; undefined when this account has no such record. */
+  getRecord(objectType: CrmObjectType, id: string): Promise<CrmRecord | undefined>;
+  /**
+   * The ids and owners of records owned by one of these owners, or of unassigned ones, in id order: one search, on the
+   * search lane, at most `limit` of them (HubSpot's page size caps it at 200).
+   */
+  searchRecordsByOwner(objectType: CrmObjectType, owners: OwnerSet, limit: number): Promise<Array<{ id: string; ownerId: number | null }>>;
+  /** Sets the record's owner. */
+  assignRecord(objectType: CrmObjectType, id: string, ownerId: number): Promise<CrmRecord>;
   /** The contact and how many tickets are associated with it, in the one call that reads the contact. */
   getContactWithTickets(id: string): Promise<ContactWithTickets | undefined>;
   /**
@@ -96,6 +182,8 @@ export interface CrmApi {
   /** A new ticket in the default pipeline's first open stage, associated with the contact. */
   createTicket(ticket: NewTicket, contactId: string): Promise<TicketRecord>;
   createNote(ticketId: string, body: string, ownerId: number | null, timestamp: Date): Promise<{ id: string }>;
+  /** A note associated with any CRM object's record. */
+  createNoteOn(objectType: CrmObjectType, id: string, body: string, ownerId: number | null, timestamp: Date): Promise<{ id: string }>;
   /** The stages of a ticket pipeline (null: the default one); undefined when the pipeline does not exist. */
   getTicketStages(pipelineId: string | null): Promise<PipelineStage[] | undefined>;
   listOwners(): Promise<OwnerRecord[]>;
@@ -121,10 +209,9 @@ export interface CrmApi {
 
 export const TICKET_PROPERTIES = ['subject', 'hubspot_owner_id', 'hs_pipeline', 'hs_pipeline_stage', 'hs_ticket_priority'];
 const CONTACT_PROPERTIES = ['firstname', 'lastname', 'email', 'hubspot_owner_id'];
-/** HubSpot-defined association type ids (HubSpot docs, "Associations v4"): ticket to contact 16, note to ticket 228. */
+/** HubSpot-defined association type id (HubSpot docs, "Associations v4"): ticket to contact 16. */
 const TICKET_TO_CONTACT = 16;
-const NOTE_TO_TICKET = 228;
-const TICKETS = '/crm/objects/2026-03/tickets';
+const TICKETS = CRM_OBJECTS.tickets.path;
 
 const ownerIdOf = (value: string | null | undefined): number | null => (value === null || value === undefined || !/^\d+$/.test(value) ? null : Number(value));
 
@@ -149,6 +236,22 @@ const readContact = (contact: z.infer<typeof simpleObjectSchema>): ContactRecord
   ownerId: ownerIdOf(contact.properties.hubspot_owner_id),
 });
 const contactSchema = simpleObjectSchema.transform(readContact);
+const wirePropertiesOf = (wire: CrmObjectWire) => [...new Set([...wire.title, wire.ownerProperty, ...Object.values(wire.details)])];
+/** SimplePublicObject of any object (its dated spec), read through its CRM_OBJECTS entry. */
+const recordSchema = (wire: CrmObjectWire) =>
+  simpleObjectSchema.transform((record): CrmRecord => ({
+    id: record.id,
+    title:
+      wire.title
+        .map((name) => record.properties[name])
+        .filter(Boolean)
+        .join(' ') || `${wire.fallback} ${record.id}`,
+    ownerId: ownerIdOf(record.properties[wire.ownerProperty]),
+    details: Object.fromEntries(Object.entries(wire.details).map(([name, property]) => [name, record.properties[property] ?? null])),
+  }));
+/** 2026-03 search answers (CollectionResponseWithTotalSimplePublicObject) read for ids and owners only. */
+const recordOwnersSchema = (wire: CrmObjectWire) =>
+  z.object({ results: z.array(simpleObjectSchema.transform((record) => ({ id: record.id, ownerId: ownerIdOf(record.properties[wire.ownerProperty]) }))) });
 /**
  * 2026-03/contacts.json, GET /crm/objects/2026-03/contacts/{contactId} with `associations=tickets`:
  * SimplePublicObjectWithAssociations, whose `associations` maps an object type to a CollectionResponseAssociatedId
@@ -263,11 +366,19 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
    * (developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm) pages with `after` from the previous answer
    * only, so the first page is asked for without it. A SearchFilter is already HubSpot's Filter (search-filters.ts).
    */
-  const search = (filterGroups: Array<{ filters: SearchFilter[] }>, limit: number, after: string | undefined): HubSpotRequest => ({
+  const searchIn = (
+    path: string,
+    filterGroups: Array<{ filters: SearchFilter[] }>,
+    properties: readonly string[],
+    limit: number,
+    after: string | undefined,
+  ): HubSpotRequest => ({
     method: 'POST',
-    path: `${TICKETS}/search`,
-    body: { filterGroups, properties: TICKET_PROPERTIES, sorts: ['hs_object_id'], limit, ...(after === undefined ? {} : { after }) },
+    path: `${path}/search`,
+    body: { filterGroups, properties, sorts: ['hs_object_id'], limit, ...(after === undefined ? {} : { after }) },
   });
+  const search = (filterGroups: Array<{ filters: SearchFilter[] }>, limit: number, after: string | undefined) =>
+    searchIn(TICKETS, filterGroups, TICKET_PROPERTIES, limit, after);
 
   const searchPage = async (what: string, filterGroups: Array<{ filters: SearchFilter[] }>, limit: number, after: string | undefined) =>
     required(await call(what, searchPageSchema, search(filterGroups, limit, after), { notFoundIsEmpty: false, search: true }), what);
@@ -284,17 +395,23 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
       .map((stage) => ({ id: stage.id, label: stage.label, closed: stage.metadata.ticketState === 'CLOSED' }));
   }
 
-  const updateTicket = async (id: string, properties: Record<string, string>) =>
-    required(
-      // 2026-03/tickets.json, PATCH /crm/objects/2026-03/tickets/{ticketId}: SimplePublicObjectInput, 200 SimplePublicObject.
-      await call(
-        'update a ticket',
-        ticketSchema,
-        { method: 'PATCH', path: `${TICKETS}/${encodeURIComponent(id)}`, body: { properties } },
-        { notFoundIsEmpty: false },
-      ),
-      'update a ticket',
+  // PATCH {path}/{id} in each object's 2026-03 spec: SimplePublicObjectInput, 200 SimplePublicObject.
+  const update = async <T>(path: string, what: string, schema: z.ZodType<T>, id: string, properties: Record<string, string>) =>
+    required(await call(what, schema, { method: 'PATCH', path: `${path}/${encodeURIComponent(id)}`, body: { properties } }, { notFoundIsEmpty: false }), what);
+  const updateTicket = (id: string, properties: Record<string, string>) => update(TICKETS, 'update a ticket', ticketSchema, id, properties);
+
+  async function createNoteOn(objectType: CrmObjectType, id: string, body: string, ownerId: number | null, timestamp: Date) {
+    // 2026-03/notes.json, POST /crm/objects/2026-03/notes: SimplePublicObjectInputForCreate.
+    const properties = { hs_note_body: body, hs_timestamp: timestamp.toISOString(), ...(ownerId === null ? {} : { hubspot_owner_id: String(ownerId) }) };
+    const associations = associatedWith(id, CRM_OBJECTS[objectType].noteAssociation);
+    const created = await call(
+      'add a note',
+      createdSchema,
+      { method: 'POST', path: `${OBJECTS_PATH}/notes`, body: { properties, associations } },
+      { notFoundIsEmpty: false, creates: true },
     );
+    return required(created, 'add a note');
+  }
 
   return {
     // 2026-03/tickets.json, GET /crm/objects/2026-03/tickets/{ticketId}; archived defaults to false.
@@ -311,9 +428,41 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
       call(
         'read a contact',
         contactSchema,
-        { method: 'GET', path: `/crm/objects/2026-03/contacts/${encodeURIComponent(id)}`, query: { properties: CONTACT_PROPERTIES } },
+        { method: 'GET', path: `${CRM_OBJECTS.contacts.path}/${encodeURIComponent(id)}`, query: { properties: CONTACT_PROPERTIES } },
         { notFoundIsEmpty: true },
       ),
+
+    // GET {path}/{id} in each object's 2026-03 spec (e.g. 2026-03/deals.json, /crm/objects/2026-03/0-3/{dealId}).
+    getRecord: (objectType, id) => {
+      const wire: CrmObjectWire = CRM_OBJECTS[objectType];
+      return call(
+        `read a ${wire.fallback.toLowerCase()}`,
+        recordSchema(wire),
+        { method: 'GET', path: `${wire.path}/${encodeURIComponent(id)}`, query: { properties: wirePropertiesOf(wire) } },
+        { notFoundIsEmpty: true },
+      );
+    },
+
+    async searchRecordsByOwner(objectType, owners, limit) {
+      const wire: CrmObjectWire = CRM_OBJECTS[objectType];
+      const scope: OwnerScope =
+        owners.kind === 'unassigned' ? { kind: 'owners', ownerIds: [], unassigned: true } : { kind: 'owners', ownerIds: owners.ownerIds, unassigned: false };
+      const groups = ownerScopeFilterGroups(scope, [], wire.ownerProperty);
+      if (groups === 'none') return [];
+      // Searching without the filters would return everyone's records: too many owners for one search is refused instead.
+      if (groups === undefined) throw new AppError('INTERNAL', { message: `Too many owners (${scope.ownerIds.length}) for one HubSpot search.` });
+      const what = `search ${objectType} by owner`;
+      const page = await call(what, recordOwnersSchema(wire), searchIn(wire.path, groups, [wire.ownerProperty], limit, undefined), {
+        notFoundIsEmpty: false,
+        search: true,
+      });
+      return required(page, what).results;
+    },
+
+    assignRecord: (objectType, id, ownerId) => {
+      const wire: CrmObjectWire = CRM_OBJECTS[objectType];
+      return update(wire.path, `update a ${wire.fallback.toLowerCase()}`, recordSchema(wire), id, { [wire.ownerProperty]: String(ownerId) });
+    },
 
     // 2026-03/contacts.json, GET /crm/objects/2026-03/contacts/{contactId}: `associations` lists the associated ids.
     getContactWithTickets: (id) =>
@@ -322,7 +471,7 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
         contactWithTicketsSchema,
         {
           method: 'GET',
-          path: `/crm/objects/2026-03/contacts/${encodeURIComponent(id)}`,
+          path: `${CRM_OBJECTS.contacts.path}/${encodeURIComponent(id)}`,
           query: { properties: CONTACT_PROPERTIES, associations: ['tickets'] },
         },
         { notFoundIsEmpty: true },
@@ -330,7 +479,7 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
 
     async searchContactTickets(contactId, scope, { limit, after }) {
       const about = associatedWithContact(contactId);
-      const groups = ownerScopeFilterGroups(scope, about);
+      const groups = ownerScopeFilterGroups(scope, about, CRM_OBJECTS.tickets.ownerProperty);
       if (groups === 'none') return { tickets: [], narrowed: true, total: 0, next: null };
       const page = await searchPage('search tickets', groups ?? [{ filters: about }], limit, after);
       return { tickets: page.results, narrowed: groups !== undefined, total: page.total, next: page.paging?.next?.after ?? null };
@@ -365,17 +514,9 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
       return required(created, 'create a ticket');
     },
 
-    async createNote(ticketId, body, ownerId, timestamp) {
-      // 2026-03/notes.json, POST /crm/objects/2026-03/notes: SimplePublicObjectInputForCreate.
-      const properties = { hs_note_body: body, hs_timestamp: timestamp.toISOString(), ...(ownerId === null ? {} : { hubspot_owner_id: String(ownerId) }) };
-      const created = await call(
-        'add a note',
-        createdSchema,
-        { method: 'POST', path: '/crm/objects/2026-03/notes', body: { properties, associations: associatedWith(ticketId, NOTE_TO_TICKET) } },
-        { notFoundIsEmpty: false, creates: true },
-      );
-      return required(created, 'add a note');
-    },
+    createNote: (ticketId, body, ownerId, timestamp) => createNoteOn('tickets', ticketId, body, ownerId, timestamp),
+
+    createNoteOn,
 
     getTicketStages,
 
@@ -415,7 +556,7 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
       );
       const answers = await Promise.all(
         chunks.map(async (chunk) => {
-          const requested = new Map(chunk.map((id) => [`hcrn:${portalId}:crm-object:${OBJECT_TYPE_IDS[objectType]}:${id}`, id]));
+          const requested = new Map(chunk.map((id) => [`hcrn:${portalId}:crm-object:${CRM_OBJECTS[objectType].typeId}:${id}`, id]));
           const json = await call(
             'read who may access records',
             z.unknown(),

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { calibrationResultSchema } from '../access/calibration.js';
 import { ACTIONS, LEVELS, OBJECT_TYPE_NAMES, type ObjectType } from '../access/model.js';
 import { policyDocumentSchema } from '../access/policy.js';
+import { objectType } from './schemas.js';
 
 /**
  * What each route answers, checked on the way out: the serializer parses every 200 with these schemas, so a field a
@@ -36,7 +37,7 @@ export const meResponse = z.object({
 
 export const recordAccessResponse = z.object({
   record: z.object({
-    objectType: z.enum(['tickets', 'contacts']),
+    objectType,
     id: z.string(),
     title: z.string(),
     owner: z.object({ ownerId: z.number(), name: z.string(), teams: z.array(team) }).nullable(),
@@ -184,7 +185,7 @@ export const explainResponse = z.object({
       roleIds: z.array(z.string()),
     }),
     record: z.object({
-      objectType: z.enum(['tickets', 'contacts']),
+      objectType,
       id: z.string(),
       owner: z.object({ ownerId: z.number(), name: z.string(), teamIds: z.array(z.string()).readonly() }).nullable(),
     }),

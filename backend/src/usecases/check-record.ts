@@ -5,7 +5,7 @@ import type { Directory } from '../viewer/directory.js';
 import type { AccessSource } from './access-source.js';
 import type { ViewerContext } from './context.js';
 import type { PipelineStages } from './pipeline-stages.js';
-import { loadRecord, requireAll } from './records.js';
+import { loadRecord, requireAll, type LoadedRecord } from './records.js';
 
 /** A decision as the card shows it: the verdict and its words, without the facts behind it. */
 export function verdict(decision: Decision) {
@@ -20,6 +20,11 @@ export function verdict(decision: Decision) {
   };
 }
 export type Verdict = ReturnType<typeof verdict>;
+
+function titleOf(loaded: LoadedRecord): string {
+  if (loaded.objectType === 'tickets') return loaded.ticket.subject;
+  return loaded.objectType === 'contacts' ? loaded.contact.name : loaded.record.title;
+}
 
 /**
  * checkRecord: the record (loaded once), its owner with team names, and the viewer's verdict on every action that
@@ -45,7 +50,7 @@ export function createCheckRecord(deps: { access: AccessSource; directory: Direc
       record: {
         objectType: ref.objectType,
         id: ref.id,
-        title: loaded.objectType === 'tickets' ? loaded.ticket.subject : loaded.contact.name,
+        title: titleOf(loaded),
         owner: owner === null ? null : { ownerId: owner.ownerId, name: owner.name, teams: owner.teamIds.map((id) => ({ id, name: teamName(id) })) },
         ...(loaded.objectType === 'tickets'
           ? { pipelineId: loaded.ticket.pipelineId, stageId: loaded.ticket.stageId, stages: (stages ?? []).map(({ id, label }) => ({ id, label })) }

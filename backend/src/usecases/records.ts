@@ -1,12 +1,14 @@
 import type { Decision } from '../access/decide.js';
-import type { Action, ObjectType, RecordFacts } from '../access/model.js';
+import { OBJECT_TYPES, type Action, type ObjectType, type RecordFacts } from '../access/model.js';
 import { AccessDeniedError, AppError } from '../errors.js';
-import type { ContactRecord, TicketRecord } from '../hubspot/crm.js';
+import type { ContactRecord, CrmRecord, TicketRecord } from '../hubspot/crm.js';
 import type { AccessSource } from './access-source.js';
 import type { ViewerContext } from './context.js';
 
 export type LoadedRecord =
-  { objectType: 'tickets'; ticket: TicketRecord; facts: RecordFacts } | { objectType: 'contacts'; contact: ContactRecord; facts: RecordFacts };
+  | { objectType: 'tickets'; ticket: TicketRecord; facts: RecordFacts }
+  | { objectType: 'contacts'; contact: ContactRecord; facts: RecordFacts }
+  | { objectType: Exclude<ObjectType, 'tickets' | 'contacts'>; record: CrmRecord; facts: RecordFacts };
 
 /**
  * Reads a record fresh from HubSpot (its owner decides access, so it is never cached) with the viewer's own account
@@ -16,13 +18,21 @@ export async function loadRecord(access: AccessSource, ctx: ViewerContext, objec
   access.prefetch(ctx, objectType, id);
   if (objectType === 'tickets') {
     const ticket = await ctx.portal.getTicket(id);
-    if (ticket === undefined) throw new AppError('RECORD_NOT_FOUND', { message: `There is no ticket ${id} in this HubSpot account.` });
+    if (ticket === undefined) throw notFound(objectType, id);
     return { objectType, ticket, facts: await access.recordFacts(ctx, objectType, ticket) };
   }
-  const contact = await ctx.portal.getContact(id);
-  if (contact === undefined) throw new AppError('RECORD_NOT_FOUND', { message: `There is no contact ${id} in this HubSpot account.` });
-  return { objectType, contact, facts: await access.recordFacts(ctx, objectType, contact) };
+  if (objectType === 'contacts') {
+    const contact = await ctx.portal.getContact(id);
+    if (contact === undefined) throw notFound(objectType, id);
+    return { objectType, contact, facts: await access.recordFacts(ctx, objectType, contact) };
+  }
+  const record = await ctx.portal.getRecord(objectType, id);
+  if (record === undefined) throw notFound(objectType, id);
+  return { objectType, record, facts: await access.recordFacts(ctx, objectType, record) };
 }
+
+const notFound = (objectType: ObjectType, id: string) =>
+  new AppError('RECORD_NOT_FOUND', { message: `There is no ${OBJECT_TYPES[objectType].singular} ${id} in this HubSpot account.` });
 
 /**
  * The decisions a request needs, `view` first: nothing about a record is acted on or answered unless the viewer may

@@ -3,12 +3,12 @@ import { z } from 'zod';
 import { notFound, sendError } from '../errors.js';
 import type { SeedAccount } from '../seed.js';
 import type { FakeContext } from '../server.js';
-import { accountOf, API_ROOTS, SEEDED_AT } from './shared.js';
+import { accountOf, crmObjectPaths, SEEDED_AT } from './shared.js';
 import { ticketIndex } from './ticket-index.js';
 
 type CrmRecord = SeedAccount['tickets'][number];
 
-/** SimplePublicObjectWithAssociations (2026-03/tickets.json, contacts.json; crm-tickets-v3.json): only requested properties. */
+/** SimplePublicObjectWithAssociations (2026-03/tickets.json, contacts.json, deals.json, companies.json; crm-tickets-v3.json): only requested properties. */
 export function publicObject(record: CrmRecord, requested: string[] | undefined) {
   const always = { hs_object_id: record.id, createdate: SEEDED_AT, hs_lastmodifieddate: SEEDED_AT };
   const names = requested ?? Object.keys(record.properties);
@@ -53,20 +53,15 @@ function contactAssociations(account: SeedAccount, contactId: string, requested:
   return { associations: { tickets: { results: shown.map((id) => ({ id, type: 'contact_to_ticket' })), ...paging } } };
 }
 
-const OBJECTS = [
-  { path: 'tickets', param: 'ticketId', label: 'Ticket', records: (account: SeedAccount) => account.tickets, readScopes: ['tickets'] },
-  { path: 'contacts', param: 'contactId', label: 'Contact', records: (account: SeedAccount) => account.contacts, readScopes: ['crm.objects.contacts.read'] },
-] as const;
-
 export async function crmObjectRoutes(app: FastifyInstance, { context }: { context: FakeContext }): Promise<void> {
-  for (const [root, object] of API_ROOTS.objects.flatMap((root) => OBJECTS.map((object) => [root, object] as const))) {
-    app.get(`${root}/${object.path}/:${object.param}`, { config: { scopes: [...object.readScopes] } }, async (request, reply) => {
+  for (const { path, object } of crmObjectPaths()) {
+    app.get(`${path}/:${object.param}`, { config: { scopes: [...object.readScopes] } }, async (request, reply) => {
       const id = z.record(z.string(), z.string()).parse(request.params)[object.param] ?? '';
       const { properties, associations } = z.object({ properties: listParam, associations: listParam }).parse(request.query);
       const account = accountOf(request, context.state);
-      const record = object.records(account).find((candidate) => candidate.id === id);
+      const record = account[object.kind].find((candidate) => candidate.id === id);
       if (record === undefined) return sendError(reply, 404, notFound(`${object.label} ${id}`));
-      return { ...publicObject(record, properties), ...(object.path === 'contacts' ? contactAssociations(account, id, associations) : {}) };
+      return { ...publicObject(record, properties), ...(object.kind === 'contacts' ? contactAssociations(account, id, associations) : {}) };
     });
   }
 }

@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { errorBody, sendError } from '../errors.js';
+import type { ObjectKind } from '../permissions.js';
 import type { SeedAccount } from '../seed.js';
 import type { FakeContext } from '../server.js';
 import { publicObject } from './crm-objects.js';
-import { accountOf, API_ROOTS } from './shared.js';
+import { accountOf, crmObjectPaths } from './shared.js';
 import { ticketIndex, type TicketIndex } from './ticket-index.js';
 
 /**
@@ -32,13 +33,13 @@ type CrmRecord = SeedAccount['tickets'][number];
 type ContactOf = (ticketId: string) => string | null;
 
 /** The records a search can match: a named contact's tickets when every group names one, else every record. */
-function candidates(account: SeedAccount, kind: 'tickets' | 'contacts', groups: Array<{ filters: Filter[] }>, index: TicketIndex): CrmRecord[] {
+function candidates(account: SeedAccount, kind: ObjectKind, groups: Array<{ filters: Filter[] }>, index: TicketIndex): CrmRecord[] {
   const contacts = groups.map((group) => group.filters.find((filter) => filter.propertyName === 'associations.contact' && filter.operator === 'EQ')?.value);
   if (kind !== 'tickets' || groups.length === 0 || contacts.some((contact) => contact === undefined)) return account[kind];
   return [...new Set(contacts.flatMap((contact) => index.byFirstContact.get(contact ?? '') ?? []))];
 }
 
-function valueOf(kind: 'tickets' | 'contacts', record: CrmRecord, property: string, contactOf: ContactOf): string | null {
+function valueOf(kind: ObjectKind, record: CrmRecord, property: string, contactOf: ContactOf): string | null {
   // `associations.contact` is HubSpot's pseudo-property for "associated with this contact".
   if (property === 'associations.contact' && kind === 'tickets') return contactOf(record.id);
   if (property === 'hs_object_id') return record.id;
@@ -46,7 +47,7 @@ function valueOf(kind: 'tickets' | 'contacts', record: CrmRecord, property: stri
   return value === undefined || value === '' ? null : value;
 }
 
-function matches(kind: 'tickets' | 'contacts', record: CrmRecord, filter: Filter, contactOf: ContactOf): boolean {
+function matches(kind: ObjectKind, record: CrmRecord, filter: Filter, contactOf: ContactOf): boolean {
   const value = valueOf(kind, record, filter.propertyName, contactOf);
   switch (filter.operator) {
     case 'EQ':
@@ -77,9 +78,9 @@ function limitProblem(groups: Array<{ filters: Filter[] }>): string | undefined 
 export async function crmSearchRoutes(app: FastifyInstance, { context }: { context: FakeContext }): Promise<void> {
   // Built as the local HubSpot starts, so no request waits for a world's first index.
   for (const account of context.state.seed.accounts) ticketIndex(account);
-  for (const [root, kind] of API_ROOTS.objects.flatMap((root) => (['tickets', 'contacts'] as const).map((kind) => [root, kind] as const))) {
-    const scopes = kind === 'tickets' ? ['tickets'] : ['crm.objects.contacts.read'];
-    app.post(`${root}/${kind}/search`, { config: { scopes } }, async (request, reply) => {
+  for (const { path, object } of crmObjectPaths()) {
+    const kind = object.kind;
+    app.post(`${path}/search`, { config: { scopes: [...object.readScopes] } }, async (request, reply) => {
       const parsed = searchSchema.safeParse(request.body);
       if (!parsed.success)
         return sendError(reply, 400, errorBody('VALIDATION_ERROR', `Invalid search request: ${parsed.error.issues[0]?.message ?? 'bad body'}`));

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { errorBody, sendError } from '../errors.js';
-import { recordAccess, type ObjectKind } from '../permissions.js';
+import { COMMUNICATES, recordAccess, type ObjectKind } from '../permissions.js';
 import type { FakeContext } from '../server.js';
 import { accountOf } from './shared.js';
 
@@ -13,18 +13,19 @@ import { accountOf } from './shared.js';
  * onyx-dot-app/onyx backend/onyx/connectors/hubspot/permissions.py, measured that HubSpot refuses more). The answer
  * keys each requested hcrn to one entry per permission with the user ids holding it:
  * `{ resources: { <hcrn>: { "crm-object:VIEW": { permittedUsers: [ids] }, ... } } }` (top level from HubSpot's page,
- * permission keys from that public caller). The page's example of what a permission covers is "users who can edit or
- * communicate with a given contact", so COMMUNICATE is answered for contacts only.
+ * permission keys from that public caller). The page says it answers for "contacts, companies, deals, and tickets"
+ * only. COMMUNICATE is answered where the permission set has it, contacts and companies (COMMUNICATES in
+ * ../permissions.ts); the page's own example is "users who can edit or communicate with a given contact".
  *
  * Not documented, so chosen to fail closed and stated here: a resource of another account, or a record this account
- * does not have, gets no entry (the token speaks for its own account and learns nothing about others); a type the fake
- * has no records of (companies 0-2, deals 0-3, anything else) is refused with 400 as an unknown object type. The
+ * does not have, gets no entry (the token speaks for its own account and learns nothing about others); any other type
+ * (a custom object 2-..., say) is refused with 400 as an unknown object type. The
  * `/paged` variant (`after`, `limit`) is not served: its answer's shape is not published anywhere we can cite. The
  * scope is unconfirmed too; the fake asks for `settings.users.read` because HubSpot files this API under Settings >
  * User provisioning, whose reads take that scope.
  */
 export const MAX_RESOURCES_PER_CALL = 20;
-const OBJECT_TYPE_IDS: Record<string, ObjectKind> = { '0-1': 'contacts', '0-5': 'tickets' };
+const OBJECT_TYPE_IDS: Record<string, ObjectKind> = { '0-1': 'contacts', '0-2': 'companies', '0-3': 'deals', '0-5': 'tickets' };
 const PERMISSIONS = { 'crm-object:VIEW': 'view', 'crm-object:EDIT': 'edit', 'crm-object:DELETE': 'delete', 'crm-object:COMMUNICATE': 'communicate' } as const;
 const HCRN = /^hcrn:(\d+):crm-object:(\d+-\d+):(\d+)$/;
 
@@ -61,7 +62,7 @@ export async function permissionRoutes(app: FastifyInstance, { context }: { cont
       if (record === undefined) return [];
       const may = recordAccess(account, kind, record);
       const permissions = Object.entries(PERMISSIONS)
-        .filter(([, action]) => kind === 'contacts' || action !== 'communicate')
+        .filter(([, action]) => COMMUNICATES.has(kind) || action !== 'communicate')
         .map(([name, action]): [string, { permittedUsers: number[] }] => [
           name,
           { permittedUsers: account.users.filter((user) => may(user, action)).map((user) => user.id) },
