@@ -193,15 +193,6 @@ export interface CrmApi {
    * when HubSpot refuses the call (403: not granted) or cannot answer.
    */
   permittedUsersMany(objectType: CrmObjectType, recordIds: readonly string[]): Promise<Map<string, PermittedActions | undefined>>;
-  /**
-   * Up to `limit` records of the type owned by one of these owners, or with no owner: one search, in id order. For
-   * sampling records whose owners stand in known relations to users (calibration).
-   */
-  searchRecordsByOwner(
-    objectType: CrmObjectType,
-    owners: { kind: 'owners'; ownerIds: readonly number[] } | { kind: 'unassigned' },
-    limit: number,
-  ): Promise<Array<{ id: string; ownerId: number | null }>>;
   /** Any one ticket of the account, for a live check of the permissions API; undefined when the account has none. */
   anyTicketId(): Promise<string | undefined>;
   uninstall(): Promise<void>;
@@ -567,29 +558,6 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
         }),
       );
       return new Map(answers.flatMap((answer) => [...answer]));
-    },
-
-    async searchRecordsByOwner(objectType, owners, limit) {
-      // 2026-03/tickets.json and contacts.json, POST /crm/objects/2026-03/{objectType}/search: PublicObjectSearchRequest;
-      // the answer is CollectionResponseWithTotalSimplePublicObject, read for ids and owners only.
-      const filter: SearchFilter =
-        owners.kind === 'unassigned'
-          ? { propertyName: 'hubspot_owner_id', operator: 'NOT_HAS_PROPERTY' }
-          : { propertyName: 'hubspot_owner_id', operator: 'IN', values: owners.ownerIds.map(String) };
-      const page = required(
-        await call(
-          `search ${objectType}`,
-          z.object({ results: z.array(simpleObjectSchema) }),
-          {
-            method: 'POST',
-            path: `/crm/objects/2026-03/${objectType}/search`,
-            body: { filterGroups: [{ filters: [filter] }], properties: ['hubspot_owner_id'], sorts: ['hs_object_id'], limit },
-          },
-          { notFoundIsEmpty: false, search: true },
-        ),
-        `search ${objectType}`,
-      );
-      return page.results.map((record) => ({ id: record.id, ownerId: ownerIdOf(record.properties.hubspot_owner_id) }));
     },
 
     async anyTicketId() {
