@@ -145,6 +145,14 @@ describe('roles, drift and adoption', () => {
     );
   });
 
+  it('writes None down as a rule where the policy configures nothing, since unconfigured is not None', () => {
+    const nobody = resultOf([{ userId: 5, roleIds: [], view: 'none' }]);
+    expect(driftOf(nobody, EMPTY_POLICY)).toMatchObject([{ userId: 5, hubspot: 'none', policy: null, rule: 'not configured' }]);
+    const adoption = adoptionDocument(EMPTY_POLICY, nobody);
+    expect(adoption.document.users).toEqual({ '5': { tickets: { view: 'none' } } });
+    expect(driftOf(nobody, adoption.document)).toEqual([]);
+  });
+
   it('adopts only the chosen cells when told which, as user rules', () => {
     const adoption = adoptionDocument(EMPTY_POLICY, result, [{ userId: 2, objectType: 'tickets', action: 'view' }]);
     expect(adoption.document).toEqual({ ...EMPTY_POLICY, users: { '2': { tickets: { view: 'owned' } } } });

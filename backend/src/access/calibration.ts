@@ -207,6 +207,12 @@ export function aggregateRoles(users: readonly CalibratedUser[], roles: Readonly
 
 const subjectOf = (user: CalibratedUser): PolicySubject => ({ userId: user.userId, superAdmin: false, teamIds: user.teamIds, roleIds: user.roleIds });
 
+/** What the policy gives the user, null when nothing configures it (resolution then refuses, with its own message). */
+function savedLevel(policy: PolicyDocument, user: CalibratedUser, objectType: ObjectType, action: Action) {
+  const grant = resolvePolicyGrant(policy, subjectOf(user), objectType, action);
+  return { level: grant.configured ? grant.level : null, rule: grant.rule };
+}
+
 export interface Drift {
   userId: number;
   objectType: ObjectType;
@@ -225,8 +231,7 @@ export function driftOf(result: CalibrationResult, policy: PolicyDocument): Drif
       actionsOf(objectType).flatMap((action) => {
         const hubspot = inferredLevel(user, objectType, action);
         if (hubspot === undefined) return [];
-        const grant = resolvePolicyGrant(policy, subjectOf(user), objectType, action);
-        const saved = grant.configured ? grant.level : null;
+        const { level: saved, rule } = savedLevel(policy, user, objectType, action);
         if (saved === hubspot) return [];
         const says = saved === null ? 'the policy sets nothing' : `the policy says ${LEVEL_LABELS[saved]}`;
         return [
@@ -236,7 +241,7 @@ export function driftOf(result: CalibrationResult, policy: PolicyDocument): Drif
             action,
             hubspot,
             policy: saved,
-            rule: grant.rule,
+            rule,
             sentence: `${user.name}: HubSpot says ${LEVEL_LABELS[hubspot]}, ${says} (${OBJECT_TYPES[objectType].plural} ${PERMISSION_NAMES[action]})`,
           },
         ];
@@ -292,8 +297,7 @@ export function adoptionDocument(current: PolicyDocument, result: CalibrationRes
       }),
     ),
   );
-  const differs = ({ user, objectType, action, level }: (typeof cells)[number]) =>
-    resolvePolicyGrant(document, subjectOf(user), objectType, action).level !== level;
+  const differs = ({ user, objectType, action, level }: (typeof cells)[number]) => savedLevel(document, user, objectType, action).level !== level;
   for (const cell of cells) if (differs(cell)) setLevel(document.users, String(cell.user.userId), cell.objectType, cell.action, cell.level);
   return {
     document,
