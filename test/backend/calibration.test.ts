@@ -145,6 +145,8 @@ describe('calibration over the seeded account', () => {
       }),
     );
     const carla = northwind.users.find((user) => user.firstName === DELIBERATE_DRIFT.firstName) as SeedUser;
+    // The saved policy mirrors the seed but for the one deliberate cell, which calibration can decide.
+    expect(expected).toHaveLength(1);
     expect(expected).toContainEqual({
       userId: carla.id,
       objectType: DELIBERATE_DRIFT.objectType,
