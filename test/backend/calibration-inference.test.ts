@@ -10,7 +10,7 @@ import {
   type Observation,
 } from '../../backend/src/access/calibration.js';
 import { levelCovers, OWNER_RELATIONS, type OwnerRelation } from '../../backend/src/access/decide.js';
-import { LEVELS, type Level } from '../../backend/src/access/model.js';
+import { LEVELS, OBJECT_TYPE_NAMES, type Level } from '../../backend/src/access/model.js';
 import { policyDocumentSchema, resolvePolicyGrant, EMPTY_POLICY } from '../../backend/src/access/policy.js';
 
 const carla: CalibrationSubject = { userId: 2003, name: 'Carla Mendes', isOwner: true, teamNames: ['Support EU', 'Support US'] };
@@ -95,12 +95,13 @@ function resultOf(users: Array<{ userId: number; roleIds: string[]; teamIds?: st
     roleIds: user.roleIds,
     teamIds: user.teamIds ?? [],
     skipped: null,
-    cells: inferCells({ ...carla, userId: user.userId, name: `User ${user.userId}` }, (objectType, action) =>
+    cells: inferCells({ ...carla, userId: user.userId, name: `User ${user.userId}` }, OBJECT_TYPE_NAMES, (objectType, action) =>
       objectType === 'tickets' && action === 'view' ? answers(user.view, OWNER_RELATIONS) : [],
     ),
   }));
   return {
     users: calibrated,
+    unreadable: [],
     roles: aggregateRoles(calibrated, [
       { id: '901', name: 'Agent' },
       { id: '902', name: 'Lead' },

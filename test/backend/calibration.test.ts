@@ -4,6 +4,7 @@ import { actionsOf, LEVELS, OBJECT_TYPE_NAMES, type Action, type Level, type Obj
 import { calibrationAdoptResponse, calibrationResponse, statusResponse } from '../../backend/src/routes/responses.js';
 import { loadSeed, type SeedAccount, type SeedUser } from '../hubspot-fake/index.js';
 import { recordAccess } from '../hubspot-fake/permissions.js';
+import { CRM_KINDS } from '../hubspot-fake/routes/shared.js';
 import type { CallRecord } from '../hubspot-fake/state.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { DELIBERATE_DRIFT, driftedMirrorPolicy } from '../support/mirror-policy.js';
@@ -202,5 +203,31 @@ describe('calibration over the seeded account', () => {
       message: `policy version ${body.version} from calibration run ${view.result?.runId}`,
       at: body.changedAt,
     });
+  });
+});
+
+describe('calibration where the account did not grant every object type', () => {
+  let h: Harness;
+  afterAll(async () => h.close());
+
+  it('leaves the types HubSpot will not let it read out, saying why, and calibrates the others', async () => {
+    h = await startHarness({ liftRateLimits: 100, env: { CALIBRATION_BUDGET_SHARE: '0.5' } });
+    const granted = [...h.config.hubspot.requiredScopes];
+    await h.installDirect(P, admin.id, granted);
+    const started = await h.signed({ method: 'POST', path: '/api/v1/admin/calibration', portalId: P, userId: admin.id });
+    expect(started.statusCode, started.body).toBe(200);
+    await h.app.calibration.running(P);
+    const view = calibrationResponse.parse((await h.signed({ path: '/api/v1/admin/calibration', portalId: P, userId: admin.id })).json());
+    expect(view.latest).toMatchObject({ state: 'done' });
+    expect(view.latest?.progress.done).toBe(view.latest?.progress.total);
+    // Which types the required scopes leave out is the app's business: each type whose read scope (at the local
+    // HubSpot) was not granted is listed, the rest calibrated.
+    const readable = (kind: ObjectType) => CRM_KINDS.some((entry) => entry.kind === kind && entry.readScopes.some((scope) => granted.includes(scope)));
+    const unreadable = OBJECT_TYPE_NAMES.filter((kind) => !readable(kind));
+    expect(unreadable.length).toBeGreaterThan(0);
+    expect(view.result?.unreadable.map((entry) => entry.objectType)).toEqual(unreadable);
+    for (const entry of view.result?.unreadable ?? []) expect(entry.reason).toMatch(/did not grant Viewer Guard/);
+    const bob = view.result?.users.find((user) => !user.skipped && user.userId !== admin.id);
+    expect(Object.keys(bob?.cells ?? {}).sort()).toEqual(OBJECT_TYPE_NAMES.filter(readable).sort());
   });
 });

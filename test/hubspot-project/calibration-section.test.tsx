@@ -48,6 +48,7 @@ const result: NonNullable<CalibrationView['result']> = {
       },
     },
   ],
+  unreadable: [{ objectType: 'deals', reason: 'HubSpot refused to search deals by owner: this account did not grant Viewer Guard crm.objects.deals.read.' }],
   roles: [{ roleId: '902', name: 'Support Lead', userIds: [2003], levels: { tickets: { view: 'team' } } }],
   drift: [
     {
@@ -93,6 +94,9 @@ describe('calibration section', () => {
     expect(cells(renderer)).toEqual(expect.arrayContaining(['Role: Support Lead', 'Carla Mendes', 'Team', 'Not enough evidence', 'Users differ']));
     expect(cells(renderer)).toContain('Carla Mendes: HubSpot says Team, the policy says Owned only (tickets View)');
     expect(texts(renderer)).toContain('Super Admins (Ana Silva) have every permission in HubSpot and are not calibrated.');
+    expect(texts(renderer)).toContain(
+      'Deals not calibrated: HubSpot refused to search deals by owner: this account did not grant Viewer Guard crm.objects.deals.read.',
+    );
   });
 
   it('shows the evidence behind a chosen cell, and why another stays unset', async () => {

@@ -7,7 +7,7 @@ const t0 = Date.parse('2026-11-01T10:00:00Z');
 const at = (ms: number) => new Date(t0 + ms);
 const P = 1;
 const manual = { trigger: 'manual', userId: 7 } as const;
-const result: CalibrationResult = { users: [], roles: [] };
+const result: CalibrationResult = { users: [], unreadable: [], roles: [] };
 
 describe.each(databaseTargets)('calibration runs on $title', (target) => {
   describe.skipIf(target.skip)(target.name, () => {

@@ -67,6 +67,8 @@ export const calibrationResultSchema = z.object({
       cells: cellsSchema,
     }),
   ),
+  /** Object types HubSpot would not let Viewer Guard read in this account (a scope not granted): no cells, and why. */
+  unreadable: z.array(z.object({ objectType: objectTypeSchema, reason: z.string() })),
   /** Roles every one of whose calibrated users got the same inferred level, per cell; other cells are absent. */
   roles: z.array(
     z.object({
@@ -163,10 +165,14 @@ export function inferCell(subject: CalibrationSubject, objectType: ObjectType, a
   };
 }
 
-/** Every action of every object type for one user. */
-export function inferCells(subject: CalibrationSubject, observe: (objectType: ObjectType, action: Action) => readonly Observation[]): Cells {
+/** Every action of each of these object types for one user. */
+export function inferCells(
+  subject: CalibrationSubject,
+  objectTypes: readonly ObjectType[],
+  observe: (objectType: ObjectType, action: Action) => readonly Observation[],
+): Cells {
   return Object.fromEntries(
-    OBJECT_TYPE_NAMES.map((objectType) => [
+    objectTypes.map((objectType) => [
       objectType,
       Object.fromEntries(actionsOf(objectType).map((action) => [action, inferCell(subject, objectType, action, observe(objectType, action))])),
     ]),

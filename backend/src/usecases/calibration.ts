@@ -54,6 +54,9 @@ export interface CalibrationDeps {
 
 class Stopped extends Error {}
 
+/** A sampled record, its owner as the Owners API lists them (null: unassigned) and HubSpot's answer about it. */
+type Answered = Array<{ owner: OwnerRecord | null; id: string; permitted: PermittedActions }>;
+
 export function createCalibration(deps: CalibrationDeps) {
   const at = () => new Date(deps.now());
   /** Runs this instance is carrying out, by account: awaited when the server stops. */
@@ -86,15 +89,18 @@ export function createCalibration(deps: CalibrationDeps) {
     const batches = (records: number) => Math.ceil(records / PERMITTED_USERS_PER_CALL);
     progress.total += OBJECT_TYPE_NAMES.length * (owners.length + 1 + batches(owners.length * RECORDS_PER_OWNER + UNASSIGNED_RECORDS));
 
-    const answers = new Map<ObjectType, Array<{ owner: OwnerRecord | null; id: string; permitted: PermittedActions }>>();
-    for (const objectType of OBJECT_TYPE_NAMES) {
+    /** RECORDS_PER_OWNER of each owner's records and some unassigned ones, with HubSpot's answer about each. */
+    async function sample(objectType: ObjectType, plan: { steps: number }) {
       const sampled: Array<{ id: string; ownerId: number | null }> = [];
-      for (const owner of owners)
+      for (const owner of owners) {
         sampled.push(...(await step((portal) => portal.searchRecordsByOwner(objectType, { kind: 'owners', ownerIds: [owner.id] }, RECORDS_PER_OWNER))));
+      }
       sampled.push(...(await step((portal) => portal.searchRecordsByOwner(objectType, { kind: 'unassigned' }, UNASSIGNED_RECORDS))));
       // The estimate assumed every owner had RECORDS_PER_OWNER; now the batches are known.
-      progress.total += batches(sampled.length) - batches(owners.length * RECORDS_PER_OWNER + UNASSIGNED_RECORDS);
-      const found: Array<{ owner: OwnerRecord | null; id: string; permitted: PermittedActions }> = [];
+      const steps = owners.length + 1 + batches(sampled.length);
+      progress.total += steps - plan.steps;
+      plan.steps = steps;
+      const found: Answered = [];
       for (let start = 0; start < sampled.length; start += PERMITTED_USERS_PER_CALL) {
         const chunk = sampled.slice(start, start + PERMITTED_USERS_PER_CALL);
         const permitted = await step((portal) =>
@@ -110,7 +116,24 @@ export function createCalibration(deps: CalibrationDeps) {
             found.push({ owner: record.ownerId === null ? null : (ownerById.get(record.ownerId) ?? null), id: record.id, permitted: answer });
         }
       }
-      answers.set(objectType, found);
+      return found;
+    }
+
+    const answers = new Map<ObjectType, Answered>();
+    const unreadable: CalibrationResult['unreadable'] = [];
+    for (const objectType of OBJECT_TYPE_NAMES) {
+      const plan = { steps: owners.length + 1 + batches(owners.length * RECORDS_PER_OWNER + UNASSIGNED_RECORDS) };
+      const before = progress.done;
+      try {
+        answers.set(objectType, await sample(objectType, plan));
+      } catch (error) {
+        // An object type the account did not grant Viewer Guard (deals and companies are optional scopes) is left out
+        // with the reason; its cells stay unset, as with any missing evidence. Anything else fails the run.
+        if (!(error instanceof AppError) || error.code !== 'HUBSPOT_SCOPE_MISSING') throw error;
+        unreadable.push({ objectType, reason: error.message });
+        progress.total -= plan.steps - (progress.done - before);
+        await deps.runs.progress(run.id, progress, at());
+      }
     }
 
     const calibrated = users.map((user) => {
@@ -134,9 +157,9 @@ export function createCalibration(deps: CalibrationDeps) {
           owner: owner === null ? null : { name: owner.name, teamNames: owner.teamIds.map((teamId) => teamName.get(teamId) ?? teamId) },
         }));
       const subject = { userId: user.id, name: base.name, isOwner: ownerId !== null, teamNames: viewer.teams.map((team) => team.name) };
-      return { ...base, skipped: null, cells: inferCells(subject, observe) };
+      return { ...base, skipped: null, cells: inferCells(subject, [...answers.keys()], observe) };
     });
-    const result: CalibrationResult = { users: calibrated, roles: aggregateRoles(calibrated, roles) };
+    const result: CalibrationResult = { users: calibrated, unreadable, roles: aggregateRoles(calibrated, roles) };
     await deps.runs.finish(run.id, { state: 'done', result }, at());
   }
 

@@ -55,6 +55,9 @@ function InferredTables({ result }: { result: Result }) {
   return (
     <Flex direction="column" gap="sm">
       {superAdmins.length > 0 && <Text>{`Super Admins (${superAdmins.join(', ')}) have every permission in HubSpot and are not calibrated.`}</Text>}
+      {result.unreadable.map(({ objectType, reason }) => (
+        <Text key={objectType}>{`${capitalized(objectType)} not calibrated: ${reason}`}</Text>
+      ))}
       {columnsOf(result).map(({ objectType, actions }) => (
         <Table key={objectType}>
           <TableHead>

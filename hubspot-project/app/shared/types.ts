@@ -158,6 +158,8 @@ export interface CalibrationView {
       skipped: 'super-admin' | null;
       cells: Partial<Record<string, Partial<Record<string, CalibrationCell>>>>;
     }>;
+    /** Object types HubSpot would not let Viewer Guard read here (a scope not granted), and why. */
+    unreadable: Array<{ objectType: string; reason: string }>;
     roles: Array<{ roleId: string; name: string; userIds: number[]; levels: Partial<Record<string, Partial<Record<string, Level>>>> }>;
     drift: CalibrationDrift[];
   } | null;
