@@ -188,10 +188,7 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
     now,
     budgetShare: config.calibration.budgetShare,
     intervalMs: config.calibration.intervalMs,
-    log: {
-      info: (details, message) => logger?.info(details, message),
-      error: (details, message) => logger?.error(details, message),
-    },
+    log: { error: (details, message) => logger?.error(details, message) },
   });
   app.decorate('calibration', calibration);
   // After the database is open and before it closes: a run in progress ends at its next step, recorded as interrupted.

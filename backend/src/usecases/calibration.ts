@@ -49,7 +49,7 @@ export interface CalibrationDeps {
   budgetShare: number;
   /** null: no schedule. */
   intervalMs: number | null;
-  log: { info(details: object, message: string): void; error(details: object, message: string): void };
+  log: { error(details: object, message: string): void };
 }
 
 class Stopped extends Error {}
@@ -69,11 +69,12 @@ export function createCalibration(deps: CalibrationDeps) {
 
   async function execute(run: CalibrationRun): Promise<void> {
     const progress = { done: 0, total: DIRECTORY_CALLS, calls: 0 };
-    const step = async <T>(work: (portal: PortalApi) => Promise<T>, calls = 1): Promise<T> => {
+    // One HubSpot call per step, so steps done are the calls used (a directory read of many pages counts once).
+    const step = async <T>(work: (portal: PortalApi) => Promise<T>): Promise<T> => {
       if (stopping) throw new Stopped();
       const value = await work(portalFor(run.portalId));
-      progress.done += calls;
-      progress.calls += calls;
+      progress.done += 1;
+      progress.calls += 1;
       await deps.runs.progress(run.id, progress, at());
       return value;
     };
@@ -168,7 +169,10 @@ export function createCalibration(deps: CalibrationDeps) {
       const interrupted = error instanceof Stopped;
       const message = interrupted ? 'the server stopped before it ended' : error instanceof Error ? error.message : String(error);
       if (!interrupted) deps.log.error({ err: error, portalId: run.portalId, runId: run.id }, 'calibration failed');
-      await deps.runs.finish(run.id, { state: interrupted ? 'interrupted' : 'failed', error: message }, at()).catch(() => undefined);
+      // Unrecorded, the run stays 'running' until its heartbeat is stale and the next claim marks it interrupted.
+      await deps.runs
+        .finish(run.id, { state: interrupted ? 'interrupted' : 'failed', error: message }, at())
+        .catch((finishError: unknown) => deps.log.error({ err: finishError, runId: run.id }, 'calibration outcome not recorded'));
     });
     const tracked = work.finally(() => carrying.delete(run.portalId));
     carrying.set(run.portalId, tracked);
@@ -181,7 +185,8 @@ export function createCalibration(deps: CalibrationDeps) {
     return claimed;
   }
 
-  async function runDue(): Promise<void> {
+  /** Starts a run for each installed account whose latest run is older than the interval. */
+  async function checkSchedule(): Promise<void> {
     if (deps.intervalMs === null || stopping) return;
     try {
       for (const portalId of await deps.runs.due(new Date(deps.now() - deps.intervalMs))) {
@@ -285,8 +290,8 @@ export function createCalibration(deps: CalibrationDeps) {
     /** Checks for accounts due now and then every minute; the timer never keeps the process alive. */
     startSchedule(): void {
       if (deps.intervalMs === null || timer !== undefined) return;
-      void runDue();
-      timer = setInterval(() => void runDue(), SCHEDULE_CHECK_MS).unref();
+      void checkSchedule();
+      timer = setInterval(() => void checkSchedule(), SCHEDULE_CHECK_MS).unref();
     },
 
     /** Stops the schedule; runs in progress end at their next step, as interrupted. */
@@ -295,6 +300,8 @@ export function createCalibration(deps: CalibrationDeps) {
       if (timer !== undefined) clearInterval(timer);
       await Promise.all(carrying.values());
     },
+
+    checkSchedule,
 
     /** Tests: the run this instance is carrying out for the account, to await its end. */
     running: (portalId: number): Promise<void> | undefined => carrying.get(portalId),
