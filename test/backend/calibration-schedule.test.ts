@@ -54,7 +54,7 @@ describe('scheduled calibration across two instances', () => {
 
     const response = await h.signed({ method: 'POST', path: '/api/v1/admin/calibration', portalId: P, userId: admin?.id ?? 0 });
     expect(response.statusCode, response.body).toBe(200);
-    const id = (response.json() as { id: string }).id;
+    const id = response.json<{ id: string }>().id;
     await h.app.calibration.stop();
     const run = await runs().get(P, id);
     expect(run).toMatchObject({ state: 'interrupted', error: 'the server stopped before it ended' });
