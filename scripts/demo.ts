@@ -8,7 +8,7 @@ import { rmSync } from 'node:fs';
 import closeWithGrace from 'close-with-grace';
 import { loadConfig } from '../backend/src/config.js';
 import { startBackend } from '../backend/src/runtime.js';
-import type { AdminStatus, AuditPage, ContactTickets, StoredPolicy, TicketAccess } from '../hubspot-project/app/shared/types.ts';
+import type { AdminStatus, AuditPage, ContactTickets, StoredPolicy, RecordAccess } from '../hubspot-project/app/shared/types.ts';
 import { createFakeHubSpot, loadSeed } from '../test/hubspot-fake/index.js';
 import { freePort } from '../test/support/free-port.js';
 import { withHubSpotIdentity } from '../test/support/hubspot-fetch.ts';
@@ -141,7 +141,7 @@ say();
 
 const activeUsers = account.users.filter((user) => !user.deactivated);
 const sampleTickets = ['5001', '5002', '5004', '5006'].flatMap((id) => account.tickets.filter((ticket) => ticket.id === id));
-const verdict = (answer: Answer<TicketAccess>) => {
+const verdict = (answer: Answer<RecordAccess>) => {
   if (!answer.ok) return answer.error.code === 'USER_NOT_IN_PORTAL' ? 'not a user' : `no: ${answer.error.code}`;
   const allowed = Object.entries(answer.body.verdicts)
     .filter(([, v]) => v.allowed)
@@ -154,7 +154,7 @@ const reasons = new Map<string, string>();
 for (const user of activeUsers) {
   const cells = [fullName(user)];
   for (const ticket of sampleTickets) {
-    const response = await api<TicketAccess>('GET', `/api/v1/records/tickets/${ticket.id}/access`, account.portalId, user.id);
+    const response = await api<RecordAccess>('GET', `/api/v1/records/tickets/${ticket.id}/access`, account.portalId, user.id);
     cells.push(verdict(response));
     if (!response.ok && response.status === 403 && !reasons.has(response.error.code)) {
       reasons.set(response.error.code, `${fullName(user)}: ${response.error.message} Fix: ${response.error.fix ?? '-'}`);
@@ -166,6 +166,28 @@ say(formatTable(['user', ...sampleTickets.map((ticket) => `#${ticket.id} ${ticke
 say();
 say('Why, in the words each user sees:');
 for (const [code, reason] of reasons) say(`  ${code.padEnd(22)} ${reason}`);
+say();
+
+// The deal card: one deal, each user's verdict per action, as the card shows it (GET /api/v1/records/deals/:id/access).
+const deal = account.deals.find((candidate) => candidate.id === '8001');
+if (deal === undefined) throw new Error(`the seed's account ${account.portalId} has no deal 8001`);
+const dealOwner = account.owners.find((owner) => String(owner.id) === deal.properties.hubspot_owner_id);
+say(
+  `The deal card on "${deal.properties.dealname}" (owned by ${dealOwner === undefined ? 'nobody' : `${dealOwner.firstName} ${dealOwner.lastName}`}), per user:`,
+);
+const dealRows: string[][] = [];
+for (const user of activeUsers) {
+  const response = await api<RecordAccess>('GET', `/api/v1/records/deals/${deal.id}/access`, account.portalId, user.id);
+  if (!response.ok) {
+    dealRows.push([fullName(user), `no (${response.error.code})`, '', '', response.error.message]);
+    continue;
+  }
+  const { verdicts } = response.body;
+  const cell = (action: 'view' | 'edit' | 'delete') => (verdicts[action]?.allowed === true ? 'yes' : 'no');
+  const firstRefusal = [verdicts.edit, verdicts.delete].find((candidate) => candidate !== undefined && !candidate.allowed);
+  dealRows.push([fullName(user), cell('view'), cell('edit'), cell('delete'), firstRefusal?.message ?? '']);
+}
+say(formatTable(['user', 'open', 'edit', 'delete', 'first refusal, in their words'], dealRows));
 say();
 
 const contact = account.contacts.find((candidate) => candidate.id === '6001');

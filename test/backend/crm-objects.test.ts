@@ -71,11 +71,14 @@ describe('CRM records of any described object type', () => {
         expect(await portal.searchRecordsByOwner(objectType, { kind: 'unassigned' }, 100)).toEqual(
           unassigned.map((record) => ({ id: record.id, ownerId: null })),
         );
-        expect(fake.calls.count('POST', `${route}/search`)).toBe(3);
+        // More than one page asks for one full page, which HubSpot accepts, rather than a size it refuses.
+        expect(await portal.searchRecordsByOwner(objectType, { kind: 'owners', ownerIds: owners }, 10_000)).toEqual(expected);
+        expect(fake.calls.count('POST', `${route}/search`)).toBe(4);
       });
 
-      it('asks HubSpot nothing for no owners, rather than searching without the owner filter', async () => {
+      it('asks HubSpot nothing for no owners, rather than searching without the owner filter, nor for no records', async () => {
         expect(await portal.searchRecordsByOwner(objectType, { kind: 'owners', ownerIds: [] }, 100)).toEqual([]);
+        expect(await portal.searchRecordsByOwner(objectType, { kind: 'unassigned' }, 0)).toEqual([]);
         expect(fake.calls.all()).toEqual([]);
       });
 

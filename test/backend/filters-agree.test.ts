@@ -11,9 +11,14 @@ const APP = { clientId: 'prop-client', clientSecret: 'prop-secret', appId: 1 };
 const TEAMS = ['301', '302', '303'];
 const CONTACT = '6001';
 const base = [{ propertyName: 'associations.contact', operator: 'EQ' as const, value: CONTACT }];
+/** Tickets are searched as a contact's (the contact card's list); deals and companies by owner alone. */
+const OBJECTS = ['tickets', 'deals', 'companies'] as const;
+type Searched = (typeof OBJECTS)[number];
+const baseOf = (objectType: Searched) => (objectType === 'tickets' ? base : []);
 
-/** A random account: owners (each with a user on random teams) and tickets with a random owner or none. */
+/** A random account: owners (each with a user on random teams) and records of one type with a random owner or none. */
 const worldArbitrary = fc.record({
+  objectType: fc.constantFrom(...OBJECTS),
   owners: fc.uniqueArray(fc.record({ id: fc.integer({ min: 7001, max: 7040 }), teams: fc.subarray(TEAMS) }), {
     selector: (owner) => owner.id,
     minLength: 1,
@@ -46,7 +51,7 @@ function seedFor(world: World): Seed {
     secondaryTeamIds: owner.teams.slice(1),
     permissions,
   }));
-  const tickets = world.tickets.map((ticket, index) => ({
+  const records = world.tickets.map((ticket, index) => ({
     id: String(5000 + index),
     properties: {
       subject: `T${index}`,
@@ -68,16 +73,18 @@ function seedFor(world: World): Seed {
           lastName: String(index),
           archived: false,
         })),
-        tickets,
+        tickets: world.objectType === 'tickets' ? records : [],
+        deals: world.objectType === 'deals' ? records : [],
+        companies: world.objectType === 'companies' ? records : [],
         contacts: [{ id: CONTACT, properties: { firstname: 'C', lastname: 'X', email: 'c@example.com', hubspot_owner_id: null } }],
-        ticketContacts: tickets.filter((_, index) => world.tickets[index]!.aboutContact).map((ticket) => [ticket.id, CONTACT] as [string, string]),
+        ticketContacts: records.filter((_, index) => world.tickets[index]!.aboutContact).map((ticket) => [ticket.id, CONTACT] as [string, string]),
       },
     ],
   };
 }
 
 describe('compiled search filters agree with decide()', () => {
-  it("for random viewers, teams and records, as executed by the local HubSpot's search", async () => {
+  it("for random viewers, teams and records (tickets, deals, companies), as executed by the local HubSpot's search", async () => {
     await fc.assert(
       fc.asyncProperty(worldArbitrary, async (world) => {
         const seed = seedFor(world);
@@ -97,12 +104,13 @@ describe('compiled search filters agree with decide()', () => {
           const grant: Grant = { level: world.viewer.level, source: 'policy', rule: 'random', configured: world.viewer.configured };
           const teamOwnerIds = world.owners.filter((owner) => owner.teams.some((team) => world.viewer.teams.includes(team))).map((owner) => owner.id);
 
-          const expected = account.tickets
-            .filter((ticket) => account.ticketContacts.some(([ticketId]) => ticketId === ticket.id))
+          const { objectType } = world;
+          const expected = account[objectType]
+            .filter((ticket) => objectType !== 'tickets' || account.ticketContacts.some(([ticketId]) => ticketId === ticket.id))
             .filter((ticket) => {
               const ownerId = ticket.properties.hubspot_owner_id === null ? null : Number(ticket.properties.hubspot_owner_id);
               const record: RecordFacts = {
-                objectType: 'tickets',
+                objectType,
                 id: ticket.id,
                 owner: ownerId === null ? null : { ownerId, name: 'O', teamIds: ownerTeams.get(ownerId) ?? [] },
               };
@@ -110,13 +118,13 @@ describe('compiled search filters agree with decide()', () => {
             })
             .map((ticket) => ticket.id);
 
-          const groups = ownerScopeFilterGroups(visibility(viewer, grant, teamOwnerIds), base, CRM_OBJECTS.tickets.ownerProperty);
+          const groups = ownerScopeFilterGroups(visibility(viewer, grant, teamOwnerIds), baseOf(objectType), CRM_OBJECTS[objectType].ownerProperty);
           expect(groups).toBeDefined();
           let found: string[] = [];
           if (groups !== 'none' && groups !== undefined) {
             const response = await fake.app.inject({
               method: 'POST',
-              url: '/crm/objects/2026-03/tickets/search',
+              url: `${CRM_OBJECTS[objectType].path}/search`,
               headers: { authorization: `Bearer ${accessToken}` },
               payload: { filterGroups: groups, limit: 200 },
             });

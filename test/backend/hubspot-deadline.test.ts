@@ -64,7 +64,7 @@ describe('a HubSpot call that hangs', () => {
 
   it('is never sent again once abandoned, when it creates a record (it may have arrived)', async () => {
     fake.switches.timeoutNext(1);
-    const error = await failureOf(portal(500).createNote('5001', 'Called back', null, new Date('2026-03-01T10:00:00Z')));
+    const error = await failureOf(portal(500).createNoteOn('tickets', '5001', 'Called back', null, new Date('2026-03-01T10:00:00Z')));
     expect((error as AppError).code).toBe('HUBSPOT_UNAVAILABLE');
     // The hung attempt never answers; a second attempt would have been answered and counted.
     expect(fake.calls.count('POST', '/crm/objects/2026-03/notes')).toBe(0);

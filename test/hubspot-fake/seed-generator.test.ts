@@ -56,6 +56,21 @@ describe('generated worlds', () => {
     expect(account.tickets.some((ticket) => ticket.properties.hubspot_owner_id === null)).toBe(true);
   });
 
+  it('have a deal and a company per ten tickets, each owned by an active owner or nobody, with levels that follow tickets and contacts', () => {
+    const activeOwners = new Set(account.owners.filter((owner) => !owner.archived).map((owner) => String(owner.id)));
+    for (const kind of ['deals', 'companies'] as const) {
+      expect(account[kind]).toHaveLength(300);
+      expect(new Set(account[kind].map((record) => record.id)).size).toBe(300);
+      for (const record of account[kind])
+        expect(record.properties.hubspot_owner_id === null || activeOwners.has(record.properties.hubspot_owner_id ?? '')).toBe(true);
+      expect(account[kind].some((record) => record.properties.hubspot_owner_id === null)).toBe(true);
+    }
+    for (const user of account.users) {
+      expect(user.permissions.deals).toEqual(user.permissions.tickets);
+      expect(user.permissions.companies).toEqual(user.permissions.contacts);
+    }
+  });
+
   it('give the big contact the first 1,000 tickets, and no other contact as many', () => {
     const tickets = account.ticketContacts.filter(([, contactId]) => contactId === world.bigContactId).map(([ticketId]) => ticketId);
     expect(world.bigContactTickets).toBe(BIG_CONTACT_TICKETS);

@@ -29,7 +29,7 @@ describe('the HubSpot project', () => {
     expect(project).toEqual({ name: 'viewer-guard', srcDir: 'hubspot-project', platformVersion: '2026.03' });
   });
 
-  it("parses with HubSpot's library into the app, two cards and the settings page, dropping no file", async () => {
+  it("parses with HubSpot's library into the app, four cards and the settings page, dropping no file", async () => {
     const result = await parse(SOURCE);
     const nodes = result.intermediateRepresentation.intermediateNodesIndexedByUid;
     expect(result.skippedHsMetaFiles).toEqual([]);
@@ -38,6 +38,8 @@ describe('the HubSpot project', () => {
       viewer_guard_app: 'APPLICATION',
       viewer_guard_ticket_card: 'CARD',
       viewer_guard_contact_card: 'CARD',
+      viewer_guard_deal_card: 'CARD',
+      viewer_guard_company_card: 'CARD',
       viewer_guard_settings: 'SETTINGS',
     });
     const cards = Object.values(nodes)
@@ -48,7 +50,7 @@ describe('the HubSpot project', () => {
         .map((card) => card.objectTypes)
         .flat()
         .sort(),
-    ).toEqual(['contacts', 'tickets']);
+    ).toEqual(['companies', 'contacts', 'deals', 'tickets']);
   });
 
   it('asks for the scopes the backend requests and lets the cards reach the backend', async () => {

@@ -164,6 +164,27 @@ describe('settings page', () => {
     expect(renderer.mocks.actions.addAlert.calls[0]?.[0]).toMatchObject({ type: 'success', message: 'Access levels saved (version 4).' });
   });
 
+  it("edits deal and company levels too, each with its own permission set's actions", async () => {
+    const { renderer, calls } = renderPage({ 'PUT /api/v1/admin/policy': { status: 200, body: { ...policy, version: 4 } } });
+    await ready(renderer);
+    expect(renderer.find(Select, { name: 'objectType' }).props.options.map((option) => option.value)).toEqual(['tickets', 'contacts', 'deals', 'companies']);
+    renderer.find(Select, { name: 'objectType' }).trigger('onChange', 'deals' as never);
+    await renderer.waitFor(() => expect(renderer.maybeFind(Select, { name: 'level-delete' })).not.toBeNull());
+    expect(renderer.maybeFind(Select, { name: 'level-communicate' })).toBeNull();
+    renderer.find(Select, { name: 'level-view' }).trigger('onChange', 'owned' as never);
+    renderer.find(Select, { name: 'objectType' }).trigger('onChange', 'companies' as never);
+    await renderer.waitFor(() => expect(renderer.maybeFind(Select, { name: 'level-communicate' })).not.toBeNull());
+    renderer.find(Select, { name: 'level-communicate' }).trigger('onChange', 'none' as never);
+    renderer.findByTestId(Button, 'save-policy').trigger('onClick');
+    await renderer.waitFor(() => expect(renderer.mocks.actions.addAlert.calls.length).toBe(1));
+    expect(calls.find((call) => call.method === 'PUT')?.body).toEqual({
+      default: { deals: { view: 'owned' }, companies: { communicate: 'none' } },
+      roles: {},
+      teams: {},
+      users: {},
+    });
+  });
+
   it('lists each rule a refused save breaks above the editor, until a save goes through', async () => {
     const problems = [
       {

@@ -34,8 +34,8 @@ import {
 
 const table = await registeredRoutes();
 const P = northwind.portalId;
-/** Records the Super Admin may write to: Bob's ticket and contact. */
-const ids = { tickets: '5002', contacts: '6002' };
+/** Records the Super Admin may write to: Bob's ticket, contact, deal and company. */
+const ids = { tickets: '5002', contacts: '6002', deals: '8001', companies: '9001' };
 
 const UNSUPPORTED = refusal(415, 'UNSUPPORTED_MEDIA_TYPE');
 const SIGNATURE_INVALID = refusal(401, 'SIGNATURE_INVALID');

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, inject, it } from 'vitest';
 import { z } from 'zod';
+import { OBJECT_TYPE_NAMES, RECORD_CARD_TYPES, type ObjectType as BackendObjectType } from '../../backend/src/access/model.js';
 import type { PolicyDocument } from '../../backend/src/access/policy.js';
 import { createLocalChangeFeed } from '../../backend/src/instances/change-feed.js';
 import { createCalibrationRunStore, createPolicyStore } from '../../backend/src/store/index.js';
@@ -44,7 +45,7 @@ export const gina = person(northwind, 'Gina');
 export const zoe = person(contoso, 'Zoe');
 export const yan = person(contoso, 'Yan');
 
-export type ObjectType = 'tickets' | 'contacts';
+export type ObjectType = BackendObjectType;
 
 /** What a refused answer must never show about a record: its subject (or name) and its owner's name. */
 /**
@@ -59,20 +60,24 @@ export function recordContents(account: SeedAccount, objectType: ObjectType, id:
 export function recordWords(account: SeedAccount, objectType: ObjectType, id: string): string[] {
   const record = account[objectType].find((candidate) => candidate.id === id);
   if (record === undefined) throw new Error(`seed.json has no ${objectType} ${id} in ${account.name}`);
-  const { subject, firstname, lastname, hubspot_owner_id: ownerId } = record.properties;
-  const owner = account.owners.find((candidate) => String(candidate.id) === ownerId);
-  const title = objectType === 'tickets' ? subject : `${firstname ?? ''} ${lastname ?? ''}`;
-  return [title, owner === undefined ? undefined : `${owner.firstName} ${owner.lastName}`].filter(
+  const owner = account.owners.find((candidate) => String(candidate.id) === record.properties.hubspot_owner_id);
+  return [titleOf(objectType, record.properties), owner === undefined ? undefined : `${owner.firstName} ${owner.lastName}`].filter(
     (word): word is string => typeof word === 'string' && word.trim() !== '',
   );
 }
 
-/** Every subject and contact name in an account: an absurd id must not resolve to any of them. */
+/** What HubSpot shows as a record's name: a ticket's subject, a contact's full name, a deal's or a company's name. */
+function titleOf(objectType: ObjectType, properties: Record<string, string | null>): string | undefined {
+  const names: Record<ObjectType, readonly string[]> = { tickets: ['subject'], contacts: ['firstname', 'lastname'], deals: ['dealname'], companies: ['name'] };
+  const title = names[objectType].map((name) => properties[name] ?? '').join(' ');
+  return title.trim() === '' ? undefined : title;
+}
+
+/** Every record's name in an account: an absurd id must not resolve to any of them. */
 export function allRecordWords(account: SeedAccount): string[] {
-  return [
-    ...account.tickets.map((ticket) => ticket.properties.subject ?? ''),
-    ...account.contacts.map((contact) => `${contact.properties.firstname} ${contact.properties.lastname}`),
-  ].filter((word) => word !== '');
+  return OBJECT_TYPE_NAMES.flatMap((objectType) => account[objectType].map((record) => titleOf(objectType, record.properties) ?? '')).filter(
+    (word) => word !== '',
+  );
 }
 
 export function ownerIdOf(account: SeedAccount, user: SeedUser): number {
@@ -455,7 +460,9 @@ export function targetsOf(route: RouteEntry): RouteTarget[] {
   const unknown = (route.url.match(/:[A-Za-z]+/g) ?? []).filter((param) => param !== ':id' && param !== ':objectType');
   if (unknown.length > 0) throw new Error(`${routeName(route)}: test/security/support.ts has no rule for ${unknown.join(', ')}`);
   if (route.url.includes(':objectType')) {
-    return (['tickets', 'contacts'] as const).map((objectType) => {
+    const objectTypes = OBJECT_TYPES_OF[routeName(route)];
+    if (objectTypes === undefined) throw new Error(`${routeName(route)}: test/security/support.ts has no object types for it in OBJECT_TYPES_OF`);
+    return objectTypes.map((objectType) => {
       const url = route.url.replace(':objectType', objectType);
       return { route, objectType, path: (id: string) => url.replace(':id', id), name: `${route.method} ${url}` };
     });
@@ -467,6 +474,16 @@ export function targetsOf(route: RouteEntry): RouteTarget[] {
 }
 
 /**
+ * The object types each route with `:objectType` takes, keyed by route, as its params schema does (routes/schemas.ts):
+ * a route not listed fails loudly rather than being attacked with types it refuses for being unknown.
+ */
+const OBJECT_TYPES_OF: Record<string, readonly ObjectType[]> = {
+  'GET /api/v1/records/:objectType/:id/access': OBJECT_TYPE_NAMES,
+  'POST /api/v1/records/:objectType/:id/assign-to-me': RECORD_CARD_TYPES,
+  'POST /api/v1/records/:objectType/:id/notes': RECORD_CARD_TYPES,
+};
+
+/**
  * A valid input for every route that takes one, keyed by route: a route that changes something must be listed
  * (even with no input), so a new write route fails loudly here instead of being attacked with a wrong body.
  */
@@ -474,6 +491,8 @@ const VALID_INPUTS: Record<string, { body?: unknown; query?: string }> = {
   'POST /api/v1/tickets/:id/assign-to-me': {},
   'POST /api/v1/tickets/:id/stage': { body: { stageId: '3' } },
   'POST /api/v1/tickets/:id/notes': { body: { body: 'Probe note from the attack suite' } },
+  'POST /api/v1/records/:objectType/:id/assign-to-me': {},
+  'POST /api/v1/records/:objectType/:id/notes': { body: { body: 'Probe note from the attack suite' } },
   'POST /api/v1/contacts/:id/tickets': { body: { subject: 'Probe ticket from the attack suite', priority: 'LOW' } },
   'PUT /api/v1/admin/policy': { body: mirroredPolicy },
   'POST /api/v1/admin/explain': { body: { userId: bob.id, objectType: 'tickets', recordId: '5001', action: 'view' } },

@@ -12,7 +12,6 @@ import {
   recordWords,
   refusal,
   registeredRoutes,
-  routeName,
   routeRequest,
   send,
   sideEffects,
@@ -37,8 +36,16 @@ const table = await registeredRoutes();
 const P = northwind.portalId;
 const MINUTE = 60_000;
 
-/** The Northwind record a write route is aimed at (Ana's, so owned-only Bob may not touch it), and a Contoso one. */
-const victims = { tickets: { home: '5001', foreign: '5101' }, contacts: { home: '6001', foreign: '6101' } };
+/**
+ * The Northwind record a write route is aimed at (Ana's, so owned-only Bob may not touch it: he may open Ana's company,
+ * companies being View all for him, but edits his own only), and a Contoso one.
+ */
+const victims = {
+  tickets: { home: '5001', foreign: '5101' },
+  contacts: { home: '6001', foreign: '6101' },
+  deals: { home: '8006', foreign: '8101' },
+  companies: { home: '9008', foreign: '9101' },
+};
 
 interface Kind {
   name: string;
@@ -132,7 +139,7 @@ describe('write routes, each refusal kind (ACCESS_SOURCE=policy, levels mirrored
     (route) => route.write !== undefined,
     (routes) => {
       for (const target of routes.flatMap(targetsOf)) {
-        describe(routeName(target.route), () => {
+        describe(target.name, () => {
           for (const kind of kinds.filter((candidate) => candidate.applies(target))) refusedWrite(stage, target, kind);
         });
       }
@@ -157,7 +164,7 @@ for (const source of ['hubspot', 'auto'] as const) {
       (route) => route.write !== undefined && route.auth !== 'admin' && route.url.includes(':id'),
       (routes) => {
         for (const target of routes.flatMap(targetsOf)) {
-          describe(routeName(target.route), () => refusedWrite(stage, target, deniedByHubSpot));
+          describe(target.name, () => refusedWrite(stage, target, deniedByHubSpot));
         }
       },
     );

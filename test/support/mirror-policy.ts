@@ -1,3 +1,4 @@
+import { OBJECT_TYPE_NAMES } from '../../backend/src/access/model.js';
 import type { PolicyDocument } from '../../backend/src/access/policy.js';
 import type { SeedAccount } from '../hubspot-fake/index.js';
 
@@ -8,7 +9,10 @@ export function mirrorPolicy(account: SeedAccount): PolicyDocument {
     roles: {},
     teams: {},
     users: Object.fromEntries(
-      account.users.map((user) => [String(user.id), { tickets: { ...user.permissions.tickets }, contacts: { ...user.permissions.contacts } }]),
+      account.users.map((user) => [
+        String(user.id),
+        Object.fromEntries(OBJECT_TYPE_NAMES.map((objectType) => [objectType, { ...user.permissions[objectType] }])),
+      ]),
     ),
   };
 }

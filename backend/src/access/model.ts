@@ -23,16 +23,25 @@ export const OBJECT_TYPES = {
     singular: 'deal',
     plural: 'deals',
     actions: ['view', 'edit', 'delete'],
+    recordCard: true,
   },
   companies: {
     singular: 'company',
     plural: 'companies',
     actions: ['view', 'edit', 'delete', 'communicate'],
+    recordCard: true,
   },
-} as const satisfies Record<string, { singular: string; plural: string; actions: readonly Action[] }>;
+} as const satisfies Record<string, { singular: string; plural: string; actions: readonly Action[]; recordCard?: true }>;
 
 export type ObjectType = keyof typeof OBJECT_TYPES;
 export const OBJECT_TYPE_NAMES = Object.keys(OBJECT_TYPES) as ObjectType[];
+
+/**
+ * The object types served by the shared record card and its actions (assign to me, add a note), marked `recordCard`;
+ * tickets and contacts have cards and routes of their own.
+ */
+export type RecordCardType = { [T in ObjectType]: (typeof OBJECT_TYPES)[T] extends { recordCard: true } ? T : never }[ObjectType];
+export const RECORD_CARD_TYPES = OBJECT_TYPE_NAMES.filter((objectType): objectType is RecordCardType => 'recordCard' in OBJECT_TYPES[objectType]);
 
 export const ACTIONS = ['view', 'edit', 'delete', 'communicate'] as const;
 export type Action = (typeof ACTIONS)[number];

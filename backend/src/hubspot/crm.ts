@@ -154,6 +154,8 @@ const DEFAULT_TICKET_PIPELINE = '0';
  * public caller measured that HubSpot refuses more (onyx-dot-app/onyx, backend/onyx/connectors/hubspot/permissions.py).
  */
 export const PERMITTED_USERS_PER_CALL = 20;
+/** 2026-03/deals.json (and every object's spec), PublicObjectSearchRequest.limit: "up to 200 objects". */
+export const SEARCH_PAGE_MAX = 200;
 
 export interface CrmApi {
   getTicket(id: string): Promise<TicketRecord | undefined>;
@@ -162,7 +164,7 @@ export interface CrmApi {
   getRecord(objectType: CrmObjectType, id: string): Promise<CrmRecord | undefined>;
   /**
    * The ids and owners of records owned by one of these owners, or of unassigned ones, in id order: one search, on the
-   * search lane, at most `limit` of them (HubSpot's page size caps it at 200).
+   * search lane, the first `limit` of them, and never more than SEARCH_PAGE_MAX (one page).
    */
   searchRecordsByOwner(objectType: CrmObjectType, owners: OwnerSet, limit: number): Promise<Array<{ id: string; ownerId: number | null }>>;
   /** Sets the record's owner. */
@@ -181,7 +183,6 @@ export interface CrmApi {
   moveTicketStage(id: string, stageId: string): Promise<TicketRecord>;
   /** A new ticket in the default pipeline's first open stage, associated with the contact. */
   createTicket(ticket: NewTicket, contactId: string): Promise<TicketRecord>;
-  createNote(ticketId: string, body: string, ownerId: number | null, timestamp: Date): Promise<{ id: string }>;
   /** A note associated with any CRM object's record. */
   createNoteOn(objectType: CrmObjectType, id: string, body: string, ownerId: number | null, timestamp: Date): Promise<{ id: string }>;
   /** The stages of a ticket pipeline (null: the default one); undefined when the pipeline does not exist. */
@@ -439,11 +440,11 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
       const scope: OwnerScope =
         owners.kind === 'unassigned' ? { kind: 'owners', ownerIds: [], unassigned: true } : { kind: 'owners', ownerIds: owners.ownerIds, unassigned: false };
       const groups = ownerScopeFilterGroups(scope, [], wire.ownerProperty);
-      if (groups === 'none') return [];
+      if (groups === 'none' || limit < 1) return [];
       // Searching without the filters would return everyone's records: too many owners for one search is refused instead.
       if (groups === undefined) throw new AppError('INTERNAL', { message: `Too many owners (${scope.ownerIds.length}) for one HubSpot search.` });
       const what = `search ${objectType} by owner`;
-      const page = await call(what, recordOwnersSchema(wire), searchIn(wire.path, groups, [wire.ownerProperty], limit, undefined), {
+      const page = await call(what, recordOwnersSchema(wire), searchIn(wire.path, groups, [wire.ownerProperty], Math.min(limit, SEARCH_PAGE_MAX), undefined), {
         notFoundIsEmpty: false,
         search: true,
       });
@@ -504,8 +505,6 @@ export function createCrmApi(call: PortalCall, portalId: number): CrmApi {
       );
       return required(created, 'create a ticket');
     },
-
-    createNote: (ticketId, body, ownerId, timestamp) => createNoteOn('tickets', ticketId, body, ownerId, timestamp),
 
     createNoteOn,
 

@@ -5,8 +5,8 @@ import { viewerOf, writerOf } from '../pipeline/signed-api.js';
 import type { createCheckRecord } from '../usecases/check-record.js';
 import type { createContactTickets } from '../usecases/contact-tickets.js';
 import type { Writes } from '../usecases/writes.js';
-import { contactTicketsResponse, meResponse, noteWriteResponse, recordAccessResponse, ticketWriteResponse } from './responses.js';
-import { objectType, pageCursor, recordId } from './schemas.js';
+import { contactTicketsResponse, meResponse, noteWriteResponse, recordAccessResponse, recordWriteResponse, ticketWriteResponse } from './responses.js';
+import { objectType, pageCursor, recordCardType, recordId } from './schemas.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -17,6 +17,7 @@ declare module 'fastify' {
 }
 
 const ticketParams = z.object({ id: recordId });
+const noteBody = z.object({ body: z.string().trim().min(1, 'must not be empty').max(10_000) });
 
 /** The card API: each route parses, calls one use case with the verified viewer, and returns its answer. */
 export async function cardRoutes(root: FastifyInstance): Promise<void> {
@@ -73,11 +74,28 @@ export async function cardRoutes(root: FastifyInstance): Promise<void> {
       config: { auth: 'viewer', write: 'add-note', creates: true },
       schema: {
         params: ticketParams,
-        body: z.object({ body: z.string().trim().min(1, 'must not be empty').max(10_000) }),
+        body: noteBody,
         response: { 200: noteWriteResponse },
       },
     },
-    async (request) => root.writes.addNote(writerOf(request), request.params.id, request.body.body),
+    async (request) => root.writes.addNote(writerOf(request), 'tickets', request.params.id, request.body.body),
+  );
+
+  // The record card's actions, for every object type marked `recordCard` in access/model.ts (deals, companies).
+  const recordParams = z.object({ objectType: recordCardType, id: recordId });
+  app.post(
+    '/records/:objectType/:id/assign-to-me',
+    { config: { auth: 'viewer', write: 'assign-to-me' }, schema: { params: recordParams, response: { 200: recordWriteResponse } } },
+    async (request) => root.writes.assignRecordToMe(writerOf(request), request.params.objectType, request.params.id),
+  );
+
+  app.post(
+    '/records/:objectType/:id/notes',
+    {
+      config: { auth: 'viewer', write: 'add-note', creates: true },
+      schema: { params: recordParams, body: noteBody, response: { 200: noteWriteResponse } },
+    },
+    async (request) => root.writes.addNote(writerOf(request), request.params.objectType, request.params.id, request.body.body),
   );
 
   app.post(

@@ -12,6 +12,7 @@ import { objectType } from './schemas.js';
 
 const level = z.enum(LEVELS);
 const team = z.object({ id: z.string(), name: z.string() });
+const recordDetails = z.record(z.string(), z.string().nullable());
 
 export const verdictSchema = z.object({
   allowed: z.boolean(),
@@ -44,6 +45,8 @@ export const recordAccessResponse = z.object({
     pipelineId: z.string().nullable().optional(),
     stageId: z.string().nullable().optional(),
     stages: z.array(z.object({ id: z.string(), label: z.string() })).optional(),
+    /** The record card's types: a few of the record's properties, under CRM_OBJECTS' names (a deal's amount and stage). */
+    details: recordDetails.optional(),
   }),
   viewer: z.object({ userId: z.number(), ownerId: z.number().nullable(), superAdmin: z.boolean(), teams: z.array(team.extend({ primary: z.boolean() })) }),
   verdicts: z.partialRecord(z.enum(ACTIONS), verdictSchema),
@@ -82,6 +85,10 @@ const ticketResult = z.object({
   priority: z.string().nullable(),
 });
 export const ticketWriteResponse = z.object({ result: ticketResult, decision: verdictSchema });
+export const recordWriteResponse = z.object({
+  result: z.object({ id: z.string(), title: z.string(), ownerId: z.number().nullable(), details: recordDetails }),
+  decision: verdictSchema,
+});
 export const noteWriteResponse = z.object({ result: z.object({ id: z.string() }), decision: verdictSchema });
 
 const storedPolicy = z.object({

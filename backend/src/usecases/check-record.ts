@@ -55,6 +55,7 @@ export function createCheckRecord(deps: { access: AccessSource; directory: Direc
         ...(loaded.objectType === 'tickets'
           ? { pipelineId: loaded.ticket.pipelineId, stageId: loaded.ticket.stageId, stages: (stages ?? []).map(({ id, label }) => ({ id, label })) }
           : {}),
+        ...('record' in loaded ? { details: loaded.record.details } : {}),
       },
       viewer: { userId: ctx.viewer.userId, ownerId: ctx.viewer.ownerId, superAdmin: ctx.viewer.superAdmin, teams: ctx.viewer.teams },
       verdicts: Object.fromEntries<Verdict>([

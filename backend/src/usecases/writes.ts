@@ -1,5 +1,5 @@
 import type { Decision } from '../access/decide.js';
-import type { Action, ObjectType, RecordFacts } from '../access/model.js';
+import type { Action, ObjectType, RecordCardType, RecordFacts } from '../access/model.js';
 import { AppError, isAppError, type ErrorCode } from '../errors.js';
 import { hubspotCorrelationId } from '../hubspot/http-error.js';
 import type { AccessSource } from './access-source.js';
@@ -64,20 +64,31 @@ export function createWrites(deps: WriteDeps) {
     return { result, decision: verdict(decision) };
   }
 
-  async function checkedTicket(ctx: ViewerContext, id: string, action: Action) {
-    const loaded = await loadRecord(deps.access, ctx, 'tickets', id);
-    if (loaded.objectType !== 'tickets') throw new AppError('INTERNAL');
+  async function checked(ctx: ViewerContext, objectType: ObjectType, id: string, action: Action) {
+    const loaded = await loadRecord(deps.access, ctx, objectType, id);
     const [, decision] = await requireAll((candidate) => deps.access.decide(ctx, candidate, loaded.facts), ['view', action]);
-    return { ticket: loaded.ticket, decision: decision as Decision };
+    return { loaded, decision: decision as Decision };
+  }
+
+  async function checkedTicket(ctx: ViewerContext, id: string, action: Action) {
+    const { loaded, decision } = await checked(ctx, 'tickets', id, action);
+    if (loaded.objectType !== 'tickets') throw new AppError('INTERNAL');
+    return { ticket: loaded.ticket, decision };
+  }
+
+  /** Assigning takes edit, and an owner id: a viewer who is no HubSpot owner cannot own anything. */
+  async function assignToMe<T>(ctx: WriteContext, objectType: ObjectType, id: string, assign: (ownerId: number) => Promise<T>) {
+    const { decision } = await checked(ctx, objectType, id, 'edit');
+    const ownerId = ctx.viewer.ownerId;
+    if (ownerId === null) throw new AppError('NOT_AN_OWNER');
+    return perform(ctx, { action: 'assign-to-me', objectType, recordId: id, decision }, () => assign(ownerId));
   }
 
   return {
-    async assignToMe(ctx: WriteContext, ticketId: string) {
-      const { decision } = await checkedTicket(ctx, ticketId, 'edit');
-      const ownerId = ctx.viewer.ownerId;
-      if (ownerId === null) throw new AppError('NOT_AN_OWNER');
-      return perform(ctx, { action: 'assign-to-me', objectType: 'tickets', recordId: ticketId, decision }, () => ctx.portal.assignTicket(ticketId, ownerId));
-    },
+    assignToMe: (ctx: WriteContext, ticketId: string) => assignToMe(ctx, 'tickets', ticketId, (ownerId) => ctx.portal.assignTicket(ticketId, ownerId)),
+
+    assignRecordToMe: (ctx: WriteContext, objectType: RecordCardType, id: string) =>
+      assignToMe(ctx, objectType, id, (ownerId) => ctx.portal.assignRecord(objectType, id, ownerId)),
 
     async moveStage(ctx: WriteContext, ticketId: string, stageId: string) {
       const { ticket, decision } = await checkedTicket(ctx, ticketId, 'edit');
@@ -96,10 +107,11 @@ export function createWrites(deps: WriteDeps) {
       return perform(ctx, { action: 'move-stage', objectType: 'tickets', recordId: ticketId, decision }, () => ctx.portal.moveTicketStage(ticketId, stageId));
     },
 
-    async addNote(ctx: WriteContext, ticketId: string, body: string) {
-      const { decision } = await checkedTicket(ctx, ticketId, 'edit');
-      return perform(ctx, { action: 'add-note', objectType: 'tickets', recordId: ticketId, decision }, () =>
-        ctx.portal.createNote(ticketId, body, ctx.viewer.ownerId, new Date(deps.now())),
+    /** A note on any record the viewer may edit (tickets through their own route, the record card's types through theirs). */
+    async addNote(ctx: WriteContext, objectType: ObjectType, id: string, body: string) {
+      const { decision } = await checked(ctx, objectType, id, 'edit');
+      return perform(ctx, { action: 'add-note', objectType, recordId: id, decision }, () =>
+        ctx.portal.createNoteOn(objectType, id, body, ctx.viewer.ownerId, new Date(deps.now())),
       );
     },
 

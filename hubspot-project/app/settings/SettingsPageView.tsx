@@ -23,7 +23,7 @@ import {
 import type { BackendClient } from '../shared/backend-client.ts';
 import { BackendError, describeError } from '../shared/backend-client.ts';
 import { ErrorView } from '../shared/ErrorView.tsx';
-import type { AdminDirectory, AdminStatus, AuditEntry, Explanation, Level, LevelMap, PolicyDocument } from '../shared/types.ts';
+import type { AdminDirectory, AdminStatus, AuditEntry, Explanation, Level, LevelMap, ObjectTypeName, PolicyDocument } from '../shared/types.ts';
 import { useLoad } from '../shared/useLoad.ts';
 import { CalibrationSection } from './CalibrationSection.tsx';
 
@@ -39,7 +39,17 @@ const LEVELS: Array<{ value: Level; label: string }> = [
   { value: 'owned', label: 'Owned only' },
   { value: 'none', label: 'None' },
 ];
-const ACTIONS: Record<'tickets' | 'contacts', string[]> = { tickets: ['view', 'edit', 'delete'], contacts: ['view', 'edit', 'delete', 'communicate'] };
+/** Per object type (backend/src/access/model.ts OBJECT_TYPES): its names, and the actions its permission set has. */
+const OBJECTS: Record<ObjectTypeName, { plural: string; singular: string; actions: string[] }> = {
+  tickets: { plural: 'Tickets', singular: 'Ticket', actions: ['view', 'edit', 'delete'] },
+  contacts: { plural: 'Contacts', singular: 'Contact', actions: ['view', 'edit', 'delete', 'communicate'] },
+  deals: { plural: 'Deals', singular: 'Deal', actions: ['view', 'edit', 'delete'] },
+  companies: { plural: 'Companies', singular: 'Company', actions: ['view', 'edit', 'delete', 'communicate'] },
+};
+const OBJECT_NAMES = Object.keys(OBJECTS) as ObjectTypeName[];
+/** "deal", for an audit line; an object type this page does not know keeps its own name. */
+const recordNoun = (objectType: string | null) =>
+  objectType !== null && objectType in OBJECTS ? OBJECTS[objectType as ObjectTypeName].singular.toLowerCase() : (objectType ?? 'record');
 type Scope = 'default' | 'roles' | 'teams' | 'users';
 
 /**
@@ -189,7 +199,7 @@ export function PolicyEditor({
   const [policy, setPolicy] = useState<PolicyDocument>(initial);
   const [scope, setScope] = useState<Scope>('default');
   const [entity, setEntity] = useState<string>('');
-  const [objectType, setObjectType] = useState<'tickets' | 'contacts'>('tickets');
+  const [objectType, setObjectType] = useState<ObjectTypeName>('tickets');
   const [saving, setSaving] = useState(false);
   /** Why the last save was refused, rule by rule, kept until the next save so the admin can fix each one. */
   const [problems, setProblems] = useState<string[]>([]);
@@ -280,16 +290,13 @@ export function PolicyEditor({
           label="Records"
           name="objectType"
           value={objectType}
-          options={[
-            { label: 'Tickets', value: 'tickets' },
-            { label: 'Contacts', value: 'contacts' },
-          ]}
-          onChange={(value) => setObjectType(value as 'tickets' | 'contacts')}
+          options={OBJECT_NAMES.map((name) => ({ label: OBJECTS[name].plural, value: name }))}
+          onChange={(value) => setObjectType(value as ObjectTypeName)}
         />
       </Flex>
       {(scope === 'default' || entity !== '') && (
         <Flex direction="row" gap="sm">
-          {ACTIONS[objectType].map((action) => (
+          {OBJECTS[objectType].actions.map((action) => (
             <Select
               key={action}
               label={action}
@@ -316,7 +323,7 @@ export function PolicyEditor({
 
 export function DecisionExplorer({ client, directory }: { client: BackendClient; directory: AdminDirectory }) {
   const [userId, setUserId] = useState<number | undefined>(undefined);
-  const [objectType, setObjectType] = useState<'tickets' | 'contacts'>('tickets');
+  const [objectType, setObjectType] = useState<ObjectTypeName>('tickets');
   const [recordId, setRecordId] = useState('');
   const [action, setAction] = useState('view');
   const [result, setResult] = useState<Explanation | { error: string } | null>(null);
@@ -344,18 +351,15 @@ export function DecisionExplorer({ client, directory }: { client: BackendClient;
           label="Record type"
           name="explain-type"
           value={objectType}
-          options={[
-            { label: 'Ticket', value: 'tickets' },
-            { label: 'Contact', value: 'contacts' },
-          ]}
-          onChange={(value) => setObjectType(value as 'tickets' | 'contacts')}
+          options={OBJECT_NAMES.map((name) => ({ label: OBJECTS[name].singular, value: name }))}
+          onChange={(value) => setObjectType(value as ObjectTypeName)}
         />
         <Input label="Record id" name="explain-record" value={recordId} onChange={setRecordId} />
         <Select
           label="Action"
           name="explain-action"
           value={action}
-          options={ACTIONS[objectType].map((name) => ({ label: name, value: name }))}
+          options={OBJECTS[objectType].actions.map((name) => ({ label: name, value: name }))}
           onChange={(value) => setAction(String(value))}
         />
       </Flex>
@@ -419,7 +423,7 @@ export function AuditLog({ client, directory }: { client: BackendClient; directo
             <TableRow key={entry.id}>
               <TableCell>{entry.at.replace('T', ' ').slice(0, 16)}</TableCell>
               <TableCell>{nameOf(entry.userId)}</TableCell>
-              <TableCell>{`${entry.action}${entry.recordId !== null ? ` ${entry.objectType === 'contacts' ? 'contact' : 'ticket'} ${entry.recordId}` : ''}`}</TableCell>
+              <TableCell>{`${entry.action}${entry.recordId !== null ? ` ${recordNoun(entry.objectType)} ${entry.recordId}` : ''}`}</TableCell>
               <TableCell>{`${entry.outcome}${entry.decisionCode !== null ? ` (${entry.decisionCode})` : ''}`}</TableCell>
             </TableRow>
           ))}

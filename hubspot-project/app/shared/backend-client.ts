@@ -7,9 +7,11 @@ import type {
   CalibrationView,
   ContactTickets,
   Explanation,
+  ObjectTypeName,
   PolicyDocument,
+  RecordAccess,
+  RecordCardType,
   StoredPolicy,
-  TicketAccess,
 } from './types.ts';
 
 /**
@@ -82,18 +84,21 @@ function readError(body: unknown, status: number): BackendError {
 }
 
 export interface BackendClient {
-  access(objectType: 'tickets' | 'contacts', id: string): Promise<TicketAccess>;
+  access(objectType: ObjectTypeName, id: string): Promise<RecordAccess>;
   /** One page of the contact's tickets; `after` is the previous page's `nextPage`. */
   contactTickets(contactId: string, after?: string): Promise<ContactTickets>;
   assignToMe(ticketId: string): Promise<unknown>;
   moveStage(ticketId: string, stageId: string): Promise<unknown>;
   addNote(ticketId: string, body: string): Promise<unknown>;
+  /** The record card's actions on a deal or a company. */
+  assignRecordToMe(objectType: RecordCardType, id: string): Promise<unknown>;
+  addRecordNote(objectType: RecordCardType, id: string, body: string): Promise<unknown>;
   createTicket(contactId: string, input: { subject: string; priority?: 'LOW' | 'MEDIUM' | 'HIGH' }): Promise<unknown>;
   adminStatus(): Promise<AdminStatus>;
   adminDirectory(): Promise<AdminDirectory>;
   policy(): Promise<StoredPolicy>;
   savePolicy(document: PolicyDocument): Promise<StoredPolicy>;
-  explain(input: { userId: number; objectType: 'tickets' | 'contacts'; recordId: string; action: string }): Promise<Explanation>;
+  explain(input: { userId: number; objectType: ObjectTypeName; recordId: string; action: string }): Promise<Explanation>;
   audit(query: { before?: string; limit?: number }): Promise<AuditPage>;
   calibration(): Promise<CalibrationView>;
   startCalibration(): Promise<CalibrationRun>;
@@ -136,6 +141,8 @@ export function createBackendClient(input: { fetch: FetchLike; portalId: number;
     assignToMe: (ticketId) => request('POST', `/api/v1/tickets/${ticketId}/assign-to-me`),
     moveStage: (ticketId, stageId) => request('POST', `/api/v1/tickets/${ticketId}/stage`, { stageId }),
     addNote: (ticketId, body) => request('POST', `/api/v1/tickets/${ticketId}/notes`, { body }),
+    assignRecordToMe: (objectType, id) => request('POST', `/api/v1/records/${objectType}/${id}/assign-to-me`),
+    addRecordNote: (objectType, id, body) => request('POST', `/api/v1/records/${objectType}/${id}/notes`, { body }),
     createTicket: (contactId, ticket) => request('POST', `/api/v1/contacts/${contactId}/tickets`, { ...ticket }),
     adminStatus: () => request('GET', '/api/v1/admin/status'),
     adminDirectory: () => request('GET', '/api/v1/admin/directory'),

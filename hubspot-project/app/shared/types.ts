@@ -12,14 +12,20 @@ export interface Verdict {
   source: 'hubspot' | 'policy';
 }
 
-export interface TicketAccess {
+export type ObjectTypeName = 'tickets' | 'contacts' | 'deals' | 'companies';
+/** The object types the shared record card serves (backend/src/access/model.ts, `recordCard`). */
+export type RecordCardType = 'deals' | 'companies';
+
+export interface RecordAccess {
   record: {
-    objectType: 'tickets' | 'contacts';
+    objectType: ObjectTypeName;
     id: string;
     title: string;
     owner: { ownerId: number; name: string; teams: Array<{ id: string; name: string }> } | null;
     stageId?: string | null;
     stages?: Array<{ id: string; label: string }>;
+    /** The record card's types: a few properties by the backend's names (a deal's amount and stage, a company's domain). */
+    details?: Record<string, string | null>;
   };
   viewer: { userId: number; ownerId: number | null; superAdmin: boolean };
   verdicts: Partial<Record<'view' | 'edit' | 'delete' | 'communicate', Verdict>>;
@@ -77,7 +83,7 @@ export interface AdminDirectory {
 }
 
 export type Level = 'everything' | 'team+unassigned' | 'team' | 'owned+unassigned' | 'owned' | 'none';
-export type LevelMap = Partial<Record<'tickets' | 'contacts', Partial<Record<string, Level>>>>;
+export type LevelMap = Partial<Record<ObjectTypeName, Partial<Record<string, Level>>>>;
 export interface PolicyDocument {
   default: LevelMap;
   roles: Record<string, LevelMap>;

@@ -6,7 +6,8 @@ import { errorBody, internalError, sendError } from '../errors.js';
 import type { FakeContext } from '../server.js';
 
 /**
- * The part of HubSpot's scope catalogue the local HubSpot knows (HubSpot's "Scopes" reference); a request naming
+ * The part of HubSpot's scope catalogue the local HubSpot knows (HubSpot's "Scopes" reference; the deals and companies
+ * read and write scopes are also those 2026-03/deals.json and companies.json ask for); a request naming
  * another scope is refused, as HubSpot refuses unknown scopes.
  */
 export const KNOWN_SCOPES = new Set([
@@ -15,7 +16,9 @@ export const KNOWN_SCOPES = new Set([
   'crm.objects.contacts.read',
   'crm.objects.contacts.write',
   'crm.objects.companies.read',
+  'crm.objects.companies.write',
   'crm.objects.deals.read',
+  'crm.objects.deals.write',
   'crm.objects.owners.read',
   'settings.users.read',
   'settings.users.write',

@@ -1,0 +1,3 @@
+import { extendRecordCard } from './RecordCardView.tsx';
+
+extendRecordCard('deals');
