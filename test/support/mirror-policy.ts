@@ -23,12 +23,9 @@ export function mirrorPolicy(account: SeedAccount): PolicyDocument {
  */
 export const DELIBERATE_DRIFT = { firstName: 'Carla', objectType: 'tickets', action: 'delete', saved: 'owned' } as const;
 
-/** The seeded permission sets mirrored for every object type the seed has, with DELIBERATE_DRIFT applied. */
+/** mirrorPolicy with DELIBERATE_DRIFT applied. */
 export function driftedMirrorPolicy(account: SeedAccount): PolicyDocument {
-  const policy: PolicyDocument = {
-    ...mirrorPolicy(account),
-    users: Object.fromEntries(account.users.map((user) => [String(user.id), structuredClone(user.permissions)])),
-  };
+  const policy = mirrorPolicy(account);
   const user = account.users.find((candidate) => candidate.firstName === DELIBERATE_DRIFT.firstName);
   const rules = user === undefined ? undefined : policy.users[String(user.id)]?.[DELIBERATE_DRIFT.objectType];
   if (rules === undefined) throw new Error(`the seed has no ${DELIBERATE_DRIFT.firstName} to drift`);
