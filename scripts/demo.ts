@@ -12,9 +12,11 @@ import type { AdminStatus, AuditPage, ContactTickets, StoredPolicy, RecordAccess
 import { createFakeHubSpot, loadSeed } from '../test/hubspot-fake/index.js';
 import { freePort } from '../test/support/free-port.js';
 import { withHubSpotIdentity } from '../test/support/hubspot-fetch.ts';
+import { driftedMirrorPolicy } from '../test/support/mirror-policy.ts';
 import { signedRequest } from '../test/support/signing.js';
 import { identitySourceSentence } from '../hubspot-project/app/settings/SettingsPageView.tsx';
 import { previewContactCard, previewTicketCard } from './lib/card-preview.tsx';
+import { demoCalibration } from './lib/calibration-demo.ts';
 import { installThroughHubSpot } from './lib/install-flow.js';
 import { formatTable } from './lib/table.js';
 
@@ -130,11 +132,9 @@ say(formatTable(['user', 'user id', 'answer', 'super admin', 'owner id', 'teams 
 say();
 
 // The admin mirrors each user's HubSpot permission levels in Viewer Guard's settings; HubSpot's permissions API
-// stays the authority (ACCESS_SOURCE=auto), the mirrored levels give each answer its precise words.
-const mirrored = {
-  users: Object.fromEntries(account.users.map((user) => [String(user.id), user.permissions])),
-};
-const policySaved = await api<StoredPolicy>('PUT', '/api/v1/admin/policy', account.portalId, installer.id, mirrored);
+// stays the authority (ACCESS_SOURCE=auto), the mirrored levels give each answer its precise words. One cell is
+// mirrored wrong on purpose (DELIBERATE_DRIFT), for calibration to find below.
+const policySaved = await api<StoredPolicy>('PUT', '/api/v1/admin/policy', account.portalId, installer.id, driftedMirrorPolicy(account));
 if (!policySaved.ok) throw new Error(`saving the policy failed: ${policySaved.error.message}`);
 say(`${fullName(installer)} mirrors each user's HubSpot levels in the settings page: policy version ${policySaved.body.version}.`);
 say();
@@ -228,6 +228,12 @@ if (bob !== undefined && dev !== undefined) {
   }
   say();
 }
+
+await demoCalibration(async <T>(method: 'GET' | 'POST', path: string, body?: unknown) => {
+  const answer = await api<T>(method, path, account.portalId, installer.id, body);
+  if (!answer.ok) throw new Error(`${method} ${path} failed: ${answer.error.message}`);
+  return answer.body;
+}, say);
 
 const status = await api<AdminStatus>('GET', '/api/v1/admin/status', account.portalId, installer.id);
 if (!status.ok) throw new Error(`reading the admin status failed: ${status.error.message}`);

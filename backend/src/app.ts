@@ -25,6 +25,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { oauthRoutes } from './routes/oauth.js';
 import {
   createAuditLog,
+  createCalibrationRunStore,
   createInstallationStore,
   createOAuthStateStore,
   createPolicyStore,
@@ -41,6 +42,7 @@ import { cacheInstallations } from './tokens/token-cache.js';
 import { createTokenManager } from './tokens/token-manager.js';
 import { createAccessSource } from './usecases/access-source.js';
 import { createAdmin } from './usecases/admin.js';
+import { createCalibration } from './usecases/calibration.js';
 import { createCheckRecord } from './usecases/check-record.js';
 import { createContactTickets } from './usecases/contact-tickets.js';
 import { createIdentitySources } from './usecases/identity-sources.js';
@@ -194,9 +196,24 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   app.decorate('listContactTickets', createContactTickets({ access, pipelines }));
   app.decorate('writes', createWrites({ access, pipelines, now }));
   app.decorate('statistics', createStatistics({ audit, usage: usageDays, tally: usage, now }));
+  const calibration = createCalibration({
+    runs: createCalibrationRunStore(database.db),
+    policies,
+    audit,
+    hubspot,
+    now,
+    budgetShare: config.calibration.budgetShare,
+    intervalMs: config.calibration.intervalMs,
+    log: { error: (details, message) => logger?.error(details, message) },
+  });
+  app.decorate('calibration', calibration);
+  // After the database is open and before it closes: a run in progress ends at its next step, recorded as interrupted.
+  app.addHook('onReady', async () => calibration.startSchedule());
+  app.addHook('onClose', () => calibration.stop());
   app.decorate(
     'admin',
     createAdmin({
+      calibration,
       access,
       directory,
       installations,

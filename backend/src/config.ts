@@ -101,6 +101,18 @@ const envSchema = z.object({
   TOKEN_REFRESH_MARGIN_SECONDS: z.coerce.number().int().min(0).max(1500).default(300),
   AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
   VIEWER_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
+  // Hours between scheduled calibrations of each installed account; 0 turns the schedule off (on demand still works).
+  CALIBRATION_INTERVAL_HOURS: z.coerce
+    .number()
+    .min(0, 'must be 0 (off) or more hours')
+    .max(24 * 30, 'must be at most 720 hours (30 days)')
+    .default(24),
+  // The share of each HubSpot window calibration may use; cards keep the rest (hubspot/scheduler.ts CallOwner.share).
+  CALIBRATION_BUDGET_SHARE: z.coerce
+    .number()
+    .min(0.05, 'must be at least 0.05')
+    .max(0.5, "must be at most 0.5, so cards keep half of HubSpot's budget")
+    .default(0.2),
   // Never echoed: a secret. Long enough that guessing is hopeless (openssl rand -hex 32 gives 64 characters).
   METRICS_TOKEN: z
     .string()
@@ -209,6 +221,8 @@ export interface Config {
   viewerCacheTtlMs: number;
   /** The bearer token GET /metrics asks for; undefined: /metrics answers 404, as if it did not exist. */
   metricsToken: string | undefined;
+  /** Scheduled calibration: every `intervalMs` per account (null: off), within `budgetShare` of each HubSpot window. */
+  calibration: { intervalMs: number | null; budgetShare: number };
 }
 
 export class ConfigError extends Error {
@@ -259,6 +273,10 @@ export function loadConfig(env: Record<string, string | undefined>, appConfigFil
     auditRetentionMs: e.AUDIT_RETENTION_DAYS * 24 * 60 * 60 * 1000,
     viewerCacheTtlMs: e.VIEWER_CACHE_TTL_SECONDS * 1000,
     metricsToken: e.METRICS_TOKEN,
+    calibration: {
+      intervalMs: e.CALIBRATION_INTERVAL_HOURS === 0 ? null : Math.round(e.CALIBRATION_INTERVAL_HOURS * 60 * 60 * 1000),
+      budgetShare: e.CALIBRATION_BUDGET_SHARE,
+    },
   };
 }
 

@@ -62,6 +62,11 @@ export const errorCatalogue = {
     message: 'The same change is still being made.',
     fix: 'Wait a few seconds, then reload the card to see whether it was done.',
   },
+  CALIBRATION_RUNNING: {
+    status: 409,
+    message: 'A calibration of this account is already running.',
+    fix: 'Wait for it to end; its progress shows in the settings page.',
+  },
   USER_NOT_IN_PORTAL: {
     status: 403,
     message: 'Your HubSpot user is not a user of this HubSpot account, or it was deactivated.',

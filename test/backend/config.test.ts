@@ -43,6 +43,19 @@ describe('configuration', () => {
     }
   });
 
+  it('schedules calibration daily within a fifth of the budget by default; 0 hours turns the schedule off; out-of-range values are one line each', () => {
+    expect(loadConfig(minimal).calibration).toEqual({ intervalMs: 24 * 60 * 60 * 1000, budgetShare: 0.2 });
+    expect(loadConfig({ ...minimal, CALIBRATION_INTERVAL_HOURS: '0', CALIBRATION_BUDGET_SHARE: '0.1' }).calibration).toEqual({
+      intervalMs: null,
+      budgetShare: 0.1,
+    });
+    const lines = problems({ ...minimal, CALIBRATION_INTERVAL_HOURS: '-1', CALIBRATION_BUDGET_SHARE: '0.9' });
+    expect(lines).toEqual([
+      'CALIBRATION_INTERVAL_HOURS: must be 0 (off) or more hours',
+      "CALIBRATION_BUDGET_SHARE: must be at most 0.5, so cards keep half of HubSpot's budget",
+    ]);
+  });
+
   it('requires an encryption key, a public URL and the app id in production', () => {
     const lines = problems({ ...minimal, NODE_ENV: 'production' });
     expect(lines).toEqual([

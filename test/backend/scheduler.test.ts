@@ -112,6 +112,29 @@ describe('HubSpot call scheduler', () => {
       expect(starts).toEqual([0, 600, 600, 1_000, 1_600]);
     });
 
+    it("holds a caller given a share to that share of each window, while others' calls start at once", async () => {
+      const scheduler = new HubSpotScheduler({ limits: { general: { max: 10, intervalMs: 1_000 } }, reservedShare: 0 });
+      const background: number[] = [];
+      const card: number[] = [];
+      const share = { user: 'calibration', share: 0.2 };
+      const calls = Array.from({ length: 5 }, () => scheduler.run(1, within(), timed(background, ok), share));
+      calls.push(scheduler.run(1, within(), timed(card, ok), { user: 7 }));
+      await vi.advanceTimersByTimeAsync(3_000);
+      await Promise.all(calls);
+      // Two of ten per window, each window counted from the answers; the card's call waited for none of them.
+      expect(background).toEqual([0, 0, 1_000, 1_000, 2_000]);
+      expect(card).toEqual([0]);
+    });
+
+    it('gives a share too small for one call a whole call per window', async () => {
+      const scheduler = new HubSpotScheduler({ limits: { search: { max: 5, intervalMs: 1_000 } }, reservedShare: 0 });
+      const starts: number[] = [];
+      const calls = Array.from({ length: 3 }, () => scheduler.run(1, within(), timed(starts, ok), { user: 'calibration', share: 0.1, lane: 'search' }));
+      await vi.advanceTimersByTimeAsync(3_000);
+      await Promise.all(calls);
+      expect(starts).toEqual([0, 1_000, 2_000]);
+    });
+
     it('counts a call until an interval after its answer, since HubSpot may have counted it late', async () => {
       const scheduler = new HubSpotScheduler({ limits: { general: { max: 1, intervalMs: 1_000 } } });
       const starts: number[] = [];

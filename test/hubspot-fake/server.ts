@@ -353,6 +353,7 @@ export function createFakeHubSpot(options: FakeHubSpotOptions): FakeHubSpot {
       route: request.routeOptions.url ?? request.url.split('?')[0] ?? request.url,
       status: reply.statusCode,
       ...(request.fakeAuth === null ? {} : { portalId: request.fakeAuth.portalId }),
+      at: now(),
     });
   });
 

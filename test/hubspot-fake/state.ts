@@ -36,6 +36,8 @@ export interface CallRecord {
   /** 0: no answer was sent (a token-endpoint hang or lost answer). */
   status: number;
   portalId?: number;
+  /** When the answer left, on the local HubSpot's clock: for counting calls per rate window. */
+  at: number;
 }
 
 /** Everything the local HubSpot remembers between requests; routes read and change it, tests inspect it. */

@@ -56,6 +56,7 @@ const routes = {
     status: 200,
     body: statisticsBody({ '2026-11-22': { views: 9, calls: 21 } }, { viewsAllowed: 0, refusals: 0, writes: 0, hubspotCalls: 0, hubspotRateLimited: 0 }),
   },
+  'GET /api/v1/admin/calibration': { status: 200, body: { schedule: { intervalHours: 24, budgetShare: 0.2 }, latest: null, result: null, policyVersion: 3 } },
 };
 
 function renderPage(extra: Parameters<typeof scriptedFetch>[0] = {}) {

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { OBJECT_TYPE_NAMES, RECORD_CARD_TYPES, type ObjectType as BackendObjectType } from '../../backend/src/access/model.js';
 import type { PolicyDocument } from '../../backend/src/access/policy.js';
 import { createLocalChangeFeed } from '../../backend/src/instances/change-feed.js';
-import { createPolicyStore } from '../../backend/src/store/index.js';
+import { createCalibrationRunStore, createPolicyStore } from '../../backend/src/store/index.js';
 import type { SeedAccount, SeedUser } from '../hubspot-fake/index.js';
 import { formatAttackTally, saveAttackTally, type AttackTally } from '../support/attack-tally.js';
 import { startHarness, TEST_APP, type Harness } from '../support/harness.js';
@@ -366,6 +366,7 @@ export function sideEffects(stage: Stage, portalId = northwind.portalId): () => 
   return async () => ({
     hubspotWrites: stage.h.fake.calls.all().filter(isHubSpotWrite).length,
     policyVersion: (await createPolicyStore(stage.h.database.db, createLocalChangeFeed()).current(portalId))?.version ?? 0,
+    calibrationRun: (await createCalibrationRunStore(stage.h.database.db).latest(portalId))?.id ?? 'none',
     installation: (await stage.h.installations.get(portalId))?.status ?? 'none',
     // A polluted prototype would show in this very process: app.inject() runs the backend here.
     objectPrototype: Object.keys(Object.prototype),
@@ -473,6 +474,8 @@ const VALID_INPUTS: Record<string, { body?: unknown; query?: string }> = {
   'PUT /api/v1/admin/policy': { body: mirroredPolicy },
   'POST /api/v1/admin/explain': { body: { userId: bob.id, objectType: 'tickets', recordId: '5001', action: 'view' } },
   'POST /api/v1/admin/disconnect': {},
+  'POST /api/v1/admin/calibration': {},
+  'POST /api/v1/admin/calibration/adopt': { body: { runId: '3b241101-e2bb-4255-8caf-4136c566a962' } },
   'GET /api/v1/admin/audit': { query: 'limit=5&outcome=refused' },
   'GET /api/v1/admin/policy/history': { query: 'limit=5' },
 };

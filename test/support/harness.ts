@@ -89,6 +89,8 @@ export async function startHarness(
       HUBSPOT_AUTHORIZE_URL: `${fakeUrl}/oauth/authorize`,
       DATABASE_URL: options.databaseUrl ?? ownDatabase?.url ?? 'sqlite::memory:',
       PORT: String(port),
+      // No scheduled calibration unless a test asks: its HubSpot calls would land in other tests' counts.
+      CALIBRATION_INTERVAL_HOURS: '0',
       ...options.env,
     },
     appConfigFile,

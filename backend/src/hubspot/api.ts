@@ -55,6 +55,8 @@ export interface PortalCaller {
   token?: string;
   /** The HubSpot user the calls are made for, whose fair share of the account's rate limit they use; calls for nobody in particular share one. */
   userId?: number;
+  /** Work for nobody waiting (calibration): its calls hold at most `share` of each window (CallOwner.share), under `name`. */
+  background?: { name: string; share: number };
 }
 
 export interface HubSpotApi {
@@ -116,7 +118,7 @@ export function createHubSpotApi(options: HubSpotApiOptions): HubSpotApi {
 
   async function call<S extends z.ZodType>(
     portalId: number,
-    { deadline, userId: viewerId }: PortalCaller,
+    { deadline, userId: viewerId, background }: PortalCaller,
     tokens: ReturnType<typeof tokenHolder>,
     what: string,
     schema: S,
@@ -134,7 +136,13 @@ export function createHubSpotApi(options: HubSpotApiOptions): HubSpotApi {
           report(answer.headers);
           return answer.data;
         },
-        { user: viewerId, lane: search ? 'search' : 'general', idempotent: !creates, endpoint: endpointLabel(request) },
+        {
+          user: background?.name ?? viewerId,
+          ...(background === undefined ? {} : { share: background.share }),
+          lane: search ? 'search' : 'general',
+          idempotent: !creates,
+          endpoint: endpointLabel(request),
+        },
       );
     let result: unknown;
     for (let renewed = false; ; renewed = true) {

@@ -140,6 +140,11 @@ export interface CallOwner {
   idempotent?: boolean;
   /** What is called, as a metrics label without ids (`GET /crm/objects/2026-03/tickets/{id}`). */
   endpoint?: string;
+  /**
+   * The most of each window this owner's `user` may hold, as a share of the lane's max (at least one call): background
+   * work such as calibration takes its share and leaves the rest to cards, however long it has to wait.
+   */
+  share?: number;
 }
 
 interface Failure {
@@ -257,6 +262,8 @@ interface LaneState {
   headroom: { left: number; afterSeq: number; until: number } | undefined;
   /** Waiting callers per user; the Map's order is the round-robin rotation. */
   queues: Map<string, Waiter[]>;
+  /** Users held to a share of the window (CallOwner.share), by user. */
+  shares: Map<string, number>;
   /** When a drain is already scheduled (0: none). */
   wakeAt: number;
 }
@@ -410,7 +417,7 @@ export class HubSpotScheduler {
     const endsAt = this.#now() + deadline.remainingMs();
     let last: Failure | undefined;
     for (let attempt = 1; ; attempt += 1) {
-      const started = await this.#turn(account, lane, user, deadline, endsAt, attempt - 1, last);
+      const started = await this.#turn(account, lane, user, owner.share, deadline, endsAt, attempt - 1, last);
       const limit = deadline.attempt(idempotent && attempt < this.#maxAttempts);
       let pauseMs = 0;
       try {
@@ -552,6 +559,7 @@ export class HubSpotScheduler {
         pausedUntil: 0,
         headroom: undefined,
         queues: new Map(),
+        shares: new Map(),
         wakeAt: 0,
       });
       state = { lanes: { general: lane('general'), search: lane('search') } };
@@ -571,8 +579,13 @@ export class HubSpotScheduler {
     return Math.min(lane.max - lane.window.size, byHubSpot);
   }
 
-  /** A user who made fewer calls than the reserve in the window may use it; others must leave it free. */
+  /**
+   * A user who made fewer calls than the reserve in the window may use it; others must leave it free. A user held to a
+   * share waits while its calls in the window fill that share.
+   */
   #mayStart(lane: LaneState, user: string): boolean {
+    const share = lane.shares.get(user);
+    if (share !== undefined && lane.window.usedBy(user) >= Math.max(1, Math.floor(lane.max * share))) return false;
     const reserve = Math.floor(lane.max * this.#reservedShare);
     return this.#free(lane) > (lane.window.usedBy(user) < reserve ? 0 : reserve);
   }
@@ -593,9 +606,19 @@ export class HubSpotScheduler {
   }
 
   /** Resolves with the attempt once this caller may start, or rejects when its deadline cannot be met. */
-  #turn(account: string, laneName: Lane, user: string, deadline: Deadline, endsAt: number, attempts: number, last: Failure | undefined): Promise<Attempt> {
+  #turn(
+    account: string,
+    laneName: Lane,
+    user: string,
+    share: number | undefined,
+    deadline: Deadline,
+    endsAt: number,
+    attempts: number,
+    last: Failure | undefined,
+  ): Promise<Attempt> {
     const state = this.#state(account);
     const lane = state.lanes[laneName];
+    if (share !== undefined) lane.shares.set(user, share);
     const enqueuedAt = this.#now();
     if (!deadline.expired && lane.queues.size === 0 && lane.active < this.#concurrency && lane.pausedUntil <= enqueuedAt) {
       // Nobody is waiting: whether this caller may start now is all the drain below would decide.

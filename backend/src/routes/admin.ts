@@ -2,12 +2,16 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ACTIONS } from '../access/model.js';
+import type { Calibration } from '../usecases/calibration.js';
 import { policyDocumentSchema } from '../access/policy.js';
 import { viewerOf } from '../pipeline/signed-api.js';
 import type { Admin } from '../usecases/admin.js';
 import type { Statistics } from '../usecases/statistics.js';
 import {
   auditResponse,
+  calibrationAdoptResponse,
+  calibrationResponse,
+  calibrationStartResponse,
   directoryResponse,
   disconnectResponse,
   explainResponse,
@@ -22,6 +26,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     admin: Admin;
     statistics: Statistics;
+    calibration: Calibration;
   }
 }
 
@@ -82,6 +87,30 @@ export async function adminRoutes(root: FastifyInstance): Promise<void> {
       },
     },
     async (request) => root.admin.auditPage(viewerOf(request), request.query),
+  );
+
+  app.get('/calibration', { config: admin, schema: { response: { 200: calibrationResponse } } }, async (request) => root.calibration.view(viewerOf(request)));
+
+  app.post('/calibration', { config: { ...admin, write: 'calibration-start' }, schema: { response: { 200: calibrationStartResponse } } }, async (request) =>
+    root.calibration.start(viewerOf(request)),
+  );
+
+  app.post(
+    '/calibration/adopt',
+    {
+      config: { ...admin, write: 'calibration-adopt' },
+      schema: {
+        body: z.strictObject({
+          runId: z.uuid(),
+          cells: z
+            .array(z.strictObject({ userId, objectType, action: z.enum(ACTIONS) }))
+            .max(10_000)
+            .optional(),
+        }),
+        response: { 200: calibrationAdoptResponse },
+      },
+    },
+    async (request) => root.calibration.adopt(viewerOf(request), request.body),
   );
 
   app.post('/disconnect', { config: { ...admin, write: 'disconnect' }, schema: { response: { 200: disconnectResponse } } }, async (request) =>

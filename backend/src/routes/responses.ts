@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ACTIONS, LEVELS } from '../access/model.js';
+import { calibrationResultSchema } from '../access/calibration.js';
+import { ACTIONS, LEVELS, OBJECT_TYPE_NAMES, type ObjectType } from '../access/model.js';
 import { policyDocumentSchema } from '../access/policy.js';
 import { objectType } from './schemas.js';
 
@@ -99,6 +100,44 @@ const storedPolicy = z.object({
 export const policyResponse = storedPolicy;
 export const policyHistoryResponse = z.object({ versions: z.array(storedPolicy) });
 
+const calibrationRun = z.object({
+  id: z.string(),
+  state: z.enum(['running', 'done', 'failed', 'interrupted']),
+  trigger: z.enum(['manual', 'schedule']),
+  startedBy: z.number().nullable(),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+  progress: z.object({ done: z.number().int(), total: z.number().int() }),
+  calls: z.number().int(),
+  error: z.string().nullable(),
+});
+const calibrationStatus = z.object({
+  schedule: z.object({ intervalHours: z.number().nullable(), budgetShare: z.number() }),
+  latest: calibrationRun.nullable(),
+});
+const drift = z.object({
+  userId: z.number(),
+  objectType: z.enum(OBJECT_TYPE_NAMES as [ObjectType, ...ObjectType[]]),
+  action: z.enum(ACTIONS),
+  hubspot: level,
+  policy: level.nullable(),
+  rule: z.string(),
+  sentence: z.string(),
+});
+
+export const calibrationResponse = calibrationStatus.extend({
+  result: calibrationResultSchema.extend({ runId: z.string(), finishedAt: z.string().nullable(), drift: z.array(drift) }).nullable(),
+  policyVersion: z.number().int(),
+});
+export const calibrationStartResponse = calibrationRun;
+export const calibrationAdoptResponse = z.object({
+  version: z.number().int(),
+  changedBy: z.number(),
+  changedAt: z.string(),
+  unresolved: z.array(z.object({ userId: z.number(), objectType: z.string(), action: z.string() })),
+  drift: z.array(drift),
+});
+
 export const statusResponse = z.object({
   installation: z
     .object({
@@ -131,6 +170,7 @@ export const statusResponse = z.object({
     }),
   ),
   installUrl: z.string(),
+  calibration: calibrationStatus,
 });
 
 const periodTotal = z.object({ current: z.number().int().nonnegative(), previous: z.number().int().nonnegative() });

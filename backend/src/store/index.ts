@@ -10,3 +10,4 @@ export { createAuditLog, type AuditDayCount, type AuditEntry, type AuditEntryInp
 export { createWriteRequestStore, UNRECORDED_OUTCOME, type WriteClaim, type WriteIntent, type WriteOutcome, type WriteRequestStore } from './write-requests.js';
 export { createOAuthStateStore, type OAuthStateStore } from './oauth-states.js';
 export { createUsageDays, DAY_MS, dayOf, USAGE_COUNTS, type UsageCount, type UsageDay, type UsageDays } from './usage-days.js';
+export { createCalibrationRunStore, type CalibrationRun, type CalibrationRunStore, type Claim } from './calibration-runs.js';

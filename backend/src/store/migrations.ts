@@ -157,6 +157,39 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('hubspot_budget').ifExists().execute();
     },
   },
+  '0009_calibration': {
+    async up(db: Kysely<unknown>) {
+      // Calibration runs (usecases/calibration.ts): progress, the HubSpot calls used, and the result as validated JSON.
+      await db.schema
+        .createTable('calibration_runs')
+        .addColumn('id', 'text', (column) => column.primaryKey())
+        .addColumn('portal_id', 'bigint', (column) => column.notNull())
+        .addColumn('state', 'text', (column) => column.notNull().check(sql`state in ('running', 'done', 'failed', 'interrupted')`))
+        .addColumn('trigger', 'text', (column) => column.notNull().check(sql`trigger in ('manual', 'schedule')`))
+        .addColumn('started_by_user_id', 'bigint')
+        .addColumn('started_at', 'bigint', (column) => column.notNull())
+        .addColumn('heartbeat_at', 'bigint', (column) => column.notNull())
+        .addColumn('finished_at', 'bigint')
+        .addColumn('done', 'integer', (column) => column.notNull())
+        .addColumn('total', 'integer', (column) => column.notNull())
+        .addColumn('calls', 'integer', (column) => column.notNull())
+        .addColumn('result', 'text')
+        .addColumn('error', 'text')
+        .execute();
+      // One running calibration per account, whichever instance started it: the claim is this index.
+      await db.schema
+        .createIndex('calibration_runs_one_running')
+        .unique()
+        .on('calibration_runs')
+        .column('portal_id')
+        .where(sql.ref('state'), '=', 'running')
+        .execute();
+      await db.schema.createIndex('calibration_runs_latest').on('calibration_runs').columns(['portal_id', 'started_at']).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('calibration_runs').execute();
+    },
+  },
   '0010_usage_days': {
     async up(db: Kysely<unknown>) {
       // What the settings page's statistics need beyond the audit log, per account and UTC day (store/usage-days.ts):

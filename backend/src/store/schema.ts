@@ -104,7 +104,30 @@ export interface UsageDaysTable {
   hubspot_rate_limited: number;
 }
 
+/** One calibration of an account's permission levels (migration 0009). */
+export interface CalibrationRunsTable {
+  id: string;
+  portal_id: number;
+  /** 'interrupted': its instance stopped, or stopped reporting progress, before it ended. */
+  state: 'running' | 'done' | 'failed' | 'interrupted';
+  trigger: 'manual' | 'schedule';
+  /** The Super Admin who started it; null for a scheduled run. */
+  started_by_user_id: number | null;
+  started_at: number;
+  /** Written with every step, so another instance can tell a run whose instance died. */
+  heartbeat_at: number;
+  finished_at: number | null;
+  /** Steps (HubSpot calls) done and expected in all. */
+  done: number;
+  total: number;
+  calls: number;
+  /** JSON of access/calibration.ts CalibrationResult, validated before it is written and when read. */
+  result: string | null;
+  error: string | null;
+}
+
 export interface Tables {
+  calibration_runs: CalibrationRunsTable;
   installations: InstallationsTable;
   policies: PoliciesTable;
   audit_log: AuditLogTable;

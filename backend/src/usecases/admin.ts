@@ -3,6 +3,7 @@ import { policyDocumentSchema, resolvePolicyGrant, type PolicyDocument } from '.
 import type { AuditLog, AuditOutcome, InstallationStore, PolicyStore, StoredPolicy } from '../store/index.js';
 import { displayName, type Directory } from '../viewer/directory.js';
 import type { AccessSource } from './access-source.js';
+import type { Calibration } from './calibration.js';
 import type { ViewerContext } from './context.js';
 import type { IdentitySources } from './identity-sources.js';
 import { loadRecord } from './records.js';
@@ -35,6 +36,8 @@ export interface AdminDeps {
   identitySources: Pick<IdentitySources, 'summary'>;
   /** Where a Super Admin (re)installs; the settings page links to it. */
   installUrl: string;
+  /** Calibration's schedule and latest run, for the status. */
+  calibration: Pick<Calibration, 'status'>;
 }
 
 /**
@@ -105,6 +108,7 @@ export function createAdmin(deps: AdminDeps) {
             : [],
         ),
         installUrl: deps.installUrl,
+        calibration: await deps.calibration.status(ctx.viewer.portalId),
       };
     },
 

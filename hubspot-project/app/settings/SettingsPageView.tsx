@@ -25,6 +25,7 @@ import { BackendError, describeError } from '../shared/backend-client.ts';
 import { ErrorView } from '../shared/ErrorView.tsx';
 import type { AdminDirectory, AdminStatus, AuditEntry, Explanation, Level, LevelMap, ObjectTypeName, PolicyDocument } from '../shared/types.ts';
 import { useLoad } from '../shared/useLoad.ts';
+import { CalibrationSection } from './CalibrationSection.tsx';
 import { StatisticsSection } from './StatisticsSection.tsx';
 
 export interface SettingsActions {
@@ -480,6 +481,7 @@ export function SettingsPageView({ client, actions }: { client: BackendClient; a
         decision in plain words.
       </Text>
       <PolicyEditor client={client} directory={directory} initial={policy.document} actions={actions} />
+      <CalibrationSection client={client} actions={actions} />
       <Heading>Why can't someone open a record?</Heading>
       <DecisionExplorer client={client} directory={directory} />
       <Heading>Audit log</Heading>

@@ -3,6 +3,9 @@ import type {
   AdminDirectory,
   AdminStatus,
   AuditPage,
+  CalibrationAdopted,
+  CalibrationRun,
+  CalibrationView,
   ContactTickets,
   Explanation,
   ObjectTypeName,
@@ -100,6 +103,9 @@ export interface BackendClient {
   savePolicy(document: PolicyDocument): Promise<StoredPolicy>;
   explain(input: { userId: number; objectType: ObjectTypeName; recordId: string; action: string }): Promise<Explanation>;
   audit(query: { before?: string; limit?: number }): Promise<AuditPage>;
+  calibration(): Promise<CalibrationView>;
+  startCalibration(): Promise<CalibrationRun>;
+  adoptCalibration(runId: string): Promise<CalibrationAdopted>;
 }
 
 export function createBackendClient(input: { fetch: FetchLike; portalId: number; userId: number; baseUrl?: string }): BackendClient {
@@ -147,6 +153,9 @@ export function createBackendClient(input: { fetch: FetchLike; portalId: number;
     policy: () => request('GET', '/api/v1/admin/policy'),
     savePolicy: (document) => request('PUT', '/api/v1/admin/policy', { ...document }),
     explain: (explainInput) => request('POST', '/api/v1/admin/explain', { ...explainInput }),
+    calibration: () => request('GET', '/api/v1/admin/calibration'),
+    startCalibration: () => request('POST', '/api/v1/admin/calibration'),
+    adoptCalibration: (runId) => request('POST', '/api/v1/admin/calibration/adopt', { runId }),
     audit: (auditQuery) => request('GET', `/api/v1/admin/audit?${query({ limit: auditQuery.limit ?? 20, before: auditQuery.before })}`),
   };
 }

@@ -153,3 +153,63 @@ export interface AccountStatistics {
   /** Every day of the window, oldest first. */
   days: DayStatistics[];
 }
+
+/** GET /api/v1/admin/calibration (backend/src/routes/responses.ts calibrationResponse). */
+export interface CalibrationEvidence {
+  recordId: string;
+  relation: 'self' | 'team' | 'other' | 'unassigned';
+  allowed: boolean;
+  sentence: string;
+}
+export type CalibrationCell =
+  | { status: 'inferred'; level: Level; evidence: CalibrationEvidence[]; conclusion: string }
+  | { status: 'not-enough-evidence'; candidates: Level[]; missing: string[]; evidence: CalibrationEvidence[]; reason: string }
+  | { status: 'contradictory'; evidence: CalibrationEvidence[]; reason: string };
+export interface CalibrationRun {
+  id: string;
+  state: 'running' | 'done' | 'failed' | 'interrupted';
+  trigger: 'manual' | 'schedule';
+  startedBy: number | null;
+  startedAt: string;
+  finishedAt: string | null;
+  progress: { done: number; total: number };
+  calls: number;
+  error: string | null;
+}
+export interface CalibrationDrift {
+  userId: number;
+  objectType: string;
+  action: string;
+  hubspot: Level;
+  policy: Level | null;
+  rule: string;
+  sentence: string;
+}
+export interface CalibrationView {
+  schedule: { intervalHours: number | null; budgetShare: number };
+  latest: CalibrationRun | null;
+  result: {
+    runId: string;
+    finishedAt: string | null;
+    users: Array<{
+      userId: number;
+      name: string;
+      roleIds: string[];
+      teamIds: string[];
+      skipped: 'super-admin' | null;
+      cells: Partial<Record<string, Partial<Record<string, CalibrationCell>>>>;
+    }>;
+    /** Object types HubSpot would not let Viewer Guard read here (a scope not granted), and why. */
+    unreadable: Array<{ objectType: string; reason: string }>;
+    roles: Array<{ roleId: string; name: string; userIds: number[]; levels: Partial<Record<string, Partial<Record<string, Level>>>> }>;
+    drift: CalibrationDrift[];
+  } | null;
+  policyVersion: number;
+}
+export interface CalibrationAdopted {
+  version: number;
+  changedBy: number;
+  changedAt: string;
+  unresolved: Array<{ userId: number; objectType: string; action: string }>;
+  drift: CalibrationDrift[];
+}

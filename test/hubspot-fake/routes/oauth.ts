@@ -168,7 +168,7 @@ export async function oauthRoutes(app: FastifyInstance, { context }: { context: 
   app.post('/oauth/2026-03/token', async (request, reply) => {
     const fault = state.tokenFaults.shift();
     // A request that gets no answer still reached HubSpot: counted with status 0, since onResponse never runs for it.
-    const unanswered = () => state.calls.push({ method: 'POST', route: '/oauth/2026-03/token', status: 0 });
+    const unanswered = () => state.calls.push({ method: 'POST', route: '/oauth/2026-03/token', status: 0, at: state.now() });
     if (fault === 'hang') {
       // Never answers; ends when the client gives up or the fake closes (forceCloseConnections).
       unanswered();
