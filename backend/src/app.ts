@@ -207,9 +207,6 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
     log: { error: (details, message) => logger?.error(details, message) },
   });
   app.decorate('calibration', calibration);
-  // After the database is open and before it closes: a run in progress ends at its next step, recorded as interrupted.
-  app.addHook('onReady', async () => calibration.startSchedule());
-  app.addHook('onClose', () => calibration.stop());
   app.decorate(
     'admin',
     createAdmin({
@@ -296,6 +293,11 @@ export async function buildBackend(parts: BackendParts): Promise<FastifyInstance
   });
   app.addHook('onReady', () => instances.start());
   app.addHook('onClose', () => instances.close());
+  // Added last, so it starts after everything it calls on is ready and stops first (Fastify runs onClose hooks last-added
+  // first): a run in progress ends at its next step, recorded as interrupted, before the final flush counts its calls and
+  // before the change feed and the database close.
+  app.addHook('onReady', async () => calibration.startSchedule());
+  app.addHook('onClose', () => calibration.stop());
 
   await app.register(healthRoutes, { checkReadiness: () => checkReadiness(database.db, installations, new Date(now())) });
   await app.register(metricsRoutes, { metrics });
