@@ -65,6 +65,7 @@ export function ownerIdOf(account: SeedAccount, user: SeedUser): number {
 
 /** Both HubSpot's burst window and our scheduler's are 10 s; each case starts in a fresh one. */
 const RATE_WINDOW_MS = 10_000;
+const LIFTED_RATE_LIMIT = 100_000;
 
 /**
  * Real time plus a skew that jumps past the rate window before every case: hundreds of cases against one account
@@ -108,6 +109,10 @@ export function useStage(options: StageOptions = {}): Stage {
   beforeAll(async () => {
     harness = await startHarness({
       now: clock.now,
+      // The clock's steps empty HubSpot's windows at the local HubSpot and in this process's pacing, but not in the shared
+      // budget of several instances (PostgreSQL's, on real time): the limits are lifted too, so a thousand attacks in a
+      // few seconds are judged on what they prove, not paced.
+      liftRateLimits: LIFTED_RATE_LIMIT,
       ...(options.env === undefined ? {} : { env: options.env }),
       ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
     });
