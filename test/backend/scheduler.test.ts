@@ -778,13 +778,13 @@ describe('HubSpot call scheduler, with a budget shared by other instances', () =
     await vi.advanceTimersByTimeAsync(1_000);
     await retried;
     expect(asked).toEqual([
-      { account: '7', lane: 'general', limit: HUBSPOT_LIMITS.general, maxWaitMs: 12_000 - ATTEMPT_FLOOR_MS },
-      { account: '7', lane: 'search', limit: HUBSPOT_LIMITS.search, maxWaitMs: 12_000 - ATTEMPT_FLOOR_MS },
-      { account: '7', lane: 'search', limit: HUBSPOT_LIMITS.search, maxWaitMs: 12_000 - ATTEMPT_FLOOR_MS },
+      { account: '7', lane: 'general', limit: { ...HUBSPOT_LIMITS.general, learned: false }, maxWaitMs: 12_000 - ATTEMPT_FLOOR_MS },
+      { account: '7', lane: 'search', limit: { ...HUBSPOT_LIMITS.search, learned: false }, maxWaitMs: 12_000 - ATTEMPT_FLOOR_MS },
+      { account: '7', lane: 'search', limit: { ...HUBSPOT_LIMITS.search, learned: false }, maxWaitMs: 12_000 - ATTEMPT_FLOOR_MS },
     ]);
     await scheduler.run(7, within(), ok);
     // The account's own answer said 40 per 2 s: the other instances are told the same window.
-    expect(asked[3]).toMatchObject({ lane: 'general', limit: { max: 40, intervalMs: 2_000 } });
+    expect(asked[3]).toMatchObject({ lane: 'general', limit: { max: 40, intervalMs: 2_000, learned: true } });
     expect(starts).toHaveLength(3);
   });
 

@@ -85,7 +85,12 @@ export interface SharedBudget {
    * every instance, waiting at most `maxWaitMs`. When it cannot within that, nothing is taken and the answer says how
    * long until it could.
    */
-  take(account: string, lane: Lane, limit: WindowLimit, maxWaitMs: number): Promise<{ taken: true } | { taken: false; retryAfterMs: number }>;
+  take(account: string, lane: Lane, limit: SharedWindow, maxWaitMs: number): Promise<{ taken: true } | { taken: false; retryAfterMs: number }>;
+}
+
+/** A lane's window as this process knows it; `learned` false: HubSpot's documented default, no header of HubSpot's seen yet. */
+export interface SharedWindow extends WindowLimit {
+  learned: boolean;
 }
 
 /** One attempt at one call, as it ended: for metrics. */
@@ -245,6 +250,8 @@ interface Waiter {
 interface LaneState {
   readonly name: Lane;
   max: number;
+  /** `max` came from HubSpot's X-HubSpot-RateLimit-Max, not HUBSPOT_LIMITS. */
+  learned: boolean;
   intervalMs: number;
   /** Our calls still in the window. */
   window: CallWindow;
@@ -473,7 +480,7 @@ export class HubSpotScheduler {
     const shared = await this.#budget.take(
       account,
       lane.name,
-      { max: lane.max, intervalMs: lane.intervalMs },
+      { max: lane.max, intervalMs: lane.intervalMs, learned: lane.learned },
       Math.max(endsAt - this.#now() - ATTEMPT_FLOOR_MS, 0),
     );
     if (shared.taken) return;
@@ -507,7 +514,10 @@ export class HubSpotScheduler {
     const max = positiveInteger(headers['x-hubspot-ratelimit-max']);
     const intervalMs = positiveInteger(headers['x-hubspot-ratelimit-interval-milliseconds']);
     const remaining = nonNegativeNumber(headers['x-hubspot-ratelimit-remaining']);
-    if (max !== undefined) lane.max = max;
+    if (max !== undefined) {
+      lane.max = max;
+      lane.learned = true;
+    }
     if (intervalMs !== undefined) lane.intervalMs = intervalMs;
     if (remaining === undefined) return;
     const now = this.#now();
@@ -553,6 +563,7 @@ export class HubSpotScheduler {
       const lane = (name: Lane): LaneState => ({
         name,
         ...this.#limits[name],
+        learned: false,
         window: new CallWindow(),
         startedTotal: 0,
         active: 0,

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, RateLimiterRes, RLWrapperTimeouts, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Lane, SharedBudget, WindowLimit } from '../hubspot/scheduler.js';
+import type { Lane, SharedBudget, SharedWindow } from '../hubspot/scheduler.js';
 import type { ChangeLog } from './change-feed.js';
 
 /**
@@ -19,13 +19,13 @@ import type { ChangeLog } from './change-feed.js';
  * burst, from two atomic library operations per call. A call waits for its slot only while the window is full (or
  * a call before it gave up without using its turn, which costs at most one turn of that slot).
  *
- * Every instance numbers slots by the window it knows, learned from HubSpot's headers on its own calls. Until an
- * instance has had its first answer it knows only HubSpot's documented default, and call n's slot under 110 slots is a
- * slot a call of another instance took under the account's real window (say 190) moments ago: it would wait a whole
- * window with the window nearly empty (the benchmark's second process failed every card view this way). So slots are
- * keyed by the window's size too: instances that disagree count apart, and together can start more than the window
- * only by the calls one starts before its first answer (at most CONCURRENT_CALLS_PER_LANE), which HubSpot answers 429
- * and the scheduler then pauses for; a pause of a lane, never a window of refused cards.
+ * Every instance must number slots by the same window. Each learns the account's window from HubSpot's headers on its
+ * own answers, and until its first answer knows only HubSpot's documented default: call n's slot under 110 slots is then
+ * a slot another instance's call took moments ago under the account's real window (say 400), so it would wait a whole
+ * window with the window nearly empty (the benchmark's second process failed every card view this way), and under a
+ * smaller real window it could start beside the others. So an instance that learns a window writes it to the store
+ * (once per change), and one that has not yet learned it reads it there (once per account and lane) and numbers by it.
+ * Only a change of HubSpot's own limit leaves instances briefly numbering apart, until each has had an answer.
  *
  * A slot is held SLOT_MARGIN_MS longer than the interval: HubSpot counts a call when it arrives, we when we take the
  * slot; the margin absorbs the difference between two calls' delays in between (network, event loop) and, on
@@ -84,10 +84,12 @@ export interface SharedBudgetOptions {
   log: ChangeLog;
 }
 
-type Limiter = Pick<RateLimiterAbstract, 'consume'>;
+type Limiter = Pick<RateLimiterAbstract, 'consume' | 'get' | 'set'>;
 
 interface Counters {
   sequence: Limiter;
+  /** The account's window as the instances learned it from HubSpot's headers: its `max`, as the key's points. */
+  window: Pick<RateLimiterAbstract, 'get' | 'set'>;
   /** A slot limiter holding each slot `durationMs` (one per duration: the Redis script reads the limiter's own). */
   slot(durationMs: number): Limiter;
 }
@@ -96,6 +98,8 @@ function countersOf(make: (keyPrefix: string, points: number, seconds: number) =
   const slots = new Map<number, Limiter>();
   return {
     sequence: make(`${keyPrefix}:seq`, SEQUENCE_POINTS, SEQUENCE_SECONDS),
+    // Never expires (duration 0): a window is HubSpot's setting for the account, replaced when HubSpot announces another.
+    window: make(`${keyPrefix}:window`, SEQUENCE_POINTS, 0),
     slot(durationMs) {
       let limiter = slots.get(durationMs);
       if (limiter === undefined) {
@@ -116,7 +120,7 @@ function storeLimiter(store: BudgetStore, keyPrefix: string, points: number, dur
           tableName: BUDGET_TABLE,
           tableCreated: true,
           // Only the sequence's limiter sweeps expired rows (the whole table, every 5 minutes); one sweeper is enough.
-          clearExpiredByTimeout: points === SEQUENCE_POINTS,
+          clearExpiredByTimeout: keyPrefix.endsWith(':seq'),
           keyPrefix,
           points,
           duration,
@@ -150,11 +154,33 @@ export function createSharedBudget(options: SharedBudgetOptions): SharedBudget {
   let degradedAt: number | undefined;
   let recoveredAt = Number.NEGATIVE_INFINITY;
 
+  /** What this instance last learned or read of each account's window, by account and lane. */
+  const windows = new Map<string, number>();
+  /**
+   * The number of slots to take from: the window this instance learned from HubSpot, written to the store when it is
+   * news; before that, the one the store holds (read once), else HubSpot's default. A store that cannot say leaves the
+   * default, as before any instance has learned anything.
+   */
+  async function agreedSlots(counters: Counters, account: string, lane: Lane, limit: SharedWindow): Promise<number> {
+    const key = `${account}:${lane}`;
+    const known = windows.get(key);
+    if (limit.learned) {
+      if (known !== limit.max) {
+        await counters.window.set(key, limit.max, 0);
+        windows.set(key, limit.max);
+      }
+      return limit.max;
+    }
+    if (known !== undefined) return known;
+    const stored = (await counters.window.get(key))?.consumedPoints;
+    const slots = stored !== undefined && stored > 0 ? stored : limit.max;
+    windows.set(key, slots);
+    return slots;
+  }
+
   async function takeWith(counters: Counters, account: string, lane: Lane, slots: number, slotMs: number, until: number) {
     const { consumedPoints } = await counters.sequence.consume(`${account}:${lane}`);
-    // The window's size is part of the key: instances that see different sizes (one has not had HubSpot's headers yet,
-    // or HubSpot changed the account's limit) number their slots apart instead of waiting on each other's (see above).
-    const key = `${account}:${lane}:${slots}:${consumedPoints % slots}`;
+    const key = `${account}:${lane}:${consumedPoints % slots}`;
     const slot = counters.slot(slotMs);
     for (;;) {
       try {
@@ -170,7 +196,7 @@ export function createSharedBudget(options: SharedBudgetOptions): SharedBudget {
   }
 
   return {
-    async take(account, lane, limit: WindowLimit, maxWaitMs) {
+    async take(account, lane, limit: SharedWindow, maxWaitMs) {
       const until = Date.now() + maxWaitMs;
       // Whole seconds at least: below that RateLimiterRedis would not set an expiry at all.
       const slotMs = Math.max(limit.intervalMs + SLOT_MARGIN_MS, 1_000);
@@ -186,9 +212,8 @@ export function createSharedBudget(options: SharedBudgetOptions): SharedBudget {
             if (!mine.taken) return mine;
           }
           // One more try at once: a connection the server dropped is replaced by a new one, not an outage.
-          const result = await takeWith(counters, account, lane, limit.max, slotMs, until).catch(() =>
-            takeWith(counters, account, lane, limit.max, slotMs, until),
-          );
+          const take = async () => takeWith(counters, account, lane, await agreedSlots(counters, account, lane, limit), slotMs, until);
+          const result = await take().catch(take);
           if (degradedAt !== undefined) {
             degradedAt = undefined;
             recoveredAt = Date.now();
