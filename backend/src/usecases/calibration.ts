@@ -128,8 +128,8 @@ export function createCalibration(deps: CalibrationDeps) {
       try {
         answers.set(objectType, await sample(objectType, plan));
       } catch (error) {
-        // An object type the account did not grant Viewer Guard (deals and companies are optional scopes) is left out
-        // with the reason; its cells stay unset, as with any missing evidence. Anything else fails the run.
+        // An object type the account did not grant Viewer Guard (an install from before the deal and company scopes were
+        // required) is left out with the reason; its cells stay unset, as with any missing evidence. Anything else fails the run.
         if (!(error instanceof AppError) || error.code !== 'HUBSPOT_SCOPE_MISSING') throw error;
         unreadable.push({ objectType, reason: error.message });
         progress.total -= plan.steps - (progress.done - before);
