@@ -1,7 +1,9 @@
 import { Alert, Button, ErrorState, Input, Link, List, LoadingSpinner, Select, StatisticsItem, TableCell, TableRow, Tag, Text } from '@hubspot/ui-extensions';
 import { createRenderer } from '@hubspot/ui-extensions/testing';
 import { describe, expect, it } from 'vitest';
+import { LEVEL_LABELS as BACKEND_LEVEL_LABELS } from '../../backend/src/access/catalogue.js';
 import { SettingsPageView } from '../../hubspot-project/app/settings/SettingsPageView.tsx';
+import { LEVEL_LABELS } from '../../hubspot-project/app/shared/levels.ts';
 import { createBackendClient } from '../../hubspot-project/app/shared/backend-client.ts';
 import { errorBody, scriptedFetch, statisticsBody } from './fixtures.ts';
 
@@ -359,5 +361,12 @@ describe('settings page', () => {
         .map((node) => node.text),
     ).toEqual(["Only Super Admins can open Viewer Guard's settings.", 'Ask a Super Admin of this HubSpot account.']);
     expect(renderer.maybeFind(Button)).toBeNull();
+  });
+});
+
+describe('level words', () => {
+  it("are the backend's, level for level, so the page and the explanations name a level alike", () => {
+    expect(LEVEL_LABELS).toEqual(BACKEND_LEVEL_LABELS);
+    expect(Object.keys(LEVEL_LABELS)).toEqual(Object.keys(BACKEND_LEVEL_LABELS));
   });
 });

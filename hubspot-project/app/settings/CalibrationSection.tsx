@@ -19,25 +19,18 @@ import {
 import type { BackendClient } from '../shared/backend-client.ts';
 import { describeError } from '../shared/backend-client.ts';
 import { ErrorView } from '../shared/ErrorView.tsx';
-import type { CalibrationCell, CalibrationView, Level } from '../shared/types.ts';
+import type { CalibrationCell, CalibrationView } from '../shared/types.ts';
+import { LEVEL_LABELS } from '../shared/levels.ts';
 import { useLoad } from '../shared/useLoad.ts';
 
 /** How often the section asks for progress while a run is going: a run takes seconds to minutes. */
 const POLL_MS = 3_000;
 
-const LEVEL_NAMES: Record<Level, string> = {
-  everything: 'All',
-  'team+unassigned': 'Team and unassigned',
-  team: 'Team',
-  'owned+unassigned': 'Owned and unassigned',
-  owned: 'Owned only',
-  none: 'None',
-};
 const capitalized = (word: string) => `${word.charAt(0).toUpperCase()}${word.slice(1)}`;
 
 function cellText(cell: CalibrationCell | undefined): string {
   if (cell === undefined) return '';
-  if (cell.status === 'inferred') return LEVEL_NAMES[cell.level];
+  if (cell.status === 'inferred') return LEVEL_LABELS[cell.level];
   return cell.status === 'contradictory' ? 'Answers disagree' : 'Not enough evidence';
 }
 
@@ -74,7 +67,7 @@ function InferredTables({ result }: { result: Result }) {
                 <TableCell>{`Role: ${role.name}`}</TableCell>
                 {actions.map((action) => {
                   const level = role.levels[objectType]?.[action];
-                  return <TableCell key={action}>{level === undefined ? 'Users differ' : LEVEL_NAMES[level]}</TableCell>;
+                  return <TableCell key={action}>{level === undefined ? 'Users differ' : LEVEL_LABELS[level]}</TableCell>;
                 })}
               </TableRow>
             ))}

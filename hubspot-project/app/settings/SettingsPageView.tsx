@@ -24,6 +24,7 @@ import type { BackendClient } from '../shared/backend-client.ts';
 import { BackendError, describeError } from '../shared/backend-client.ts';
 import { ErrorView } from '../shared/ErrorView.tsx';
 import type { AdminDirectory, AdminStatus, AuditEntry, Explanation, Level, LevelMap, ObjectTypeName, PolicyDocument } from '../shared/types.ts';
+import { LEVEL_OPTIONS } from '../shared/levels.ts';
 import { useLoad } from '../shared/useLoad.ts';
 import { CalibrationSection } from './CalibrationSection.tsx';
 import { StatisticsSection } from './StatisticsSection.tsx';
@@ -32,14 +33,6 @@ export interface SettingsActions {
   addAlert(alert: { type?: 'info' | 'warning' | 'success' | 'danger' | 'tip'; title?: string; message: string }): void;
 }
 
-const LEVELS: Array<{ value: Level; label: string }> = [
-  { value: 'everything', label: 'All' },
-  { value: 'team+unassigned', label: 'Team and unassigned' },
-  { value: 'team', label: 'Team' },
-  { value: 'owned+unassigned', label: 'Owned and unassigned' },
-  { value: 'owned', label: 'Owned only' },
-  { value: 'none', label: 'None' },
-];
 /** Per object type (backend/src/access/model.ts OBJECT_TYPES): its names, and the actions its permission set has. */
 const OBJECTS: Record<ObjectTypeName, { plural: string; singular: string; actions: string[] }> = {
   tickets: { plural: 'Tickets', singular: 'Ticket', actions: ['view', 'edit', 'delete'] },
@@ -326,7 +319,7 @@ export function PolicyEditor({
               label={action}
               name={`level-${action}`}
               value={current[objectType]?.[action] ?? ''}
-              options={LEVELS}
+              options={LEVEL_OPTIONS}
               onChange={(value) => setLevel(action, value as Level)}
             />
           ))}
