@@ -39,23 +39,6 @@ describe("a card request's deadline", () => {
 
   const me = (harness: Harness, userId = admin.id) => harness.signed({ path: '/api/v1/me', portalId: P, userId });
 
-  /** An install whose access token must be refreshed before any call. */
-  async function installExpired(harness: Harness): Promise<string> {
-    const issued = harness.fake.tokens.issue(P, admin.id);
-    await harness.installations.saveInstall(
-      {
-        portalId: P,
-        accessToken: issued.accessToken,
-        refreshToken: issued.refreshToken,
-        accessTokenExpiresAt: new Date(Date.now() - 1_000),
-        scopes: [...harness.config.hubspot.requiredScopes],
-        installedByUserId: admin.id,
-      },
-      new Date(),
-    );
-    return issued.accessToken;
-  }
-
   it('answers 503 HUBSPOT_UNAVAILABLE within its budget when every HubSpot call hangs, whatever the route', async () => {
     const budgetMs = 600;
     const harness = await start({ card: { budgetMs, attemptCapMs: 300 } });
@@ -118,7 +101,7 @@ describe("a card request's deadline", () => {
   it('stops waiting for a slow token refresh at its deadline; the refresh finishes, commits, and serves the next request', async () => {
     const budgetMs = 800;
     const harness = await start({ card: { budgetMs, attemptCapMs: budgetMs } });
-    const expired = await installExpired(harness);
+    const expired = await harness.installExpired(P, admin.id);
     harness.fake.switches.timeoutNext(1, { pathPrefix: TOKEN_PATH, forMs: 2_000 });
     const cards = await Promise.all(Array.from({ length: 3 }, () => timed(me(harness))));
     for (const { answer, ms } of cards) {
@@ -140,7 +123,7 @@ describe("a card request's deadline", () => {
   it('answers within its budget while the token endpoint hangs, and recovers without a restart once it answers again', async () => {
     const budgetMs = 800;
     const harness = await start({ card: { budgetMs, attemptCapMs: budgetMs }, tokenCall: { budgetMs: 1_500, attemptCapMs: 1_500 } });
-    await installExpired(harness);
+    await harness.installExpired(P, admin.id);
     harness.fake.switches.timeoutNext(1, { pathPrefix: TOKEN_PATH });
     const answers: number[] = [];
     await vi.waitFor(

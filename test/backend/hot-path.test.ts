@@ -192,16 +192,19 @@ describe('HubSpot’s answer about a record (ACCESS_SOURCE=auto), once it has ex
   });
 });
 
+/** A policy-mode backend on a clock the test moves (from now), installed, with the mirrored levels saved. */
+async function startedOn(clock: { now: number }): Promise<Harness> {
+  clock.now = Date.now();
+  const h = await startHarness({ now: () => clock.now, env: { ACCESS_SOURCE: 'policy' } });
+  cleanups.push(() => h.close());
+  await h.installDirect(P, ana.id);
+  expect((await h.signed({ method: 'PUT', path: '/api/v1/admin/policy', portalId: P, userId: ana.id, body: mirrorPolicy(northwind) })).statusCode).toBe(200);
+  return h;
+}
+
 describe('pipeline stages, held for minutes', () => {
-  let clock = Date.now();
-  async function started(): Promise<Harness> {
-    clock = Date.now();
-    const h = await startHarness({ now: () => clock, env: { ACCESS_SOURCE: 'policy' } });
-    cleanups.push(() => h.close());
-    await h.installDirect(P, ana.id);
-    expect((await h.signed({ method: 'PUT', path: '/api/v1/admin/policy', portalId: P, userId: ana.id, body: mirrorPolicy(northwind) })).statusCode).toBe(200);
-    return h;
-  }
+  const clock = { now: Date.now() };
+  const started = () => startedOn(clock);
   const stagesSeen = async (h: Harness) => {
     const answer = await h.signed({ path: '/api/v1/records/tickets/5002/access', portalId: P, userId: bob.id });
     expect(answer.statusCode).toBe(200);
@@ -227,7 +230,7 @@ describe('pipeline stages, held for minutes', () => {
 
     // And a stage added to the pipeline is offered to a card that names none new within the 5 minutes.
     h.fake.state.account(P)!.ticketPipelines[0]!.stages.push({ id: '6', label: 'Waiting on us', ticketState: 'OPEN' });
-    clock += 5 * 60_000 + 1_000;
+    clock.now += 5 * 60_000 + 1_000;
     expect(await stagesSeen(h)).toEqual(['1', '2', '3', '4', '5', '6']);
     expect(pipelineReads(h)).toBe(2);
   });
@@ -239,7 +242,7 @@ describe('pipeline stages, held for minutes', () => {
     h.fake.calls.reset();
     for (let view = 0; view < 3; view += 1) await stagesSeen(h);
     expect(pipelineReads(h)).toBe(1);
-    clock += 31_000;
+    clock.now += 31_000;
     for (let view = 0; view < 3; view += 1) await stagesSeen(h);
     expect(pipelineReads(h)).toBe(2);
   });
@@ -255,22 +258,15 @@ describe('pipeline stages, held for minutes', () => {
 });
 
 describe('the install token, held in memory', () => {
-  let clock = Date.now();
-  async function started(): Promise<Harness> {
-    clock = Date.now();
-    const h = await startHarness({ now: () => clock, env: { ACCESS_SOURCE: 'policy' } });
-    cleanups.push(() => h.close());
-    await h.installDirect(P, ana.id);
-    expect((await h.signed({ method: 'PUT', path: '/api/v1/admin/policy', portalId: P, userId: ana.id, body: mirrorPolicy(northwind) })).statusCode).toBe(200);
-    return h;
-  }
+  const clock = { now: Date.now() };
+  const started = () => startedOn(clock);
   const view = (h: Harness) => h.signed({ path: '/api/v1/records/tickets/5002/access', portalId: P, userId: bob.id });
 
   it('is not used past the refresh margin: the token manager refreshes it then, once, and the new one is held', async () => {
     const h = await started();
     expect((await view(h)).statusCode).toBe(200);
     // The token lives 30 minutes; it is refreshed 5 minutes (TOKEN_REFRESH_MARGIN_SECONDS) before it ends.
-    clock += 26 * 60_000;
+    clock.now += 26 * 60_000;
     h.fake.calls.reset();
     expect((await view(h)).statusCode).toBe(200);
     expect((await view(h)).statusCode).toBe(200);

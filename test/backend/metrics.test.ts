@@ -44,22 +44,6 @@ async function scrape(harness: Harness): Promise<{ text: string; samples: Sample
   return { text: response.body, samples: parse(response.body), contentType: String(response.headers['content-type']) };
 }
 
-/** An install whose access token must be refreshed before the first call. */
-async function installExpired(harness: Harness): Promise<void> {
-  const issued = harness.fake.tokens.issue(P, ana.id);
-  await harness.installations.saveInstall(
-    {
-      portalId: P,
-      accessToken: issued.accessToken,
-      refreshToken: issued.refreshToken,
-      accessTokenExpiresAt: new Date(Date.now() - 1_000),
-      scopes: [...harness.config.hubspot.requiredScopes],
-      installedByUserId: ana.id,
-    },
-    new Date(),
-  );
-}
-
 describe('GET /metrics after card traffic', () => {
   let harness: Harness;
   let samples: Sample[];
@@ -69,7 +53,7 @@ describe('GET /metrics after card traffic', () => {
 
   beforeAll(async () => {
     harness = await startHarness({ env: { METRICS_TOKEN: TOKEN } });
-    await installExpired(harness);
+    await harness.installExpired(P, ana.id);
     expect((await view(ana.id, '/api/v1/records/tickets/5001/access')).statusCode).toBe(200);
     // Bob's own ticket, then again (HubSpot's permission answer cached), then Carla on the same record.
     for (const [who, ticket] of [

@@ -35,6 +35,8 @@ export interface Harness {
   signedExactly(input: { method?: 'GET' | 'POST' | 'PUT' | 'DELETE'; path: string; body?: unknown }): Promise<LightMyRequestResponse>;
   /** Installs without the browser dance (the fake issues tokens directly); the OAuth flow has its own tests. */
   installDirect(portalId: number, userId: number, scopes?: string[]): Promise<void>;
+  /** The same, with an access token already past its expiry: the first call must refresh it. Returns that token. */
+  installExpired(portalId: number, userId: number): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -113,6 +115,22 @@ export async function startHarness(
   const signedExactly: Harness['signedExactly'] = ({ method = 'GET', path, body }) =>
     app.inject(signedRequest({ clientSecret: TEST_APP.clientSecret, publicBaseUrl: backendUrl, method, path, body, timestamp: now() }));
 
+  /** Tokens issued by the local HubSpot and stored as an install would store them, the access token ending at `expiresAt`. */
+  async function install(portalId: number, userId: number, scopes: string[] | undefined, expiresAt: number): Promise<string> {
+    const tokens = fake.tokens.issue(portalId, userId, scopes);
+    await installations.saveInstall(
+      {
+        portalId,
+        accessToken: tokens.accessToken,
+        refreshToken: tokens.refreshToken,
+        accessTokenExpiresAt: new Date(expiresAt),
+        scopes: scopes ?? [...config.hubspot.requiredScopes],
+        installedByUserId: userId,
+      },
+      new Date(now()),
+    );
+    return tokens.accessToken;
+  }
   return {
     fake,
     app,
@@ -124,19 +142,9 @@ export async function startHarness(
       signedExactly({ method, path: withHubSpotIdentity(path, { portalId, userId, appId: TEST_APP.appId }), body }),
     signedExactly,
     async installDirect(portalId, userId, scopes) {
-      const tokens = fake.tokens.issue(portalId, userId, scopes);
-      await installations.saveInstall(
-        {
-          portalId,
-          accessToken: tokens.accessToken,
-          refreshToken: tokens.refreshToken,
-          accessTokenExpiresAt: new Date(now() + 1800 * 1000),
-          scopes: scopes ?? [...config.hubspot.requiredScopes],
-          installedByUserId: userId,
-        },
-        new Date(now()),
-      );
+      await install(portalId, userId, scopes, now() + 1800 * 1000);
     },
+    installExpired: (portalId, userId) => install(portalId, userId, undefined, now() - 1_000),
     async close() {
       await app.close();
       await database.close();

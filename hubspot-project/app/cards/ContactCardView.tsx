@@ -15,7 +15,7 @@ import {
   type CrmHostActions,
 } from '@hubspot/ui-extensions';
 import type { BackendClient } from '../shared/backend-client.ts';
-import { BackendError, describeError } from '../shared/backend-client.ts';
+import { BackendError, failureAlert } from '../shared/backend-client.ts';
 import { ErrorView } from '../shared/ErrorView.tsx';
 import type { ContactTickets } from '../shared/types.ts';
 import { useLoad } from '../shared/useLoad.ts';
@@ -73,8 +73,7 @@ export function ContactCardView({ client, contactId, actions }: { client: Backen
       const next = await client.contactTickets(contactId, after);
       setLater((current) => ({ first, pages: [...(current?.first === first ? current.pages : []), next] }));
     } catch (error) {
-      const described = describeError(error);
-      actions.addAlert({ type: 'danger', title: described.title, message: described.message });
+      actions.addAlert(failureAlert(error));
     } finally {
       setLoadingMore(false);
     }
@@ -88,8 +87,7 @@ export function ContactCardView({ client, contactId, actions }: { client: Backen
       setSubject('');
       reload();
     } catch (error) {
-      const described = describeError(error);
-      actions.addAlert({ type: 'danger', title: described.title, message: described.message });
+      actions.addAlert(failureAlert(error));
     } finally {
       setBusy(false);
     }

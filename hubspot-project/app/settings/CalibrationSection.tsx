@@ -17,7 +17,7 @@ import {
   Text,
 } from '@hubspot/ui-extensions';
 import type { BackendClient } from '../shared/backend-client.ts';
-import { describeError } from '../shared/backend-client.ts';
+import { failureAlert } from '../shared/backend-client.ts';
 import { ErrorView } from '../shared/ErrorView.tsx';
 import type { CalibrationCell, CalibrationView } from '../shared/types.ts';
 import { LEVEL_LABELS } from '../shared/levels.ts';
@@ -173,8 +173,7 @@ export function CalibrationSection({
       actions.addAlert({ type: 'success', message: await work() });
       reload();
     } catch (error) {
-      const described = describeError(error);
-      actions.addAlert({ type: 'danger', title: described.title, message: described.message });
+      actions.addAlert(failureAlert(error));
     } finally {
       setBusy(false);
     }

@@ -185,3 +185,9 @@ export function describeError(error: unknown): { title: string; message: string;
   }
   return { title, message: error.message, fix: error.fix, link: error.link, retry: error.retryable };
 }
+
+/** A failed action as the alert a card or the settings page raises for it: the error's own title and words. */
+export function failureAlert(error: unknown): { type: 'danger'; title: string; message: string } {
+  const described = describeError(error);
+  return { type: 'danger', title: described.title, message: described.message };
+}
