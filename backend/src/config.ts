@@ -110,7 +110,9 @@ const envSchema = z.object({
   // The share of each HubSpot window calibration may use; cards keep the rest (hubspot/scheduler.ts CallOwner.share).
   CALIBRATION_BUDGET_SHARE: z.coerce
     .number()
-    .min(0.05, 'must be at least 0.05')
+    // HubSpot's search lane allows 5 calls a second and calibration takes whole calls, at least one per window: a share
+    // below a fifth would still take a fifth of it, more than the share it states.
+    .min(0.2, "must be at least 0.2: calibration takes at least one of the search lane's 5 calls a second")
     .max(0.5, "must be at most 0.5, so cards keep half of HubSpot's budget")
     .default(0.2),
   // Never echoed: a secret. Long enough that guessing is hopeless (openssl rand -hex 32 gives 64 characters).

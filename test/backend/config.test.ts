@@ -45,14 +45,17 @@ describe('configuration', () => {
 
   it('schedules calibration daily within a fifth of the budget by default; 0 hours turns the schedule off; out-of-range values are one line each', () => {
     expect(loadConfig(minimal).calibration).toEqual({ intervalMs: 24 * 60 * 60 * 1000, budgetShare: 0.2 });
-    expect(loadConfig({ ...minimal, CALIBRATION_INTERVAL_HOURS: '0', CALIBRATION_BUDGET_SHARE: '0.1' }).calibration).toEqual({
+    expect(loadConfig({ ...minimal, CALIBRATION_INTERVAL_HOURS: '0', CALIBRATION_BUDGET_SHARE: '0.3' }).calibration).toEqual({
       intervalMs: null,
-      budgetShare: 0.1,
+      budgetShare: 0.3,
     });
     const lines = problems({ ...minimal, CALIBRATION_INTERVAL_HOURS: '-1', CALIBRATION_BUDGET_SHARE: '0.9' });
     expect(lines).toEqual([
       'CALIBRATION_INTERVAL_HOURS: must be 0 (off) or more hours',
       "CALIBRATION_BUDGET_SHARE: must be at most 0.5, so cards keep half of HubSpot's budget",
+    ]);
+    expect(problems({ ...minimal, CALIBRATION_BUDGET_SHARE: '0.1' })).toEqual([
+      "CALIBRATION_BUDGET_SHARE: must be at least 0.2: calibration takes at least one of the search lane's 5 calls a second",
     ]);
   });
 
